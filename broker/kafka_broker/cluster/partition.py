@@ -1,0 +1,190 @@
+"""One partition replica hosted by this broker: its log, its role, the high watermark and the ISR.
+
+As **leader** the partition appends producer batches, tracks every follower's log end offset
+(learned from the follower's Fetch requests) and advances the high watermark to the smallest
+log end offset in the ISR. A follower that has not caught up to the leader's end offset for
+``replica.lag.time.max.ms`` is dropped from the ISR; one that catches up is added back (the ISR
+change itself is written to ZooKeeper by the replica manager, conditionally on the znode version).
+Producers with ``acks=all`` wait until the high watermark passes their batch.
+
+As **follower** it appends what the replica fetcher brings (offsets as the leader assigned
+them) and takes the leader's high watermark, capped at its own end offset.
+
+Consumers read below the high watermark only; waiters (long-polling fetches, acks=all produces)
+are woken when the end offset or the high watermark moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+from kafka_broker.protocol.errors import ErrorCode, KafkaError
+from kafka_broker.storage.log import PartitionLog
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(slots=True)
+class FollowerState:
+    """What the leader knows of one follower, from its fetches."""
+
+    log_end_offset: int = -1
+    last_fetch_ms: int = 0
+    last_caught_up_ms: int = field(default_factory=now_ms)
+
+
+class Partition:
+    def __init__(self, topic: str, index: int, log: PartitionLog, *, broker_id: int) -> None:
+        self.topic = topic
+        self.index = index
+        self.log = log
+        self.broker_id = broker_id
+        self.leader_id = -1
+        self.leader_epoch = -1
+        self.replicas: list[int] = []
+        self.isr: tuple[int, ...] = ()
+        self.high_watermark = 0
+        self.epoch_start_offset = 0
+        """Log end offset when this replica became leader: a follower rejoins the ISR only past it."""
+        self.followers: dict[int, FollowerState] = {}
+        self._waiters: list[asyncio.Future[None]] = []
+        self.deleted = False
+
+    # --- role ------------------------------------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        return self.leader_id == self.broker_id and not self.deleted
+
+    def become_leader(self, *, leader_epoch: int, isr: tuple[int, ...], replicas: list[int]) -> None:
+        """Take leadership at ``leader_epoch``: record the epoch's start offset, reset follower state."""
+        now = now_ms()
+        self.leader_id = self.broker_id
+        self.leader_epoch = leader_epoch
+        self.isr = isr
+        self.replicas = list(replicas)
+        self.log.leader_epochs.assign(leader_epoch, self.log.log_end_offset)
+        self.epoch_start_offset = self.log.log_end_offset
+        self.followers = {
+            r: FollowerState(last_caught_up_ms=now) for r in replicas if r != self.broker_id
+        }
+        self._maybe_advance_high_watermark()
+        self.wake()
+
+    def become_follower(self, *, leader_id: int, leader_epoch: int, isr: tuple[int, ...], replicas: list[int]) -> None:
+        self.leader_id = leader_id
+        self.leader_epoch = leader_epoch
+        self.isr = isr
+        self.replicas = list(replicas)
+        self.followers = {}
+        self.wake()
+
+    def update_state(self, *, isr: tuple[int, ...], replicas: list[int]) -> None:
+        """The ISR or replica set changed without a leader change."""
+        self.isr = isr
+        self.replicas = list(replicas)
+        for r in replicas:
+            if r != self.broker_id:
+                self.followers.setdefault(r, FollowerState())
+        for r in list(self.followers):
+            if r not in replicas:
+                del self.followers[r]
+        if self.is_leader:
+            self._maybe_advance_high_watermark()
+
+    # --- leader side ------------------------------------------------------------------------------
+
+    def check_leader(self, current_leader_epoch: int = -1) -> None:
+        """Raise the error a client must see if this replica cannot serve as leader."""
+        if not self.is_leader:
+            raise KafkaError(code=ErrorCode.NOT_LEADER_OR_FOLLOWER)
+        if current_leader_epoch >= 0:
+            if current_leader_epoch < self.leader_epoch:
+                raise KafkaError(code=ErrorCode.FENCED_LEADER_EPOCH)
+            if current_leader_epoch > self.leader_epoch:
+                raise KafkaError(code=ErrorCode.UNKNOWN_LEADER_EPOCH)
+
+    def update_follower(self, follower_id: int, fetch_offset: int) -> bool:
+        """A follower fetched from ``fetch_offset``: it holds everything before it.
+
+        Returns True when the follower should be added back to the ISR.
+        """
+        state = self.followers.get(follower_id)
+        if state is None:
+            state = self.followers[follower_id] = FollowerState()
+        now = now_ms()
+        state.log_end_offset = fetch_offset
+        state.last_fetch_ms = now
+        if fetch_offset >= self.log.log_end_offset:
+            state.last_caught_up_ms = now
+        self._maybe_advance_high_watermark()
+        return (
+            follower_id not in self.isr
+            and follower_id in self.replicas
+            and fetch_offset >= self.high_watermark
+            and fetch_offset >= self.epoch_start_offset
+        )
+
+    def lagging_followers(self, max_lag_ms: int) -> list[int]:
+        """ISR members that have not been caught up within ``max_lag_ms``: to be dropped."""
+        now = now_ms()
+        out = []
+        for replica in self.isr:
+            if replica == self.broker_id:
+                continue
+            state = self.followers.get(replica)
+            if state is None or now - state.last_caught_up_ms > max_lag_ms:
+                out.append(replica)
+        return out
+
+    def _maybe_advance_high_watermark(self) -> None:
+        if not self.is_leader:
+            return
+        candidate = self.log.log_end_offset
+        for replica in self.isr:
+            if replica == self.broker_id:
+                continue
+            state = self.followers.get(replica)
+            candidate = min(candidate, state.log_end_offset if state else -1)
+        if candidate > self.high_watermark:
+            self.high_watermark = candidate
+            self.wake()
+
+    def after_leader_append(self) -> None:
+        self._maybe_advance_high_watermark()
+        self.wake()
+
+    # --- follower side ----------------------------------------------------------------------------
+
+    def update_follower_high_watermark(self, leader_high_watermark: int) -> None:
+        hw = min(leader_high_watermark, self.log.log_end_offset)
+        if hw != self.high_watermark:
+            self.high_watermark = hw
+            self.wake()
+
+    # --- waiting for change -------------------------------------------------------------------------
+
+    def add_waiter(self, future: asyncio.Future[None]) -> None:
+        self._waiters.append(future)
+
+    def remove_waiter(self, future: asyncio.Future[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(future)
+
+    def wake(self) -> None:
+        """Resolve every waiter: something (end offset, high watermark, role) changed."""
+        waiters, self._waiters = self._waiters, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
+
+    def __repr__(self) -> str:
+        return (
+            f"Partition({self.topic}-{self.index} leader={self.leader_id} epoch={self.leader_epoch} "
+            f"isr={list(self.isr)} hw={self.high_watermark} leo={self.log.log_end_offset})"
+        )

@@ -1,0 +1,257 @@
+"""Followers pull from leaders: one fetch loop per leader broker, for all partitions it leads here.
+
+A partition joins its leader's loop when this broker becomes its follower. Before fetching it is
+**truncated**: the follower asks the leader (OffsetForLeaderEpoch) where its latest local epoch
+ends on the leader and cuts its log there, so a tail written under an old leader that never
+reached the ISR does not survive (KIP-101/279). Then the loop sends Fetch requests with
+``replica_id`` set, from the follower's log end offset, and appends what comes back with the
+offsets the leader assigned; the leader learns from each fetch offset how far this follower has
+replicated, and the response's high watermark becomes the follower's.
+
+Responses for a partition that changed role while the request was out are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import struct
+from dataclasses import dataclass
+
+from kafka_broker.cluster.metadata_cache import MetadataCache
+from kafka_broker.cluster.partition import Partition
+from kafka_broker.config import BrokerConfig
+from kafka_broker.protocol import ApiKey, ErrorCode, decode_response, encode_request
+
+log = logging.getLogger(__name__)
+
+FETCH_VERSION = 11
+EPOCH_VERSION = 3
+SIZE = struct.Struct(">i")
+
+
+@dataclass(slots=True)
+class FollowedPartition:
+    partition: Partition
+    leader_epoch: int
+    needs_truncation: bool = True
+
+
+class LeaderConnection:
+    """A request/response connection to another broker (one request in flight at a time)."""
+
+    def __init__(self, host: str, port: int, client_id: str) -> None:
+        self.host, self.port, self.client_id = host, port, client_id
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._ids = itertools.count(1)
+
+    async def request(self, api_key: int, version: int, body: dict, timeout: float) -> dict:
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port), timeout=5)
+        assert self._reader is not None
+        correlation_id = next(self._ids)
+        self._writer.write(encode_request(api_key, version, correlation_id, self.client_id, body))
+        await self._writer.drain()
+        size_bytes = await asyncio.wait_for(self._reader.readexactly(4), timeout)
+        (size,) = SIZE.unpack(size_bytes)
+        frame = await asyncio.wait_for(self._reader.readexactly(size), timeout)
+        got_id, response = decode_response(api_key, version, frame)
+        if got_id != correlation_id:
+            raise ConnectionError(f"correlation id {got_id} != {correlation_id}")
+        return response
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
+
+
+class LeaderFetcher:
+    """The fetch loop toward one leader broker."""
+
+    def __init__(self, leader_id: int, manager: ReplicaFetcherManager) -> None:
+        self.leader_id = leader_id
+        self.manager = manager
+        self.partitions: dict[tuple[str, int], FollowedPartition] = {}
+        self.changed = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.connection: LeaderConnection | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"fetcher-{self.leader_id}")
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        if self.connection is not None:
+            self.connection.close()
+
+    async def _run(self) -> None:
+        config = self.manager.config
+        backoff = config.replication.replica_fetch_backoff_ms / 1000
+        while True:
+            if not self.partitions:
+                self.changed.clear()
+                await self.changed.wait()
+                continue
+            try:
+                await self._ensure_connection()
+                await self._truncate()
+                await self._fetch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("fetch from broker %d failed: %s", self.leader_id, exc)
+                if self.connection is not None:
+                    self.connection.close()
+                    self.connection = None
+                await asyncio.sleep(backoff)
+
+    async def _ensure_connection(self) -> None:
+        if self.connection is not None:
+            return
+        registration = self.manager.cache.brokers.get(self.leader_id)
+        if registration is None:
+            raise ConnectionError(f"leader {self.leader_id} is not registered")
+        self.connection = LeaderConnection(registration.host, registration.port,
+                                           f"replica-fetcher-{self.manager.config.broker_id}")
+
+    def _current(self, key: tuple[str, int], followed: FollowedPartition) -> bool:
+        """Is this still a partition we follow, at the epoch the request was built for?"""
+        now = self.partitions.get(key)
+        part = followed.partition
+        return (now is followed and not part.deleted and part.leader_id == self.leader_id
+                and part.leader_epoch == followed.leader_epoch)
+
+    async def _truncate(self) -> None:
+        pending = {k: f for k, f in self.partitions.items() if f.needs_truncation}
+        if not pending:
+            return
+        by_topic: dict[str, list[dict]] = {}
+        for (topic, index), followed in pending.items():
+            by_topic.setdefault(topic, []).append({
+                "partition": index,
+                "current_leader_epoch": followed.leader_epoch,
+                "leader_epoch": followed.partition.log.latest_epoch,
+            })
+        assert self.connection is not None
+        response = await self.connection.request(
+            ApiKey.OFFSET_FOR_LEADER_EPOCH, EPOCH_VERSION,
+            {"replica_id": self.manager.config.broker_id,
+             "topics": [{"topic": t, "partitions": ps} for t, ps in by_topic.items()]},
+            timeout=30,
+        )
+        for topic_result in response["topics"]:
+            for presult in topic_result["partitions"]:
+                key = (topic_result["topic"], presult["partition"])
+                followed = pending.get(key)
+                if followed is None or not self._current(key, followed):
+                    continue
+                if presult["error_code"] != ErrorCode.NONE:
+                    log.info("epoch lookup for %s-%d: error %d", key[0], key[1], presult["error_code"])
+                    continue
+                plog = followed.partition.log
+                if presult["leader_epoch"] < 0 or presult["end_offset"] < 0:
+                    target = min(followed.partition.high_watermark, plog.log_end_offset)
+                else:
+                    _epoch, local_end = plog.end_offset_for_epoch(presult["leader_epoch"])
+                    target = min(presult["end_offset"], local_end, plog.log_end_offset)
+                if target < plog.log_end_offset:
+                    log.info("truncating %s-%d from %d to %d (leader epoch %d)", key[0], key[1],
+                             plog.log_end_offset, target, followed.leader_epoch)
+                    plog.truncate_to(target)
+                    followed.partition.high_watermark = min(followed.partition.high_watermark, target)
+                followed.needs_truncation = False
+
+    async def _fetch_once(self) -> None:
+        config = self.manager.config
+        snapshot = {k: f for k, f in self.partitions.items() if not f.needs_truncation}
+        if not snapshot:
+            await asyncio.sleep(config.replication.replica_fetch_backoff_ms / 1000)
+            return
+        by_topic: dict[str, list[dict]] = {}
+        for (topic, index), followed in snapshot.items():
+            part = followed.partition
+            by_topic.setdefault(topic, []).append({
+                "partition": index,
+                "current_leader_epoch": followed.leader_epoch,
+                "fetch_offset": part.log.log_end_offset,
+                "last_fetched_epoch": -1,
+                "log_start_offset": part.log.log_start_offset,
+                "partition_max_bytes": config.replication.replica_fetch_max_bytes,
+            })
+        request = {
+            "replica_id": config.broker_id,
+            "max_wait_ms": config.replication.replica_fetch_wait_max_ms,
+            "min_bytes": 1,
+            "max_bytes": config.replication.replica_fetch_response_max_bytes,
+            "isolation_level": 0,
+            "session_id": 0,
+            "session_epoch": -1,
+            "topics": [{"topic": t, "partitions": ps} for t, ps in by_topic.items()],
+            "forgotten_topics_data": [],
+            "rack_id": "",
+        }
+        assert self.connection is not None
+        wait = config.replication.replica_fetch_wait_max_ms / 1000
+        response = await self.connection.request(ApiKey.FETCH, FETCH_VERSION, request, timeout=wait + 30)
+        errors = False
+        for topic_result in response["responses"]:
+            for presult in topic_result["partitions"]:
+                key = (topic_result["topic"], presult["partition_index"])
+                followed = snapshot.get(key)
+                if followed is None or not self._current(key, followed):
+                    continue
+                errors |= not self._apply(key, followed, presult)
+        if errors:
+            await asyncio.sleep(config.replication.replica_fetch_backoff_ms / 1000)
+
+    def _apply(self, key: tuple[str, int], followed: FollowedPartition, presult: dict) -> bool:
+        part = followed.partition
+        code = presult["error_code"]
+        if code == ErrorCode.NONE:
+            records = presult["records"]
+            if records is not None and len(records):
+                part.log.append_as_follower(records)
+            part.update_follower_high_watermark(presult["high_watermark"])
+            return True
+        if code == ErrorCode.OFFSET_OUT_OF_RANGE:
+            followed.needs_truncation = True
+            leader_start = presult.get("log_start_offset", -1)
+            if leader_start > part.log.log_end_offset:
+                log.info("%s-%d is behind the leader's log start %d: starting over there", key[0], key[1],
+                         leader_start)
+                part.log.truncate_fully_and_start_at(leader_start)
+            return False
+        log.debug("fetch %s-%d from %d: error %d", key[0], key[1], self.leader_id, code)
+        return False
+
+
+class ReplicaFetcherManager:
+    """Starts, feeds and stops the per-leader fetch loops as partitions change roles."""
+
+    def __init__(self, config: BrokerConfig, cache: MetadataCache) -> None:
+        self.config = config
+        self.cache = cache
+        self.fetchers: dict[int, LeaderFetcher] = {}
+
+    def follow(self, partition: Partition) -> None:
+        fetcher = self.fetchers.get(partition.leader_id)
+        if fetcher is None:
+            fetcher = self.fetchers[partition.leader_id] = LeaderFetcher(partition.leader_id, self)
+            fetcher.start()
+        fetcher.partitions[(partition.topic, partition.index)] = FollowedPartition(partition, partition.leader_epoch)
+        fetcher.changed.set()
+
+    def unfollow(self, partition: Partition) -> None:
+        key = (partition.topic, partition.index)
+        for fetcher in self.fetchers.values():
+            fetcher.partitions.pop(key, None)
+
+    def stop_all(self) -> None:
+        for fetcher in self.fetchers.values():
+            fetcher.stop()
+        self.fetchers.clear()

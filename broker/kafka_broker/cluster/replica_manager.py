@@ -1,0 +1,269 @@
+"""The replicas this broker hosts: created, promoted, demoted and deleted as the metadata says.
+
+The replica manager listens to the metadata cache. For each partition that lists this broker as
+a replica it makes sure a log exists and that the local :class:`Partition` plays the role the
+partition state names — leader (serving produce and fetch) or follower (fed by the replica
+fetcher). Partitions of deleted topics, or from which this broker was reassigned away, have their
+logs deleted. As leader it also owns the ISR: a periodic check drops lagging followers and the
+fetch path adds caught-up ones back, each through a conditional write of the state znode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from kafka_broker import metadata as md
+from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo
+from kafka_broker.cluster.partition import Partition, now_ms
+from kafka_broker.config import BrokerConfig
+from kafka_broker.protocol.errors import ErrorCode, KafkaError
+from kafka_broker.storage.log_config import LogConfig
+from kafka_broker.storage.log_manager import LogManager
+
+log = logging.getLogger(__name__)
+
+
+class StateWriter(Protocol):
+    """Writes a partition state znode if its version is still ``version``; returns the new version
+    or None when someone else wrote first."""
+
+    async def write_partition_state(
+        self, topic: str, partition: int, state: md.PartitionState, version: int
+    ) -> int | None: ...
+
+
+class FollowerHook(Protocol):
+    def follow(self, partition: Partition) -> None: ...
+    def unfollow(self, partition: Partition) -> None: ...
+
+
+class ReplicaManager:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        cache: MetadataCache,
+        logs: LogManager,
+        state_writer: StateWriter,
+    ) -> None:
+        self.config = config
+        self.broker_id = config.broker_id
+        self.cache = cache
+        self.logs = logs
+        self.state_writer = state_writer
+        self.partitions: dict[tuple[str, int], Partition] = {}
+        self.fetchers: FollowerHook | None = None
+        self._dirty: set[tuple[str, int | None]] = set()
+        self._wakeup = asyncio.Event()
+        self._listeners: list[Callable[[Partition], None]] = []
+        self.shutting_down = False
+
+    # --- configuration ------------------------------------------------------------------------------
+
+    def topic_config(self, topic: str) -> dict[str, str]:
+        """Effective topic config: broker defaults overlaid with the topic's overrides."""
+        info = self.cache.topics.get(topic)
+        overrides = info.config if info is not None else {}
+        return {**self.config.topic_defaults, **overrides}
+
+    def log_config(self, topic: str) -> LogConfig:
+        return LogConfig.from_kafka(self.topic_config(topic))
+
+    def min_insync_replicas(self, topic: str) -> int:
+        return int(self.topic_config(topic).get("min.insync.replicas", "1"))
+
+    def on_role_change(self, listener: Callable[[Partition], None]) -> None:
+        """Called after a local partition became leader or follower (the group coordinator listens)."""
+        self._listeners.append(listener)
+
+    # --- lookups for the request handlers -------------------------------------------------------------
+
+    def get(self, topic: str, partition: int) -> Partition | None:
+        return self.partitions.get((topic, partition))
+
+    def leader_partition(self, topic: str, partition: int, current_leader_epoch: int = -1) -> Partition:
+        """The local leader replica, or the error the client must see."""
+        part = self.partitions.get((topic, partition))
+        if part is None:
+            if self.cache.partition(topic, partition) is None:
+                raise KafkaError(code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+            raise KafkaError(code=ErrorCode.NOT_LEADER_OR_FOLLOWER)
+        part.check_leader(current_leader_epoch)
+        return part
+
+    def leaders(self) -> Iterable[Partition]:
+        return (p for p in self.partitions.values() if p.is_leader)
+
+    # --- reacting to metadata ---------------------------------------------------------------------------
+
+    def metadata_changed(self, topic: str, partition: int | None) -> None:
+        """Cache listener: remember what changed and let the reconcile task apply it."""
+        self._dirty.add((topic, partition))
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Apply metadata changes one at a time, in order, for as long as the broker runs."""
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            dirty, self._dirty = self._dirty, set()
+            for topic, partition in sorted(dirty, key=lambda k: (k[0], -1 if k[1] is None else k[1])):
+                try:
+                    self._reconcile(topic, partition)
+                except Exception:
+                    log.exception("failed to apply metadata for %s-%s", topic, partition)
+
+    def reconcile_all(self) -> None:
+        """Bring every local replica in line with the cache (start-up, after the first metadata load)."""
+        for key in list(self.partitions):
+            self._reconcile(key[0], key[1])
+        for info in list(self.cache.iter_partitions()):
+            self._reconcile(info.topic, info.partition)
+
+    def _reconcile(self, topic: str, partition: int | None) -> None:
+        info = self.cache.topics.get(topic)
+        if partition is None:
+            local = [k for k in self.partitions if k[0] == topic]
+            if info is None:
+                for key in local:
+                    self._remove(key, delete_log=True)
+                return
+            for key in local:
+                self._reconcile(topic, key[1])
+            config = self.log_config(topic)
+            for key in local:
+                if key in self.partitions:
+                    self.partitions[key].log.update_config(config)
+            for p in info.partitions:
+                if (topic, p) not in self.partitions:
+                    self._reconcile(topic, p)
+            return
+        pinfo = None if info is None else info.partitions.get(partition)
+        key = (topic, partition)
+        if pinfo is None or not self._hosts(pinfo):
+            if key in self.partitions:
+                self._remove(key, delete_log=True)
+            return
+        part = self.partitions.get(key)
+        if part is None:
+            plog = self.logs.get_or_create(topic, partition, self.log_config(topic))
+            part = self.partitions[key] = Partition(topic, partition, plog, broker_id=self.broker_id)
+        self._apply_state(part, pinfo)
+
+    def _hosts(self, info: PartitionInfo) -> bool:
+        return self.broker_id in info.replicas or self.broker_id in info.adding_replicas
+
+    def _apply_state(self, part: Partition, info: PartitionInfo) -> None:
+        state = info.state
+        if state is None:
+            return  # the controller has not elected a leader yet
+        replicas = list(dict.fromkeys([*info.replicas, *info.adding_replicas]))
+        if state.leader == self.broker_id:
+            if not part.is_leader or state.leader_epoch > part.leader_epoch:
+                log.info("becoming leader of %s-%d at epoch %d", part.topic, part.index, state.leader_epoch)
+                if self.fetchers is not None:
+                    self.fetchers.unfollow(part)
+                part.become_leader(leader_epoch=state.leader_epoch, isr=state.isr, replicas=replicas)
+                self._notify(part)
+            else:
+                part.update_state(isr=state.isr, replicas=replicas)
+        else:
+            changed = part.leader_id != state.leader or part.leader_epoch != state.leader_epoch
+            if changed:
+                log.info(
+                    "following %s for %s-%d at epoch %d",
+                    state.leader, part.topic, part.index, state.leader_epoch,
+                )
+                part.become_follower(
+                    leader_id=state.leader, leader_epoch=state.leader_epoch, isr=state.isr, replicas=replicas
+                )
+                if self.fetchers is not None:
+                    self.fetchers.unfollow(part)
+                    if state.leader >= 0 and not self.shutting_down:
+                        self.fetchers.follow(part)
+                self._notify(part)
+            else:
+                part.update_state(isr=state.isr, replicas=replicas)
+
+    def _notify(self, part: Partition) -> None:
+        for listener in self._listeners:
+            try:
+                listener(part)
+            except Exception:
+                log.exception("role-change listener failed for %r", part)
+
+    def _remove(self, key: tuple[str, int], *, delete_log: bool) -> None:
+        part = self.partitions.pop(key, None)
+        if part is None:
+            return
+        part.deleted = True
+        part.leader_id = -1
+        if self.fetchers is not None:
+            self.fetchers.unfollow(part)
+        part.wake()
+        self._notify(part)
+        if delete_log:
+            log.info("deleting log of %s-%d", key[0], key[1])
+            self.logs.delete(key[0], key[1])
+
+    def delete_stray_logs(self) -> None:
+        """Delete local logs of partitions the cluster no longer assigns here (deleted while we were down)."""
+        for topic, partition in list(self.logs.partitions()):
+            info = self.cache.partition(topic, partition)
+            if (info is None or not self._hosts(info)) and (topic, partition) not in self.partitions:
+                log.info("deleting stray log %s-%d", topic, partition)
+                self.logs.delete(topic, partition)
+
+    # --- ISR maintenance (leader side) ------------------------------------------------------------------
+
+    async def shrink_isr_loop(self) -> None:
+        interval = max(self.config.replication.replica_lag_time_max_ms / 2000, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            for part in list(self.leaders()):
+                lagging = part.lagging_followers(self.config.replication.replica_lag_time_max_ms)
+                if lagging:
+                    new_isr = tuple(r for r in part.isr if r not in lagging)
+                    log.info("shrinking ISR of %s-%d from %s to %s", part.topic, part.index, part.isr, new_isr)
+                    await self.change_isr(part, new_isr)
+
+    def follower_fetched(self, part: Partition, follower_id: int, fetch_offset: int) -> None:
+        if part.update_follower(follower_id, fetch_offset):
+            new_isr = tuple(sorted({*part.isr, follower_id}))
+            log.info("expanding ISR of %s-%d from %s to %s", part.topic, part.index, part.isr, new_isr)
+            asyncio.get_running_loop().create_task(self.change_isr(part, new_isr))
+
+    async def change_isr(self, part: Partition, new_isr: tuple[int, ...]) -> bool:
+        """Write the new ISR if nobody changed the state since we last saw it."""
+        info = self.cache.partition(part.topic, part.index)
+        if info is None or info.state is None or info.state.leader != self.broker_id:
+            return False
+        if info.state.leader_epoch != part.leader_epoch or tuple(info.state.isr) == new_isr:
+            return False
+        state = md.PartitionState(
+            leader=self.broker_id,
+            leader_epoch=part.leader_epoch,
+            isr=new_isr,
+            controller_epoch=info.state.controller_epoch,
+        )
+        version = await self.state_writer.write_partition_state(part.topic, part.index, state, info.state_version)
+        if version is None:
+            return False
+        if info.state_version < version:
+            info.state, info.state_version = state, version
+        part.update_state(isr=new_isr, replicas=part.replicas)
+        return True
+
+    # --- housekeeping ------------------------------------------------------------------------------------
+
+    async def retention_loop(self) -> None:
+        interval = self.config.log_retention_check_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.logs.enforce_retention(now_ms())
+            except Exception:
+                log.exception("retention check failed")
+

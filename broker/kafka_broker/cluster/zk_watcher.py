@@ -1,0 +1,224 @@
+"""Keeps the :class:`MetadataCache` current by watching ZooKeeper.
+
+kazoo delivers watch callbacks on its own thread; each callback only copies the znode's data
+and hands it to the event loop with ``call_soon_threadsafe``, so the cache is touched by one
+thread only and callbacks are applied in the order ZooKeeper sent them.
+
+Watched: ``/brokers/ids`` (+ each registration), ``/brokers/topics`` (+ each topic's assignment
+and each partition's state), ``/config/topics/<t>``, ``/admin/delete_topics``, ``/controller``,
+``/cluster/id``. A topic whose znode disappears is dropped from the cache with its partitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from kazoo.client import KazooClient
+from kazoo.recipe.watchers import ChildrenWatch, DataWatch
+
+from kafka_broker import metadata as md
+from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo, TopicInfo
+
+log = logging.getLogger(__name__)
+
+
+class ZkWatcher:
+    """Mirrors ZooKeeper's cluster metadata into a cache, on the event loop."""
+
+    def __init__(self, zk: KazooClient, cache: MetadataCache, loop: asyncio.AbstractEventLoop) -> None:
+        self._zk = zk
+        self._cache = cache
+        self._loop = loop
+        self._watched_brokers: set[int] = set()
+        self._watched_topics: set[str] = set()
+        self._watched_partitions: set[tuple[str, int]] = set()
+        self._stopped = False
+
+    def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        if not self._stopped and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def start(self) -> None:
+        """Install the root watches; the callbacks install the rest as znodes appear."""
+        ChildrenWatch(self._zk, md.BROKER_IDS_PATH, self._broker_ids_changed)
+        ChildrenWatch(self._zk, md.BROKER_TOPICS_PATH, self._topics_changed)
+        ChildrenWatch(self._zk, md.DELETE_TOPICS_PATH, self._deletions_changed)
+        DataWatch(self._zk, md.CONTROLLER_PATH, self._controller_changed)
+        DataWatch(self._zk, md.CLUSTER_ID_PATH, self._cluster_id_changed)
+        DataWatch(self._zk, md.REASSIGN_PARTITIONS_PATH, self._reassignments_changed)
+        DataWatch(self._zk, md.PREFERRED_REPLICA_ELECTION_PATH, self._preferred_changed)
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    # --- brokers ------------------------------------------------------------------------------
+
+    def _broker_ids_changed(self, children: list[str]) -> bool:
+        if self._stopped:
+            return False
+        for child in children:
+            broker_id = int(child)
+            if broker_id not in self._watched_brokers:
+                self._watched_brokers.add(broker_id)
+                DataWatch(self._zk, md.broker_path(broker_id), self._make_broker_watch(broker_id))
+        return True
+
+    def _make_broker_watch(self, broker_id: int) -> Callable[[bytes | None, Any], bool]:
+        def watch(data: bytes | None, _stat: Any) -> bool:
+            if data is None:
+                self._watched_brokers.discard(broker_id)
+                self._on_loop(self._apply_broker, broker_id, None)
+                return False
+            self._on_loop(self._apply_broker, broker_id, md.BrokerRegistration.decode(broker_id, data))
+            return not self._stopped
+
+        return watch
+
+    def _apply_broker(self, broker_id: int, registration: md.BrokerRegistration | None) -> None:
+        if registration is None:
+            self._cache.brokers.pop(broker_id, None)
+        else:
+            self._cache.brokers[broker_id] = registration
+        self._cache.notify_brokers()
+
+    # --- topics -------------------------------------------------------------------------------
+
+    def _topics_changed(self, children: list[str]) -> bool:
+        if self._stopped:
+            return False
+        for topic in children:
+            if topic not in self._watched_topics:
+                self._watched_topics.add(topic)
+                DataWatch(self._zk, md.topic_path(topic), self._make_topic_watch(topic))
+                DataWatch(self._zk, md.topic_config_path(topic), self._make_config_watch(topic))
+        return True
+
+    def _make_topic_watch(self, topic: str) -> Callable[[bytes | None, Any], bool]:
+        def watch(data: bytes | None, _stat: Any) -> bool:
+            if data is None:
+                self._watched_topics.discard(topic)
+                self._on_loop(self._apply_topic_deleted, topic)
+                return False
+            assignment = md.TopicAssignment.decode(data)
+            self._on_loop(self._apply_assignment, topic, assignment)
+            for partition in assignment.partitions:
+                key = (topic, partition)
+                if key not in self._watched_partitions:
+                    self._watched_partitions.add(key)
+                    DataWatch(
+                        self._zk,
+                        md.partition_state_path(topic, partition),
+                        self._make_state_watch(topic, partition),
+                    )
+            return not self._stopped
+
+        return watch
+
+    def _make_config_watch(self, topic: str) -> Callable[[bytes | None, Any], bool]:
+        def watch(data: bytes | None, _stat: Any) -> bool:
+            self._on_loop(self._apply_config, topic, md.decode_topic_config(data))
+            return topic in self._watched_topics and not self._stopped
+
+        return watch
+
+    def _make_state_watch(self, topic: str, partition: int) -> Callable[[bytes | None, Any], bool]:
+        def watch(data: bytes | None, stat: Any) -> bool:
+            if data is None:
+                if topic not in self._watched_topics:
+                    self._watched_partitions.discard((topic, partition))
+                    return False
+                return not self._stopped  # not created yet: DataWatch keeps an exists-watch
+            state = md.PartitionState.decode(data)
+            self._on_loop(self._apply_state, topic, partition, state, stat.version)
+            return not self._stopped
+
+        return watch
+
+    def _apply_assignment(self, topic: str, assignment: md.TopicAssignment) -> None:
+        info = self._cache.topics.get(topic)
+        if info is None:
+            info = self._cache.topics[topic] = TopicInfo(name=topic, topic_id=assignment.topic_id)
+        info.topic_id = assignment.topic_id or info.topic_id
+        for partition, replicas in assignment.partitions.items():
+            existing = info.partitions.get(partition)
+            if existing is None:
+                info.partitions[partition] = PartitionInfo(topic, partition, list(replicas))
+            else:
+                existing.replicas = list(replicas)
+            part = info.partitions[partition]
+            part.adding_replicas = list(assignment.adding_replicas.get(partition, ()))
+            part.removing_replicas = list(assignment.removing_replicas.get(partition, ()))
+        self._cache.notify_topic(topic, None)
+        for partition in assignment.partitions:
+            self._cache.notify_topic(topic, partition)
+
+    def _apply_state(self, topic: str, partition: int, state: md.PartitionState, version: int) -> None:
+        part = self._cache.partition(topic, partition)
+        if part is None:
+            return
+        if part.state is not None and version < part.state_version:
+            return  # an older notification overtaken by a newer read
+        part.state = state
+        part.state_version = version
+        self._cache.notify_topic(topic, partition)
+
+    def _apply_config(self, topic: str, config: dict[str, str]) -> None:
+        info = self._cache.topics.get(topic)
+        if info is not None:
+            info.config = config
+            self._cache.notify_topic(topic, None)
+
+    def _apply_topic_deleted(self, topic: str) -> None:
+        info = self._cache.topics.pop(topic, None)
+        if info is not None:
+            for partition in info.partitions:
+                self._watched_partitions.discard((topic, partition))
+            self._cache.notify_topic(topic, None)
+
+    # --- deletions, controller, cluster id ------------------------------------------------------
+
+    def _deletions_changed(self, children: list[str]) -> bool:
+        self._on_loop(self._apply_deletions, set(children))
+        return not self._stopped
+
+    def _apply_deletions(self, marked: set[str]) -> None:
+        for name, info in self._cache.topics.items():
+            if info.marked_for_deletion != (name in marked):
+                info.marked_for_deletion = name in marked
+                self._cache.notify_topic(name, None)
+
+    def _controller_changed(self, data: bytes | None, _stat: Any) -> bool:
+        self._on_loop(self._cache.set_controller, md.decode_controller(data))
+        return not self._stopped
+
+    def _cluster_id_changed(self, data: bytes | None, _stat: Any) -> bool:
+        if data is not None:
+            self._on_loop(setattr, self._cache, "cluster_id", md.decode_cluster_id(data))
+        return not self._stopped
+
+    # --- admin requests for the controller ---------------------------------------------------------
+
+    def _reassignments_changed(self, data: bytes | None, _stat: Any) -> bool:
+        try:
+            plan = md.decode_reassignment(data)
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring malformed %s", md.REASSIGN_PARTITIONS_PATH)
+            plan = {}
+        self._on_loop(self._apply_admin, "reassignments", plan)
+        return not self._stopped
+
+    def _preferred_changed(self, data: bytes | None, _stat: Any) -> bool:
+        try:
+            partitions = md.decode_partition_list(data)
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring malformed %s", md.PREFERRED_REPLICA_ELECTION_PATH)
+            partitions = []
+        self._on_loop(self._apply_admin, "preferred_elections", partitions)
+        return not self._stopped
+
+    def _apply_admin(self, attribute: str, value: Any) -> None:
+        setattr(self._cache, attribute, value)
+        self._cache.notify_brokers()

@@ -1,0 +1,160 @@
+"""The controller: one broker, elected through the ephemeral ``/controller`` znode, that keeps every
+partition led by a live in-sync replica and carries out topic deletions, reassignments and
+preferred-leader elections.
+
+Election: every broker watches ``/controller``; when it is empty each tries to create it, and the
+winner bumps ``/controller_epoch`` (a conditional write) and stamps that epoch on every partition
+state it writes.
+
+The active controller is level-triggered: any change to brokers, topics, partition states or the
+admin znodes schedules one reconcile pass over the whole metadata, which
+
+1. deletes topics marked in ``/admin/delete_topics`` (brokers drop their logs when the topic
+   znode goes; brokers that were down delete stray logs when they start);
+2. gives new partitions their first state and re-elects leaders of partitions whose leader is
+   gone (rules in :mod:`.election`);
+3. advances reassignments (:mod:`.reassignment`) and preferred-leader elections, including the
+   periodic automatic rebalance when ``auto.leader.rebalance.enable`` is on.
+
+Every state write is conditional on the znode version; a lost race just means another pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from kafka_broker import metadata as md
+from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo
+from kafka_broker.cluster.zk_store import ZkStore
+from kafka_broker.config import BrokerConfig
+from kafka_broker.controller import election, reassignment
+
+log = logging.getLogger(__name__)
+
+
+class Controller:
+    def __init__(self, config: BrokerConfig, cache: MetadataCache, store: ZkStore) -> None:
+        self.config = config
+        self.broker_id = config.broker_id
+        self.cache = cache
+        self.store = store
+        self.epoch = 0
+        self.active = False
+        self._wakeup = asyncio.Event()
+        self._rebalance_due = False
+        cache.on_broker_change(self.trigger)
+        cache.on_topic_change(lambda _t, _p: self.trigger())
+
+    def trigger(self) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Contend for controllership and, while holding it, reconcile on every change."""
+        rebalance = asyncio.get_running_loop().create_task(self._rebalance_timer())
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                try:
+                    if self.cache.controller_id == md.NO_LEADER:
+                        await self._try_elect()
+                    elif self.cache.controller_id != self.broker_id and self.active:
+                        log.info("controllership moved to broker %d", self.cache.controller_id)
+                        self.active = False
+                    if self.active:
+                        await self.reconcile()
+                except Exception:
+                    log.exception("controller pass failed; retrying")
+                    await asyncio.sleep(0.5)
+                    self.trigger()
+        finally:
+            rebalance.cancel()
+
+    async def _rebalance_timer(self) -> None:
+        interval = self.config.replication.leader_imbalance_check_interval_seconds
+        while True:
+            await asyncio.sleep(interval)
+            if self.config.replication.auto_leader_rebalance_enable:
+                self._rebalance_due = True
+                self.trigger()
+
+    async def _try_elect(self) -> None:
+        if await self.store.try_become_controller(self.broker_id):
+            self.epoch = await self.store.increment_controller_epoch()
+            self.active = True
+            self.cache.controller_id = self.broker_id
+            log.info("broker %d is the controller (epoch %d)", self.broker_id, self.epoch)
+
+    # --- one reconcile pass -------------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        live = set(self.cache.brokers)
+        for name, topic in list(self.cache.topics.items()):
+            if topic.marked_for_deletion:
+                log.info("deleting topic %s", name)
+                await self.store.delete_topic(name)
+                continue
+            unclean = self._unclean_allowed(topic.config)
+            for info in list(topic.partitions.values()):
+                await self._reconcile_partition(info, live, unclean=unclean)
+        await self._forget_deletions_of_missing_topics()
+        await reassignment.step(self.cache, self.store, self.epoch)
+        await self._preferred_elections(live)
+
+    def _unclean_allowed(self, overrides: dict[str, str]) -> bool:
+        value = overrides.get(
+            "unclean.leader.election.enable", self.config.topic_defaults["unclean.leader.election.enable"]
+        )
+        return value.lower() == "true"
+
+    async def _write(self, info: PartitionInfo, new_state: md.PartitionState, why: str) -> bool:
+        version = await self.store.write_partition_state(info.topic, info.partition, new_state,
+                                                         info.state_version)
+        if version is None:
+            log.info("lost a race writing %s-%d; will retry", info.topic, info.partition)
+            return False
+        log.info("%s-%d (%s): leader %d, epoch %d, isr %s", info.topic, info.partition, why, new_state.leader,
+                 new_state.leader_epoch, list(new_state.isr))
+        info.state, info.state_version = new_state, version
+        return True
+
+    async def _reconcile_partition(self, info: PartitionInfo, live: set[int], *, unclean: bool) -> None:
+        if info.state is None:
+            new = election.initial_state(info.replicas, live, self.epoch)
+            if new is None:
+                return
+            version = await self.store.create_partition_state(info.topic, info.partition, new)
+            if version is not None:
+                info.state, info.state_version = new, version
+            return
+        new_state = election.on_broker_change(info.replicas, info.state, live, unclean=unclean,
+                                              controller_epoch=self.epoch)
+        if new_state is not None:
+            await self._write(info, new_state, "broker change")
+
+    async def _preferred_elections(self, live: set[int]) -> None:
+        requested = list(self.cache.preferred_elections)
+        targets: list[PartitionInfo] = []
+        for topic, partition in requested:
+            info = self.cache.partition(topic, partition)
+            if info is not None:
+                targets.append(info)
+        if self._rebalance_due:
+            self._rebalance_due = False
+            targets.extend(self.cache.iter_partitions())
+        for info in targets:
+            if info.state is None or (info.topic, info.partition) in self.cache.reassignments:
+                continue
+            new_state = election.preferred(info.replicas, info.state, live, self.epoch)
+            if new_state is not None:
+                await self._write(info, new_state, "preferred leader")
+        if requested:
+            await self.store.delete_path(md.PREFERRED_REPLICA_ELECTION_PATH)
+            self.cache.preferred_elections = []
+
+    async def _forget_deletions_of_missing_topics(self) -> None:
+        """A deletion request for a topic that no longer exists is done: remove it."""
+        for name in await self.store.read_children(md.DELETE_TOPICS_PATH):
+            if name not in self.cache.topics:
+                await self.store.delete_path(md.delete_topic_path(name))

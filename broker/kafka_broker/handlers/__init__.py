@@ -1,0 +1,74 @@
+"""One handler per API: ``async def handle(request: dict, ctx: RequestContext) -> dict | None``.
+
+Each module names its ``API`` key and the ``VERSIONS`` it serves; :data:`HANDLERS` is the table
+the server dispatches from and ApiVersions advertises — exactly what is implemented here.
+A handler returning ``None`` sends no response (Produce with ``acks=0``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from kafka_broker.handlers import (
+    api_versions,
+    create_partitions,
+    create_topics,
+    delete_topics,
+    describe_cluster,
+    describe_configs,
+    fetch,
+    incremental_alter_configs,
+    list_offsets,
+    metadata,
+    offset_for_leader_epoch,
+    produce,
+)
+from kafka_broker.handlers.context import BrokerServices, RequestContext
+
+Handler = Callable[[dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    api_key: int
+    min_version: int
+    max_version: int
+    handle: Handler
+
+
+def _route(module: ModuleType) -> Route:
+    low, high = module.VERSIONS
+    return Route(int(module.API), low, high, module.handle)
+
+
+HANDLER_MODULES: list[ModuleType] = [
+    produce,
+    fetch,
+    list_offsets,
+    metadata,
+    api_versions,
+    create_topics,
+    delete_topics,
+    create_partitions,
+    describe_configs,
+    incremental_alter_configs,
+    describe_cluster,
+    offset_for_leader_epoch,
+]
+
+HANDLERS: dict[int, Route] = {}
+
+
+def register(module: ModuleType) -> None:
+    """Add an API to the dispatch table (feature packages such as the group coordinator call this)."""
+    route = _route(module)
+    HANDLERS[route.api_key] = route
+
+
+for _module in HANDLER_MODULES:
+    register(_module)
+
+__all__ = ["HANDLERS", "BrokerServices", "RequestContext", "Route", "register"]

@@ -1,0 +1,32 @@
+"""ApiVersions: the APIs and versions this broker serves, exactly as the handler table has them.
+
+A client asking with a version we do not know gets UNSUPPORTED_VERSION with the list (answered
+at v0 by the server, per KIP-511), and retries at a version we have.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka_broker.handlers.context import RequestContext
+from kafka_broker.protocol import ApiKey, ErrorCode
+
+API = ApiKey.API_VERSIONS
+VERSIONS = (0, 3)
+
+
+def supported_api_keys() -> list[dict[str, int]]:
+    from kafka_broker.handlers import HANDLERS
+
+    return [
+        {"api_key": r.api_key, "min_version": r.min_version, "max_version": r.max_version}
+        for r in sorted(HANDLERS.values(), key=lambda r: r.api_key)
+    ]
+
+
+async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    return {"error_code": ErrorCode.NONE, "api_keys": supported_api_keys(), "throttle_time_ms": 0}
+
+
+def unsupported_version_response() -> dict[str, Any]:
+    return {"error_code": ErrorCode.UNSUPPORTED_VERSION, "api_keys": supported_api_keys()}

@@ -1,0 +1,65 @@
+"""CreateTopics: validate, place replicas, write the topic to ZooKeeper, then wait (up to the
+request's timeout) until the controller has elected a leader for every partition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka_broker.handlers.context import RequestContext
+from kafka_broker.handlers.waiting import wait_until
+from kafka_broker.metadata import topic_id_to_uuid
+from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
+
+API = ApiKey.CREATE_TOPICS
+VERSIONS = (2, 7)
+
+
+async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    admin = ctx.services.admin
+    cache = ctx.services.cache
+    results = []
+    created = []
+    seen: set[str] = set()
+    for treq in request["topics"]:
+        name = treq["name"]
+        result: dict[str, Any] = {"name": name, "error_code": ErrorCode.NONE, "error_message": None,
+                                  "num_partitions": -1, "replication_factor": -1, "configs": None}
+        results.append(result)
+        if name in seen:
+            result.update(error_code=ErrorCode.INVALID_REQUEST, error_message="Duplicate topic name.")
+            continue
+        seen.add(name)
+        try:
+            assignment = admin.plan_topic(
+                name,
+                partitions=treq["num_partitions"],
+                replication_factor=treq["replication_factor"],
+                assignment={a["partition_index"]: list(a["broker_ids"]) for a in treq["assignments"]},
+                config={c["name"]: c["value"] for c in treq["configs"] if c["value"] is not None},
+            )
+            result["num_partitions"] = len(assignment)
+            result["replication_factor"] = len(next(iter(assignment.values())))
+            if not request["validate_only"]:
+                await admin.create_topic(name, assignment,
+                                         {c["name"]: c["value"] for c in treq["configs"] if c["value"] is not None})
+                created.append(name)
+        except KafkaError as exc:
+            result.update(error_code=exc.code, error_message=exc.message or None)
+    if created:
+        def all_led() -> bool:
+            return all(
+                name in cache.topics and cache.topics[name].partitions
+                and all(p.leader in cache.brokers for p in cache.topics[name].partitions.values())
+                for name in created
+            )
+
+        if not await wait_until(all_led, timeout_ms=request["timeout_ms"]):
+            for result in results:
+                if result["name"] in created:
+                    result.update(error_code=ErrorCode.REQUEST_TIMED_OUT,
+                                  error_message="The topic was created but its leaders are not elected yet.")
+    for result in results:
+        info = cache.topics.get(result["name"])
+        if info is not None and result["error_code"] == ErrorCode.NONE:
+            result["topic_id"] = topic_id_to_uuid(info.topic_id)
+    return {"throttle_time_ms": 0, "topics": results}

@@ -1,0 +1,50 @@
+"""DeleteTopics: mark topics for deletion in ZooKeeper; answer once the controller has removed them
+(every broker drops the logs when the topic's znode disappears)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka_broker.handlers.context import RequestContext
+from kafka_broker.handlers.waiting import wait_until
+from kafka_broker.metadata import topic_id_to_uuid
+from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
+
+API = ApiKey.DELETE_TOPICS
+VERSIONS = (1, 6)
+
+
+async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    services = ctx.services
+    cache = services.cache
+    if ctx.version >= 6:
+        wanted = [(t.get("name"), t.get("topic_id")) for t in request["topics"]]
+    else:
+        wanted = [(name, None) for name in request["topic_names"]]
+    responses = []
+    marked = []
+    for name, topic_id in wanted:
+        if name is None and topic_id is not None:
+            info = next((i for i in cache.topics.values() if topic_id_to_uuid(i.topic_id) == topic_id), None)
+            if info is None:
+                responses.append({"name": None, "topic_id": topic_id, "error_code": ErrorCode.UNKNOWN_TOPIC_ID})
+                continue
+            name = info.name
+        result: dict[str, Any] = {"name": name, "error_code": ErrorCode.NONE, "error_message": None}
+        if name in cache.topics:
+            result["topic_id"] = topic_id_to_uuid(cache.topics[name].topic_id)
+        responses.append(result)
+        if not services.config.delete_topic_enable:
+            result["error_code"] = ErrorCode.TOPIC_DELETION_DISABLED
+            continue
+        try:
+            await services.admin.delete_topic(name)
+            marked.append(name)
+        except KafkaError as exc:
+            result.update(error_code=exc.code, error_message=exc.message or None)
+    if marked and not await wait_until(lambda: not any(n in cache.topics for n in marked),
+                                       timeout_ms=request["timeout_ms"]):
+        for result in responses:
+            if result["name"] in marked and result["name"] in cache.topics:
+                result["error_code"] = ErrorCode.REQUEST_TIMED_OUT
+    return {"throttle_time_ms": 0, "responses": responses}

@@ -1,0 +1,28 @@
+"""DescribeCluster: the cluster id, the controller and the live brokers (the admin client's view)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka_broker.handlers.context import RequestContext
+from kafka_broker.protocol import ApiKey, ErrorCode
+
+API = ApiKey.DESCRIBE_CLUSTER
+VERSIONS = (0, 1)
+
+
+async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    cache = ctx.services.cache
+    return {
+        "throttle_time_ms": 0,
+        "error_code": ErrorCode.NONE,
+        "error_message": None,
+        "endpoint_type": 1,
+        "cluster_id": cache.cluster_id or "",
+        "controller_id": cache.controller_id,
+        "brokers": [
+            {"broker_id": b.broker_id, "host": b.host, "port": b.port, "rack": b.rack}
+            for b in sorted(cache.brokers.values(), key=lambda b: b.broker_id)
+        ],
+        "cluster_authorized_operations": -2147483648,
+    }

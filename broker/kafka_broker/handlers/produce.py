@@ -1,0 +1,125 @@
+"""Produce: append producer batches to the partitions this broker leads.
+
+Batches are validated (CRC-32C, sizes) and given offsets by the log without re-encoding
+(recompression only when the topic's ``compression.type`` asks for it). ``acks=0`` gets no
+response, ``acks=1`` is answered after the local append, ``acks=-1`` (all) after every ISR member
+has the batch — and is refused up front with NOT_ENOUGH_REPLICAS when the ISR is smaller than
+``min.insync.replicas``. All appends happen before the first ``await``, so pipelined produce
+requests on one connection are appended in the order they were sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from kafka_broker.cluster.partition import Partition, now_ms
+from kafka_broker.handlers.context import RequestContext
+from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
+
+API = ApiKey.PRODUCE
+VERSIONS = (3, 9)
+
+log = logging.getLogger(__name__)
+
+
+def _partition_error(index: int, code: int, message: str | None = None) -> dict[str, Any]:
+    return {"index": index, "error_code": code, "base_offset": -1, "log_append_time_ms": -1,
+            "log_start_offset": -1, "error_message": message}
+
+
+async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
+    services = ctx.services
+    replicas = services.replicas
+    acks = request["acks"]
+    if acks not in (-1, 0, 1):
+        return _all_errors(request, ErrorCode.INVALID_REQUIRED_ACKS)
+    if request.get("transactional_id"):
+        return _all_errors(request, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    waits: list[tuple[dict[str, Any], Partition, int]] = []
+    responses = []
+    for topic_data in request["topic_data"]:
+        topic = topic_data["name"]
+        results = []
+        for pdata in topic_data["partition_data"]:
+            index = pdata["index"]
+            records = pdata["records"]
+            try:
+                part = replicas.leader_partition(topic, index)
+                if records is None or len(records) == 0:
+                    raise KafkaError("empty produce payload", code=ErrorCode.CORRUPT_MESSAGE)
+                if acks == -1 and len(part.isr) < replicas.min_insync_replicas(topic):
+                    raise KafkaError(code=ErrorCode.NOT_ENOUGH_REPLICAS)
+                info = part.log.append_as_leader(records, leader_epoch=part.leader_epoch, now_ms=now_ms())
+                part.after_leader_append()
+            except KafkaError as exc:
+                results.append(_partition_error(index, exc.code, exc.message or None))
+                continue
+            result = {
+                "index": index,
+                "error_code": ErrorCode.NONE,
+                "base_offset": info.first_offset,
+                "log_append_time_ms": info.log_append_time,
+                "log_start_offset": part.log.log_start_offset,
+                "error_message": None,
+            }
+            results.append(result)
+            if acks == -1:
+                waits.append((result, part, info.last_offset + 1))
+        responses.append({"name": topic, "partition_responses": results})
+    if acks == 0:
+        return None
+    if waits:
+        await _await_replication(waits, timeout_ms=request["timeout_ms"], ctx=ctx)
+    return {"responses": responses, "throttle_time_ms": 0}
+
+
+async def _await_replication(
+    waits: list[tuple[dict[str, Any], Partition, int]], *, timeout_ms: int, ctx: RequestContext
+) -> None:
+    """Wait until each partition's high watermark reaches the end of the batch we appended."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(timeout_ms, 0) / 1000
+    replicas = ctx.services.replicas
+    pending = list(waits)
+    while pending:
+        still = []
+        for result, part, required in pending:
+            if not part.is_leader:
+                result["error_code"] = ErrorCode.NOT_LEADER_OR_FOLLOWER
+            elif part.high_watermark >= required:
+                continue
+            elif len(part.isr) < replicas.min_insync_replicas(part.topic):
+                result["error_code"] = ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND
+            else:
+                still.append((result, part, required))
+        pending = still
+        if not pending:
+            return
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            for result, _part, _required in pending:
+                result["error_code"] = ErrorCode.REQUEST_TIMED_OUT
+            return
+        future: asyncio.Future[None] = loop.create_future()
+        for _result, part, _required in pending:
+            part.add_waiter(future)
+        try:
+            await asyncio.wait_for(future, remaining)
+        except TimeoutError:
+            pass
+        finally:
+            for _result, part, _required in pending:
+                part.remove_waiter(future)
+
+
+def _all_errors(request: dict[str, Any], code: int) -> dict[str, Any]:
+    return {
+        "responses": [
+            {"name": t["name"], "partition_responses": [_partition_error(p["index"], code)
+                                                        for p in t["partition_data"]]}
+            for t in request["topic_data"]
+        ],
+        "throttle_time_ms": 0,
+    }

@@ -1,0 +1,344 @@
+"""The cluster's metadata in ZooKeeper, in Apache Kafka's own (2.8, ZooKeeper-mode) layout.
+
+This is the one module that knows the znode paths and their JSON formats, so Kafka's
+ZooKeeper-era tools can read what kopfka writes and kopfka can read what they write.
+Readers tolerate unknown keys. The operator imports this module too; it depends on nothing
+else in the broker.
+
+Layout (see ARCHITECTURE.md for the full table)::
+
+    /brokers/ids/<id>                             ephemeral broker registration
+    /brokers/topics/<t>                           replica assignment (+ topic_id)
+    /brokers/topics/<t>/partitions/<p>/state      leader, leader_epoch, isr, controller_epoch
+    /controller, /controller_epoch                controller election
+    /config/topics/<t>, /config/changes/...       topic config overrides and change notices
+    /admin/delete_topics/<t>                      deletion requests
+    /admin/reassign_partitions                    reassignment plan
+    /admin/preferred_replica_election             preferred leader election requests
+    /isr_change_notification/isr_change_<seq>     ISR change notices
+    /cluster/id                                   cluster id
+    /latest_producer_id_block                     producer id block allocation
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+BROKER_IDS_PATH = "/brokers/ids"
+BROKER_TOPICS_PATH = "/brokers/topics"
+CONTROLLER_PATH = "/controller"
+CONTROLLER_EPOCH_PATH = "/controller_epoch"
+CONFIG_TOPICS_PATH = "/config/topics"
+CONFIG_CHANGES_PATH = "/config/changes"
+CONFIG_CHANGE_PREFIX = "config_change_"
+DELETE_TOPICS_PATH = "/admin/delete_topics"
+REASSIGN_PARTITIONS_PATH = "/admin/reassign_partitions"
+PREFERRED_REPLICA_ELECTION_PATH = "/admin/preferred_replica_election"
+ISR_CHANGE_NOTIFICATION_PATH = "/isr_change_notification"
+ISR_CHANGE_PREFIX = "isr_change_"
+CLUSTER_ID_PATH = "/cluster/id"
+PRODUCER_ID_BLOCK_PATH = "/latest_producer_id_block"
+
+#: Paths every cluster has; created (empty) at broker start-up, as Kafka does.
+PERSISTENT_PATHS = (
+    BROKER_IDS_PATH,
+    BROKER_TOPICS_PATH,
+    CONFIG_TOPICS_PATH,
+    CONFIG_CHANGES_PATH,
+    "/config/brokers",
+    "/admin",
+    DELETE_TOPICS_PATH,
+    ISR_CHANGE_NOTIFICATION_PATH,
+    "/cluster",
+)
+
+NO_LEADER = -1
+
+
+def broker_path(broker_id: int) -> str:
+    return f"{BROKER_IDS_PATH}/{broker_id}"
+
+
+def topic_path(topic: str) -> str:
+    return f"{BROKER_TOPICS_PATH}/{topic}"
+
+
+def partitions_path(topic: str) -> str:
+    return f"{BROKER_TOPICS_PATH}/{topic}/partitions"
+
+
+def partition_path(topic: str, partition: int) -> str:
+    return f"{BROKER_TOPICS_PATH}/{topic}/partitions/{partition}"
+
+
+def partition_state_path(topic: str, partition: int) -> str:
+    return f"{BROKER_TOPICS_PATH}/{topic}/partitions/{partition}/state"
+
+
+def topic_config_path(topic: str) -> str:
+    return f"{CONFIG_TOPICS_PATH}/{topic}"
+
+
+def delete_topic_path(topic: str) -> str:
+    return f"{DELETE_TOPICS_PATH}/{topic}"
+
+
+def _now_ms() -> str:
+    return str(int(time.time() * 1000))
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _loads(data: bytes | None) -> Any:
+    if not data:
+        return None
+    return json.loads(data.decode())
+
+
+# --- brokers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerRegistration:
+    """What ``/brokers/ids/<id>`` says: where clients reach the broker."""
+
+    broker_id: int
+    host: str
+    port: int
+    rack: str | None = None
+    endpoints: tuple[str, ...] = ()
+    http_port: int | None = None
+
+    def encode(self) -> bytes:
+        endpoints = list(self.endpoints) or [f"PLAINTEXT://{self.host}:{self.port}"]
+        data: dict[str, Any] = {
+            "version": 5,
+            "host": self.host,
+            "port": self.port,
+            "endpoints": endpoints,
+            "listener_security_protocol_map": {"PLAINTEXT": "PLAINTEXT"},
+            "jmx_port": -1,
+            "timestamp": _now_ms(),
+            "features": {},
+        }
+        if self.rack is not None:
+            data["rack"] = self.rack
+        if self.http_port is not None:
+            data["kopfka_http_port"] = self.http_port
+        return _dumps(data)
+
+    @classmethod
+    def decode(cls, broker_id: int, data: bytes) -> BrokerRegistration:
+        obj = _loads(data) or {}
+        endpoints = tuple(obj.get("endpoints") or ())
+        host, port = obj.get("host"), obj.get("port", -1)
+        if (not host or port in (None, -1)) and endpoints:
+            # Kafka leaves host/port empty for non-PLAINTEXT listeners; the endpoint has them.
+            hostport = endpoints[0].split("://", 1)[-1]
+            host, _, port_text = hostport.rpartition(":")
+            port = int(port_text)
+        return cls(
+            broker_id=broker_id,
+            host=host or "",
+            port=int(port),
+            rack=obj.get("rack"),
+            endpoints=endpoints,
+            http_port=obj.get("kopfka_http_port"),
+        )
+
+
+# --- topics and partitions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TopicAssignment:
+    """``/brokers/topics/<t>``: replicas of every partition, plus reassignment bookkeeping."""
+
+    partitions: dict[int, list[int]]
+    topic_id: str | None = None
+    adding_replicas: dict[int, list[int]] = field(default_factory=dict)
+    removing_replicas: dict[int, list[int]] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        data: dict[str, Any] = {
+            "version": 2 if self.topic_id is None else 3,
+            "partitions": {str(p): list(r) for p, r in sorted(self.partitions.items())},
+            "adding_replicas": {str(p): list(r) for p, r in sorted(self.adding_replicas.items())},
+            "removing_replicas": {str(p): list(r) for p, r in sorted(self.removing_replicas.items())},
+        }
+        if self.topic_id is not None:
+            data["topic_id"] = self.topic_id
+        return _dumps(data)
+
+    @classmethod
+    def decode(cls, data: bytes) -> TopicAssignment:
+        obj = _loads(data) or {}
+
+        def int_keys(m: Mapping[str, Iterable[int]] | None) -> dict[int, list[int]]:
+            return {int(p): [int(b) for b in r] for p, r in (m or {}).items()}
+
+        return cls(
+            partitions=int_keys(obj.get("partitions")),
+            topic_id=obj.get("topic_id"),
+            adding_replicas=int_keys(obj.get("adding_replicas")),
+            removing_replicas=int_keys(obj.get("removing_replicas")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionState:
+    """``/brokers/topics/<t>/partitions/<p>/state``: the partition's leader, epoch and ISR."""
+
+    leader: int
+    leader_epoch: int
+    isr: tuple[int, ...]
+    controller_epoch: int
+
+    def encode(self) -> bytes:
+        return _dumps(
+            {
+                "version": 1,
+                "leader": self.leader,
+                "leader_epoch": self.leader_epoch,
+                "controller_epoch": self.controller_epoch,
+                "isr": list(self.isr),
+            }
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> PartitionState:
+        obj = _loads(data) or {}
+        return cls(
+            leader=int(obj.get("leader", NO_LEADER)),
+            leader_epoch=int(obj.get("leader_epoch", 0)),
+            isr=tuple(int(b) for b in obj.get("isr", ())),
+            controller_epoch=int(obj.get("controller_epoch", 0)),
+        )
+
+
+def encode_topic_config(config: Mapping[str, str]) -> bytes:
+    return _dumps({"version": 1, "config": dict(config)})
+
+
+def decode_topic_config(data: bytes | None) -> dict[str, str]:
+    obj = _loads(data) or {}
+    return {str(k): str(v) for k, v in (obj.get("config") or {}).items()}
+
+
+def encode_config_change(entity_path: str) -> bytes:
+    return _dumps({"version": 2, "entity_path": entity_path})
+
+
+# --- controller ------------------------------------------------------------------------------
+
+
+def encode_controller(broker_id: int) -> bytes:
+    return _dumps({"version": 1, "brokerid": broker_id, "timestamp": _now_ms()})
+
+
+def decode_controller(data: bytes | None) -> int:
+    obj = _loads(data)
+    return int(obj["brokerid"]) if obj else NO_LEADER
+
+
+def encode_controller_epoch(epoch: int) -> bytes:
+    return str(epoch).encode()
+
+
+def decode_controller_epoch(data: bytes | None) -> int:
+    return int(data.decode()) if data else 0
+
+
+# --- admin requests --------------------------------------------------------------------------
+
+
+def encode_partition_list(partitions: Iterable[tuple[str, int]]) -> bytes:
+    """The ``{"version":1,"partitions":[{"topic":..,"partition":..}]}`` form used by several znodes."""
+    return _dumps({"version": 1, "partitions": [{"topic": t, "partition": p} for t, p in partitions]})
+
+
+def decode_partition_list(data: bytes | None) -> list[tuple[str, int]]:
+    obj = _loads(data) or {}
+    return [(str(e["topic"]), int(e["partition"])) for e in obj.get("partitions", ())]
+
+
+def encode_reassignment(plan: Mapping[tuple[str, int], list[int]]) -> bytes:
+    return _dumps(
+        {
+            "version": 1,
+            "partitions": [
+                {"topic": t, "partition": p, "replicas": list(r)} for (t, p), r in sorted(plan.items())
+            ],
+        }
+    )
+
+
+def decode_reassignment(data: bytes | None) -> dict[tuple[str, int], list[int]]:
+    obj = _loads(data) or {}
+    return {
+        (str(e["topic"]), int(e["partition"])): [int(b) for b in e["replicas"]]
+        for e in obj.get("partitions", ())
+    }
+
+
+# --- cluster id and producer ids -------------------------------------------------------------
+
+
+def new_cluster_id() -> str:
+    """Kafka's cluster ids are url-safe base64 of a random UUID, without padding (22 characters)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def encode_cluster_id(cluster_id: str) -> bytes:
+    return _dumps({"version": "1", "id": cluster_id})
+
+
+def decode_cluster_id(data: bytes | None) -> str | None:
+    obj = _loads(data)
+    return str(obj["id"]) if obj else None
+
+
+def new_topic_id() -> str:
+    return new_cluster_id()
+
+
+def topic_id_to_uuid(topic_id: str | None) -> uuid.UUID:
+    """Topic ids are stored as Kafka's base64 text; the wire protocol carries the 16 raw bytes."""
+    if not topic_id:
+        return uuid.UUID(int=0)
+    padded = topic_id + "=" * (-len(topic_id) % 4)
+    return uuid.UUID(bytes=base64.urlsafe_b64decode(padded))
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerIdBlock:
+    """``/latest_producer_id_block``: the last block of producer ids handed to a broker."""
+
+    broker_id: int
+    block_start: int
+    block_end: int
+
+    def encode(self) -> bytes:
+        return _dumps(
+            {
+                "version": 1,
+                "broker": self.broker_id,
+                "block_start": str(self.block_start),
+                "block_end": str(self.block_end),
+            }
+        )
+
+    @classmethod
+    def decode(cls, data: bytes | None) -> ProducerIdBlock | None:
+        obj = _loads(data)
+        if not obj:
+            return None
+        return cls(int(obj["broker"]), int(obj["block_start"]), int(obj["block_end"]))

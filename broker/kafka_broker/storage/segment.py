@@ -1,0 +1,432 @@
+"""One log segment: a ``.log`` file of whole record batches plus its sparse ``.index`` and ``.timeindex``.
+
+Files are named by the segment's base offset, zero-padded to 20 digits
+(``00000000000000000000.log``). The ``.log`` is append-only: batches arrive validated and stamped
+with their final offsets and are written with one ``os.write`` on an ``O_APPEND`` descriptor, which
+stays open so reads can hand out :class:`FileSlice` ranges for ``sendfile``.
+
+Indexing (as Kafka's ``LogSegment``): after more than ``index_interval_bytes`` of log since the
+previous entry, the next batch gets an offset-index entry ``(batch last offset, batch position)``
+and the time index gets ``(max timestamp so far, last offset of the batch that set it)`` when that
+maximum grew.
+
+Reading ``start_offset``: the offset index gives the last indexed batch at or before it; batch
+headers (never records) are scanned from there to the first batch whose last offset reaches
+``start_offset``. That batch is always returned whole, even beyond ``max_bytes``; further batches
+are added while they end within ``max_bytes`` (and below ``max_position`` / ``max_offset``). The end
+boundary is found the same way: the offset index gives the last batch starting at or before the
+byte limit, and a short header scan finds the last batch that ends within it.
+
+Recovery scans the whole file batch by batch (magic, length, increasing offsets, CRC-32C),
+rebuilds both indexes from what it sees and truncates the file at the first bad or torn batch.
+A segment that is not the newest is only recovered when its indexes fail their sanity check.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from crc32c import crc32c
+
+from kafka_broker.protocol.errors import ErrorCode, KafkaError
+from kafka_broker.protocol.file_slice import FileSlice
+from kafka_broker.storage.index import CorruptIndexError, OffsetIndex, TimeIndex
+from kafka_broker.storage.records import (
+    ATTRIBUTES_OFFSET,
+    HEADER_SIZE,
+    MAGIC,
+    MAGIC_OFFSET,
+    MIN_BATCH_LENGTH,
+    BatchHeader,
+    decode_records,
+    parse_header,
+)
+
+LOG_SUFFIX = ".log"
+INDEX_SUFFIX = ".index"
+TIME_INDEX_SUFFIX = ".timeindex"
+DELETED_SUFFIX = ".deleted"
+INT32_MAX = 2**31 - 1
+
+_SCAN_WINDOW = 16 * 1024  # header scans read this much at once (many small batches per read)
+_RECOVERY_WINDOW = 8 * 1024 * 1024
+
+
+def segment_file_name(base_offset: int, suffix: str) -> str:
+    return f"{base_offset:020d}{suffix}"
+
+
+class SegmentRead(NamedTuple):
+    """Whole batches ``slice`` of one segment; ``next_offset`` follows the last of them."""
+
+    slice: FileSlice
+    first_offset: int
+    next_offset: int
+
+
+class RecoveryResult(NamedTuple):
+    truncated_bytes: int
+    epochs: list[tuple[int, int]]  # (leader epoch, first offset) wherever the epoch changes
+
+
+class Segment:
+    """A ``.log`` file and its two indexes; see the module docstring for the algorithms."""
+
+    def __init__(
+        self,
+        directory: Path,
+        base_offset: int,
+        *,
+        index_interval_bytes: int,
+        max_index_bytes: int,
+        create: bool,
+        now_ms: int,
+    ) -> None:
+        self.directory = directory
+        self.base_offset = base_offset
+        self.index_interval_bytes = index_interval_bytes
+        self.log_path = directory / segment_file_name(base_offset, LOG_SUFFIX)
+        if create and self.log_path.exists() and self.log_path.stat().st_size:
+            raise FileExistsError(f"{self.log_path} already holds data")
+        flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT if create else 0)
+        self._fd = os.open(self.log_path, flags, 0o644)
+        self._closed = False
+        self.size = os.fstat(self._fd).st_size
+        self.offset_index = OffsetIndex(
+            directory / segment_file_name(base_offset, INDEX_SUFFIX),
+            base_offset=base_offset,
+            max_index_bytes=max_index_bytes,
+        )
+        self.time_index = TimeIndex(
+            directory / segment_file_name(base_offset, TIME_INDEX_SUFFIX),
+            base_offset=base_offset,
+            max_index_bytes=max_index_bytes,
+        )
+        self.next_offset = base_offset
+        self.max_timestamp = -1
+        self.offset_of_max_timestamp = -1
+        self._bytes_since_index = 0
+        self.dirty = False
+        self.created_ms = now_ms
+        if not create and self.size >= HEADER_SIZE:
+            first = parse_header(os.pread(self._fd, HEADER_SIZE, 0), 0)
+            self.created_ms = first.max_timestamp if first.max_timestamp >= 0 else now_ms
+
+    # -- properties ---------------------------------------------------------------------------
+
+    @property
+    def fd(self) -> int:
+        return self._fd
+
+    @property
+    def is_empty(self) -> bool:
+        return self.size == 0
+
+    @property
+    def last_offset(self) -> int:
+        return self.next_offset - 1
+
+    @property
+    def largest_timestamp(self) -> int:
+        """The largest record timestamp, or the file's modification time without timestamps."""
+        if self.max_timestamp >= 0:
+            return self.max_timestamp
+        return int(os.fstat(self._fd).st_mtime * 1000)
+
+    @property
+    def indexes_full(self) -> bool:
+        return self.offset_index.is_full or self.time_index.is_full
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def append(self, data: bytes | bytearray | memoryview, batches: Sequence[BatchHeader]) -> None:
+        """Write ``data`` (the ``batches``, positioned relative to ``data``, final offsets) at the end."""
+        view = memoryview(data)
+        start = self.size
+        written = 0
+        try:
+            while written < len(view):
+                written += os.write(self._fd, view[written:])
+        except OSError as exc:
+            self._undo_write(start)
+            raise KafkaError(f"write to {self.log_path} failed: {exc}", code=ErrorCode.KAFKA_STORAGE_ERROR) from exc
+        self.size = start + written
+        self.dirty = True
+        for header in batches:
+            self._track(header._replace(position=start + header.position))
+
+    def _undo_write(self, size: int) -> None:
+        try:
+            os.ftruncate(self._fd, size)
+        except OSError as exc:  # pragma: no cover - the disk is already failing
+            if exc.errno != errno.EIO:
+                raise
+
+    def _track(self, header: BatchHeader) -> None:
+        """Bookkeeping for a batch now at ``header.position``: timestamps, indexes, next offset."""
+        if header.max_timestamp > self.max_timestamp:
+            self.max_timestamp = header.max_timestamp
+            self.offset_of_max_timestamp = header.last_offset
+        if self._bytes_since_index > self.index_interval_bytes and not self.offset_index.is_full:
+            self.offset_index.append(header.last_offset, header.position)
+            self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
+            self._bytes_since_index = 0
+        self._bytes_since_index += header.length
+        self.next_offset = header.next_offset
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def scan(self, position: int = 0, end: int | None = None) -> Iterator[BatchHeader]:
+        """Headers of the batches from ``position`` (a batch start) up to ``end``, read in windows."""
+        end = self.size if end is None else end
+        window = b""
+        window_start = position
+        last_length = 0
+        while position + HEADER_SIZE <= end:
+            relative = position - window_start
+            if relative + HEADER_SIZE > len(window):
+                want = HEADER_SIZE if last_length > _SCAN_WINDOW else _SCAN_WINDOW
+                window = os.pread(self._fd, want, position)
+                window_start, relative = position, 0
+                if len(window) < HEADER_SIZE:
+                    return
+            header = parse_header(window, relative, at=position)
+            if header.batch_length < MIN_BATCH_LENGTH:
+                return
+            yield header
+            last_length = header.length
+            position += header.length
+
+    def locate(self, offset: int) -> BatchHeader | None:
+        """The first batch whose last offset is ≥ ``offset``, None when the segment ends before it."""
+        _, position = self.offset_index.lookup(offset)
+        for header in self.scan(position):
+            if header.last_offset >= offset:
+                return header
+        return None
+
+    def read(
+        self,
+        start_offset: int,
+        *,
+        max_bytes: int,
+        max_position: int | None = None,
+        max_offset: int | None = None,
+    ) -> SegmentRead | None:
+        """Whole batches from the one holding ``start_offset``; None if there is nothing to return.
+
+        The first batch is returned whole even beyond ``max_bytes``; no batch ends after
+        ``max_position``, and no batch with an offset ≥ ``max_offset`` (the high watermark) is
+        included.
+        """
+        first = self.locate(start_offset)
+        if first is None or (max_offset is not None and first.last_offset >= max_offset):
+            return None
+        limit = self.size if max_position is None else min(self.size, max_position)
+        if first.end > limit:
+            return None
+        limit = min(limit, first.position + max(max_bytes, first.length))
+        next_offset = None
+        if max_offset is not None and max_offset <= self.last_offset:
+            fence = self.locate(max_offset)
+            if fence is not None and fence.position <= limit:
+                limit, next_offset = fence.position, fence.base_offset
+        if next_offset is None and limit == self.size:
+            next_offset = self.next_offset
+        end = limit
+        if next_offset is None:
+            # Batches before an indexed position ≤ limit all fit: scan only from there.
+            _, indexed = self.offset_index.lookup_by_position(limit)
+            end = max(indexed, first.end)
+            next_offset = first.next_offset if end == first.end else None
+            for header in self.scan(end, limit + HEADER_SIZE):
+                if header.end > limit:
+                    next_offset = header.base_offset
+                    break
+                end, next_offset = header.end, header.next_offset
+            if next_offset is None:  # pragma: no cover - a batch always starts at ``end`` < size
+                next_offset = self.next_offset
+        return SegmentRead(FileSlice(self._fd, first.position, end - first.position), first.base_offset, next_offset)
+
+    def read_batch(self, header: BatchHeader) -> bytes:
+        return os.pread(self._fd, header.length, header.position)
+
+    def find_offset_by_timestamp(self, timestamp: int, *, start_offset: int) -> tuple[int, int] | None:
+        """``(offset, timestamp)`` of the first record at or after ``start_offset`` stamped ≥ ``timestamp``."""
+        if self.max_timestamp < timestamp:
+            return None
+        _, below = self.time_index.lookup(timestamp - 1)  # every record up to ``below`` is older
+        _, position = self.offset_index.lookup(max(below, start_offset))
+        for header in self.scan(position):
+            if header.last_offset < start_offset or header.max_timestamp < timestamp:
+                continue
+            for record in decode_records(self.read_batch(header)):
+                if record.offset >= start_offset and record.timestamp >= timestamp:
+                    return record.offset, record.timestamp
+        return None
+
+    # -- loading and recovery -----------------------------------------------------------------
+
+    def load(self) -> None:
+        """Trust the indexes of a closed segment after a sanity check, else rebuild them (recover)."""
+        try:
+            self.offset_index.check()
+            self.time_index.check()
+            if self.offset_index.entries:
+                offset, position = self.offset_index.last_entry
+                window = os.pread(self._fd, HEADER_SIZE, position)
+                if len(window) < HEADER_SIZE:
+                    raise CorruptIndexError(f"{self.offset_index.path}: entry past the end of the log")
+                header = parse_header(window, 0)
+                if window[MAGIC_OFFSET] != MAGIC or header.last_offset != offset:
+                    raise CorruptIndexError(f"{self.offset_index.path}: last entry does not match the log")
+            if self._load_tail() != self.size:
+                raise CorruptIndexError(f"{self.log_path}: batches do not end at the end of the file")
+        except CorruptIndexError:
+            self.recover()
+
+    def _load_tail(self) -> int:
+        """Set next offset and max timestamp from the index ends plus a header scan; returns the end."""
+        timestamp, offset = self.time_index.last_entry
+        self.max_timestamp = timestamp
+        self.offset_of_max_timestamp = offset if timestamp >= 0 else -1
+        indexed_offset, position = self.offset_index.last_entry
+        self.next_offset = indexed_offset + 1 if self.offset_index.entries else self.base_offset
+        end = position
+        for header in self.scan(position):
+            if header.max_timestamp > self.max_timestamp:
+                self.max_timestamp = header.max_timestamp
+                self.offset_of_max_timestamp = header.last_offset
+            self.next_offset = header.next_offset
+            end = header.end
+        self._bytes_since_index = end - position
+        return end
+
+    def recover(self) -> RecoveryResult:
+        """Validate every batch, rebuild the indexes, cut the file at the first bad or torn batch."""
+        self.offset_index.reset()
+        self.time_index.reset()
+        self.offset_index.resize()
+        self.time_index.resize()
+        self.max_timestamp = -1
+        self.offset_of_max_timestamp = -1
+        self.next_offset = self.base_offset
+        self._bytes_since_index = 0
+        file_size = os.fstat(self._fd).st_size
+        epochs: list[tuple[int, int]] = []
+        window = b""
+        window_start = 0
+        position = 0
+        while position + HEADER_SIZE <= file_size:
+            if position + HEADER_SIZE > window_start + len(window):
+                window, window_start = os.pread(self._fd, _RECOVERY_WINDOW, position), position
+            header = parse_header(window, position - window_start, at=position)
+            if (
+                header.magic != MAGIC
+                or header.batch_length < MIN_BATCH_LENGTH
+                or header.end > file_size
+                or header.base_offset < self.next_offset
+                or header.last_offset_delta < 0
+                or header.last_offset - self.base_offset > INT32_MAX
+            ):
+                break
+            if header.end > window_start + len(window):
+                window, window_start = os.pread(self._fd, max(_RECOVERY_WINDOW, header.length), position), position
+            view = memoryview(window)
+            try:
+                start = position - window_start
+                crc = crc32c(view[start + ATTRIBUTES_OFFSET : start + header.length])
+            finally:
+                view.release()
+            if crc != header.crc:
+                break
+            if not epochs or header.partition_leader_epoch > epochs[-1][0]:
+                epochs.append((header.partition_leader_epoch, header.base_offset))
+            self._track(header)
+            position = header.end
+        truncated = file_size - position
+        if truncated:
+            os.ftruncate(self._fd, position)
+            self.dirty = True
+        self.size = position
+        return RecoveryResult(truncated, epochs)
+
+    # -- changing ------------------------------------------------------------------------------
+
+    def truncate_to(self, offset: int) -> int:
+        """Remove the batch holding ``offset`` and everything after it; returns the bytes removed."""
+        header = self.locate(offset)
+        if header is None:
+            return 0
+        removed = self.size - header.position
+        self.offset_index.truncate_to(header.base_offset)
+        self.time_index.truncate_to(header.base_offset)
+        os.ftruncate(self._fd, header.position)
+        self.size = header.position
+        self.dirty = True
+        self._load_tail()
+        self._bytes_since_index = 0
+        return removed
+
+    def make_active(self) -> None:
+        """Preallocate the indexes again so the segment can take appends."""
+        self.offset_index.resize()
+        self.time_index.resize()
+
+    def on_roll(self) -> None:
+        """The segment stops being active: final time-index entry, indexes trimmed to their entries."""
+        if self.max_timestamp >= 0:
+            self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp, at_roll=True)
+        self.offset_index.trim()
+        self.time_index.trim()
+
+    def set_index_options(self, *, index_interval_bytes: int, max_index_bytes: int) -> None:
+        self.index_interval_bytes = index_interval_bytes
+        self.offset_index.max_index_bytes = max_index_bytes
+        self.time_index.max_index_bytes = max_index_bytes
+
+    def flush(self) -> None:
+        if self.dirty:
+            os.fsync(self._fd)
+            self.offset_index.flush()
+            self.time_index.flush()
+            self.dirty = False
+
+    def change_directory(self, directory: Path) -> None:
+        """Follow a rename of the partition directory (descriptors and mappings stay valid)."""
+        self.directory = directory
+        self.log_path = directory / self.log_path.name
+        for index in (self.offset_index, self.time_index):
+            index.path = directory / index.path.name
+
+    def rename_for_delete(self) -> None:
+        """Give the files the ``.deleted`` suffix; the descriptor stays valid for in-flight reads."""
+        new_log = self.log_path.with_name(self.log_path.name + DELETED_SUFFIX)
+        os.replace(self.log_path, new_log)
+        self.log_path = new_log
+        for index in (self.offset_index, self.time_index):
+            index.rename(index.path.with_name(index.path.name + DELETED_SUFFIX))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self.offset_index.close()
+        self.time_index.close()
+        os.close(self._fd)
+        self._closed = True
+
+    def delete(self) -> None:
+        """Close and remove the three files."""
+        if not self._closed:
+            os.close(self._fd)
+            self._closed = True
+        self.offset_index.delete()
+        self.time_index.delete()
+        self.log_path.unlink(missing_ok=True)
+
+    def __repr__(self) -> str:
+        return f"Segment({self.log_path.name}, size={self.size}, next_offset={self.next_offset})"

@@ -1,0 +1,68 @@
+import pytest
+
+from kafka_broker.config import ConfigError, build_config, load_config, parse_overrides, parse_properties
+
+BASE = {"broker.id": "1", "zookeeper.connect": "127.0.0.1:2181"}
+
+
+def test_properties_format_with_comments_and_continuations():
+    text = "# comment\n! other\nbroker.id=3\nlisteners: PLAINTEXT://h:9093\nlog.dirs=/a,\\\n  /b\nempty=\n"
+    props = parse_properties(text)
+    assert props == {"broker.id": "3", "listeners": "PLAINTEXT://h:9093", "log.dirs": "/a,/b", "empty": ""}
+
+
+def test_defaults_and_advertised_listener():
+    config = build_config({**BASE, "listeners": "PLAINTEXT://0.0.0.0:9092"})
+    assert config.broker_id == 1
+    assert config.listener.port == 9092
+    assert str(config.advertised) == "127.0.0.1:9092"
+    assert config.topic_defaults["retention.ms"] == "604800000"
+    assert config.min_insync_replicas == 1
+    assert config.auto_create_topics_enable is True
+
+
+def test_broker_log_keys_become_topic_defaults():
+    config = build_config({**BASE, "log.retention.hours": "2", "log.segment.bytes": "1048576",
+                           "compression.type": "lz4", "min.insync.replicas": "2"})
+    assert config.topic_defaults["retention.ms"] == str(2 * 3_600_000)
+    assert config.topic_defaults["segment.bytes"] == "1048576"
+    assert config.topic_defaults["compression.type"] == "lz4"
+    assert config.min_insync_replicas == 2
+
+
+def test_retention_ms_wins_over_hours():
+    config = build_config({**BASE, "log.retention.hours": "2", "log.retention.ms": "1000"})
+    assert config.topic_defaults["retention.ms"] == "1000"
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"zookeeper.connect": "z:2181"}, "broker.id"),
+        ({"broker.id": "1"}, "zookeeper.connect"),
+        ({**BASE, "broker.id": "x"}, "broker.id: expected an integer"),
+        ({**BASE, "listeners": "SSL://h:9093"}, "PLAINTEXT"),
+        ({**BASE, "listeners": "PLAINTEXT://h:99999"}, "port out of range"),
+        ({**BASE, "num.partitions": "0"}, "num.partitions: must be >= 1"),
+        ({**BASE, "compression.type": "brotli"}, "compression.type"),
+        ({**BASE, "auto.create.topics.enable": "yes"}, "true or false"),
+    ],
+)
+def test_invalid_values_name_the_key(props, message):
+    with pytest.raises(ConfigError, match=message):
+        build_config(props)
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "nope.properties")
+
+
+def test_overrides_win_over_file(tmp_path):
+    path = tmp_path / "server.properties"
+    path.write_text("broker.id=1\nzookeeper.connect=z:2181\nnum.partitions=3\n")
+    config = load_config(path, parse_overrides(["num.partitions=6", "broker.id=4"]))
+    assert config.num_partitions == 6
+    assert config.broker_id == 4
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_overrides(["novalue"])
