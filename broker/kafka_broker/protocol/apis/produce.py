@@ -1,0 +1,61 @@
+"""Produce and InitProducerId: writing record batches, and the producer ids that make them idempotent."""
+
+from __future__ import annotations
+
+from ..api_keys import ApiKey
+from ..primitives import INT16, INT32, INT64, RECORDS, STRING
+from ..schema import API, F
+
+PRODUCE = API(
+    ApiKey.PRODUCE,
+    "3-9",
+    flexible="9+",
+    request=[
+        F("transactional_id", STRING, "3+", nullable="3+"),
+        F("acks", INT16),
+        F("timeout_ms", INT32),
+        F("topic_data", [
+            F("name", STRING),
+            F("partition_data", [
+                F("index", INT32),
+                F("records", RECORDS, nullable="0+"),
+            ]),
+        ]),
+    ],
+    response=[
+        F("responses", [
+            F("name", STRING),
+            F("partition_responses", [
+                F("index", INT32),
+                F("error_code", INT16),
+                F("base_offset", INT64),
+                F("log_append_time_ms", INT64, "2+", default=-1),
+                F("log_start_offset", INT64, "5+", default=-1),
+                F("record_errors", [
+                    F("batch_index", INT32, "8+"),
+                    F("batch_index_error_message", STRING, "8+", nullable="8+"),
+                ], "8+"),
+                F("error_message", STRING, "8+", nullable="8+"),
+            ]),
+        ]),
+        F("throttle_time_ms", INT32, "1+"),
+    ],
+)
+
+INIT_PRODUCER_ID = API(
+    ApiKey.INIT_PRODUCER_ID,
+    "0-4",
+    flexible="2+",
+    request=[
+        F("transactional_id", STRING, nullable="0+"),
+        F("transaction_timeout_ms", INT32),
+        F("producer_id", INT64, "3+", default=-1),
+        F("producer_epoch", INT16, "3+", default=-1),
+    ],
+    response=[
+        F("throttle_time_ms", INT32),
+        F("error_code", INT16),
+        F("producer_id", INT64, default=-1),
+        F("producer_epoch", INT16),
+    ],
+)
