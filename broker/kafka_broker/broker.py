@@ -112,6 +112,10 @@ class Broker:
                                        store=self.store)
         self._attach_features()
         self._server = await start_server(self.services, config.listener.host, config.listener.port)
+        if self.cache.controller_id == md.NO_LEADER:
+            # contend before registering, so a cluster whose brokers are registered always has a controller
+            # (admin clients that see no controller wait for a broker state change that may never come)
+            await self.controller.try_elect()
         await self.store.register_broker(self.registration)
         self.registered = True
         log.info("broker %d registered, listening on %s (advertised %s)", config.broker_id, config.listener,

@@ -134,8 +134,8 @@ class KafkaConnection(asyncio.Protocol):
         try:
             request = decode_request(header, frame, offset)
         except ProtocolError as exc:
-            log.warning("closing %s: malformed %s v%d request: %s", self.peer,
-                        route.handle.__module__.rsplit(".", 1)[-1], header.api_version, exc)
+            log.warning("closing %s: malformed %s v%d request: %s (first bytes: %s)", self.peer,
+                        route.handle.__module__.rsplit(".", 1)[-1], header.api_version, exc, bytes(frame[:64]).hex())
             self._abort()
             return False
         ctx = RequestContext(header=header, services=self.services, peer=self.peer)

@@ -11,11 +11,19 @@ def admin(bootstrap: str) -> AdminClient:
     return AdminClient({"bootstrap.servers": bootstrap})
 
 
-def create_topic(bootstrap: str, name: str, *, partitions: int = 3, replication_factor: int = 1,
-                 config: dict[str, str] | None = None) -> None:
-    futures = admin(bootstrap).create_topics(
+def create_topic_with_assignment(bootstrap: str, name: str, assignment: list[list[int]]) -> None:
+    client = admin(bootstrap)
+    client.create_topics([NewTopic(name, replica_assignment=assignment)], operation_timeout=30)[name].result(60)
+
+
+def create_topic(
+    bootstrap: str, name: str, *, partitions: int = 3, replication_factor: int = 1, config: dict[str, str] | None = None
+) -> None:
+    client = admin(bootstrap)  # keep a reference: a collected client cancels its futures
+    futures = client.create_topics(
         [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor, config=config or {})],
-        operation_timeout=30, request_timeout=40,
+        operation_timeout=30,
+        request_timeout=40,
     )
     futures[name].result(60)
 

@@ -12,6 +12,9 @@ from typing import Protocol
 
 CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
 
+IDEMPOTENCE = False
+"""Idempotent producing needs InitProducerId, which comes with the consumer-group/idempotence work."""
+
 
 @dataclass(frozen=True)
 class Message:
@@ -35,8 +38,9 @@ class Client(Protocol):
 
     def produce(self, bootstrap: str, topic: str, messages: list[Outgoing], codec: str) -> None: ...
 
-    def consume(self, bootstrap: str, topic: str, partitions: list[int], count: int,
-                timeout: float = 30) -> list[Message]: ...
+    def consume(
+        self, bootstrap: str, topic: str, partitions: list[int], count: int, timeout: float = 30
+    ) -> list[Message]: ...
 
     def offset_for_time(self, bootstrap: str, topic: str, partition: int, timestamp: int) -> int: ...
 
@@ -51,8 +55,15 @@ class ConfluentClient:
     def produce(self, bootstrap: str, topic: str, messages: list[Outgoing], codec: str) -> None:
         from confluent_kafka import Producer
 
-        producer = Producer({"bootstrap.servers": bootstrap, "compression.type": codec, "linger.ms": 5,
-                             "acks": "all", "enable.idempotence": False})
+        producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "compression.type": codec,
+                "linger.ms": 5,
+                "acks": "all",
+                "enable.idempotence": False,
+            }
+        )
         errors: list[str] = []
 
         def report(err, _msg) -> None:  # noqa: ANN001
@@ -68,11 +79,18 @@ class ConfluentClient:
     def _consumer(self, bootstrap: str):  # noqa: ANN202
         from confluent_kafka import Consumer
 
-        return Consumer({"bootstrap.servers": bootstrap, "group.id": "unused-assign-only",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        return Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": "unused-assign-only",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
 
-    def consume(self, bootstrap: str, topic: str, partitions: list[int], count: int,
-                timeout: float = 30) -> list[Message]:
+    def consume(
+        self, bootstrap: str, topic: str, partitions: list[int], count: int, timeout: float = 30
+    ) -> list[Message]:
         from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
         consumer = self._consumer(bootstrap)
@@ -108,11 +126,15 @@ class KafkaPythonClient:
     def produce(self, bootstrap: str, topic: str, messages: list[Outgoing], codec: str) -> None:
         from kafka import KafkaProducer
 
-        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                 compression_type=None if codec == "none" else codec)
+        producer = KafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", linger_ms=5, compression_type=None if codec == "none" else codec,
+            enable_idempotence=IDEMPOTENCE,
+        )
         try:
-            futures = [producer.send(topic, key=m.key, value=m.value, partition=m.partition,
-                                     timestamp_ms=m.timestamp) for m in messages]
+            futures = [
+                producer.send(topic, key=m.key, value=m.value, partition=m.partition, timestamp_ms=m.timestamp)
+                for m in messages
+            ]
             producer.flush(30)
             for future in futures:
                 future.get(timeout=30)
@@ -122,11 +144,17 @@ class KafkaPythonClient:
     def _consumer(self, bootstrap: str):  # noqa: ANN202
         from kafka import KafkaConsumer
 
-        return KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
+        return KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=1000,
+        )
 
-    def consume(self, bootstrap: str, topic: str, partitions: list[int], count: int,
-                timeout: float = 30) -> list[Message]:
+    def consume(
+        self, bootstrap: str, topic: str, partitions: list[int], count: int, timeout: float = 30
+    ) -> list[Message]:
         from kafka import TopicPartition
 
         consumer = self._consumer(bootstrap)
@@ -164,26 +192,33 @@ class AioKafkaClient:
     async def _produce(self, bootstrap: str, topic: str, messages: list[Outgoing], codec: str) -> None:
         from aiokafka import AIOKafkaProducer
 
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                    compression_type=None if codec == "none" else codec)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", linger_ms=5, compression_type=None if codec == "none" else codec,
+            enable_idempotence=IDEMPOTENCE,
+        )
         await producer.start()
         try:
-            futures = [await producer.send(topic, key=m.key, value=m.value, partition=m.partition,
-                                           timestamp_ms=m.timestamp) for m in messages]
+            futures = [
+                await producer.send(topic, key=m.key, value=m.value, partition=m.partition, timestamp_ms=m.timestamp)
+                for m in messages
+            ]
             await asyncio.gather(*futures)
         finally:
             await producer.stop()
 
-    def consume(self, bootstrap: str, topic: str, partitions: list[int], count: int,
-                timeout: float = 30) -> list[Message]:
+    def consume(
+        self, bootstrap: str, topic: str, partitions: list[int], count: int, timeout: float = 30
+    ) -> list[Message]:
         return asyncio.run(self._consume(bootstrap, topic, partitions, count, timeout))
 
-    async def _consume(self, bootstrap: str, topic: str, partitions: list[int], count: int,
-                       timeout: float) -> list[Message]:
+    async def _consume(
+        self, bootstrap: str, topic: str, partitions: list[int], count: int, timeout: float
+    ) -> list[Message]:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                    auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
         await consumer.start()
         tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
@@ -231,19 +266,58 @@ class KcatClient:
         for partition, items in sorted(by_partition.items()):
             lines = "".join(f"{m.key.decode()}\t{m.value.decode()}\n" for m in items)
             subprocess.run(
-                [self.binary, "-b", bootstrap, "-P", "-t", topic, "-p", str(partition), "-K", "\t",
-                 "-z", codec, "-X", "acks=all"],
-                input=lines.encode(), check=True, timeout=60, capture_output=True,
+                [
+                    self.binary,
+                    "-b",
+                    bootstrap,
+                    "-P",
+                    "-t",
+                    topic,
+                    "-p",
+                    str(partition),
+                    "-K",
+                    "\t",
+                    "-z",
+                    codec,
+                    "-X",
+                    "acks=all",
+                ],
+                input=lines.encode(),
+                check=True,
+                timeout=60,
+                capture_output=True,
             )
 
-    def consume(self, bootstrap: str, topic: str, partitions: list[int], count: int,
-                timeout: float = 30, start: str = "beginning") -> list[Message]:
+    def consume(
+        self,
+        bootstrap: str,
+        topic: str,
+        partitions: list[int],
+        count: int,
+        timeout: float = 30,
+        start: str = "beginning",
+    ) -> list[Message]:
         out: list[Message] = []
         for partition in partitions:
             proc = subprocess.run(
-                [self.binary, "-b", bootstrap, "-C", "-t", topic, "-p", str(partition), "-o", start, "-e",
-                 "-f", "%p\t%o\t%T\t%k\t%s\n"],
-                check=True, timeout=timeout, capture_output=True,
+                [
+                    self.binary,
+                    "-b",
+                    bootstrap,
+                    "-C",
+                    "-t",
+                    topic,
+                    "-p",
+                    str(partition),
+                    "-o",
+                    start,
+                    "-e",
+                    "-f",
+                    "%p\t%o\t%T\t%k\t%s\n",
+                ],
+                check=True,
+                timeout=timeout,
+                capture_output=True,
             )
             for line in proc.stdout.decode().splitlines():
                 p, o, ts, k, v = line.split("\t", 4)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import struct
+import time
 
 import pytest
 
 from kafka_broker.protocol import ApiKey, ErrorCode
-from kafka_broker.storage.records import build_batch
+from kafka_broker.storage.records import Record, build_batch
 from tests.integration.admin import create_topic
 from tests.integration.clients import ConfluentClient, Outgoing
 from tests.integration.wire import WireClient
@@ -25,8 +26,12 @@ def cluster(module_cluster_factory):  # noqa: ANN001, ANN201
 
 
 def produce_body(topic: str, partition: int, records: bytes, acks: int = 1) -> dict:
-    return {"transactional_id": None, "acks": acks, "timeout_ms": 10_000,
-            "topic_data": [{"name": topic, "partition_data": [{"index": partition, "records": records}]}]}
+    return {
+        "transactional_id": None,
+        "acks": acks,
+        "timeout_ms": 10_000,
+        "topic_data": [{"name": topic, "partition_data": [{"index": partition, "records": records}]}],
+    }
 
 
 def produce(client: WireClient, topic: str, partition: int, records: bytes) -> dict:
@@ -35,14 +40,14 @@ def produce(client: WireClient, topic: str, partition: int, records: bytes) -> d
 
 
 def batch(values: list[bytes]) -> bytes:
-    return build_batch([(None, v) for v in values], base_offset=0, compression=0)
+    now = int(time.time() * 1000)
+    return build_batch([Record(i, now, None, v) for i, v in enumerate(values)], base_offset=0, compression=0)
 
 
 def still_serving(cluster) -> None:  # noqa: ANN001
     client = WireClient.to(cluster.bootstrap_servers)
     try:
-        response = client.request(ApiKey.API_VERSIONS, 3, {"client_software_name": "t",
-                                                           "client_software_version": "1"})
+        response = client.request(ApiKey.API_VERSIONS, 3, {"client_software_name": "t", "client_software_version": "1"})
         assert response["error_code"] == ErrorCode.NONE
     finally:
         client.close()
@@ -53,7 +58,7 @@ def still_serving(cluster) -> None:  # noqa: ANN001
     [
         pytest.param(struct.pack(">i", MAX_REQUEST + 1) + b"\0" * 64, id="oversized-frame"),
         pytest.param(struct.pack(">i", -5), id="negative-size"),
-        pytest.param(struct.pack(">i", 8) + b"\x00\x12\x00", id="truncated-then-garbage-header"),
+        pytest.param(struct.pack(">i", 3) + b"\x00\x12\x00", id="frame-shorter-than-a-header"),
         pytest.param(struct.pack(">i", 10) + struct.pack(">hhi", 999, 0, 1) + b"\xff\xff", id="unknown-api"),
         pytest.param(struct.pack(">i", 10) + struct.pack(">hhi", 0, 1, 1) + b"\xff\xff", id="produce-v1"),
         pytest.param(struct.pack(">i", 12) + struct.pack(">hhi", 0, 8, 1) + b"\x00\x00\xff\x00", id="garbage-body"),
@@ -121,16 +126,44 @@ def test_unknown_topic_and_partition(cluster) -> None:  # noqa: ANN001
     try:
         assert produce(client, "no-such-topic", 0, batch([b"x"]))["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         assert produce(client, "bad", 7, batch([b"x"]))["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-        fetch = client.request(ApiKey.FETCH, 11, {
-            "replica_id": -1, "max_wait_ms": 0, "min_bytes": 1, "max_bytes": 1 << 20, "isolation_level": 0,
-            "session_id": 0, "session_epoch": -1, "forgotten_topics_data": [], "rack_id": "",
-            "topics": [{"topic": "bad", "partitions": [
-                {"partition": 9, "current_leader_epoch": -1, "fetch_offset": 0, "last_fetched_epoch": -1,
-                 "log_start_offset": -1, "partition_max_bytes": 1 << 20},
-                {"partition": 1, "current_leader_epoch": -1, "fetch_offset": 1000, "last_fetched_epoch": -1,
-                 "log_start_offset": -1, "partition_max_bytes": 1 << 20},
-            ]}],
-        })
+        fetch = client.request(
+            ApiKey.FETCH,
+            11,
+            {
+                "replica_id": -1,
+                "max_wait_ms": 0,
+                "min_bytes": 1,
+                "max_bytes": 1 << 20,
+                "isolation_level": 0,
+                "session_id": 0,
+                "session_epoch": -1,
+                "forgotten_topics_data": [],
+                "rack_id": "",
+                "topics": [
+                    {
+                        "topic": "bad",
+                        "partitions": [
+                            {
+                                "partition": 9,
+                                "current_leader_epoch": -1,
+                                "fetch_offset": 0,
+                                "last_fetched_epoch": -1,
+                                "log_start_offset": -1,
+                                "partition_max_bytes": 1 << 20,
+                            },
+                            {
+                                "partition": 1,
+                                "current_leader_epoch": -1,
+                                "fetch_offset": 1000,
+                                "last_fetched_epoch": -1,
+                                "log_start_offset": -1,
+                                "partition_max_bytes": 1 << 20,
+                            },
+                        ],
+                    }
+                ],
+            },
+        )
         codes = {p["partition_index"]: p["error_code"] for p in fetch["responses"][0]["partitions"]}
         assert codes == {9: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 1: ErrorCode.OFFSET_OUT_OF_RANGE}
     finally:
@@ -146,4 +179,6 @@ def test_invalid_acks_is_answered_with_its_error(cluster) -> None:  # noqa: ANN0
         client.close()
     sent = [Outgoing(1, b"k", b"after-bad-input")]
     ConfluentClient().produce(cluster.bootstrap_servers, "bad", sent, "none")
-    assert [m.value for m in ConfluentClient().consume(cluster.bootstrap_servers, "bad", [1], 1)] == [b"after-bad-input"]
+    assert [m.value for m in ConfluentClient().consume(cluster.bootstrap_servers, "bad", [1], 1)] == [
+        b"after-bad-input"
+    ]

@@ -46,8 +46,9 @@ def cluster(module_cluster_factory):  # noqa: ANN001, ANN201
     return module_cluster_factory(brokers=3)
 
 
-@pytest.mark.parametrize(("client", "codec"), list(itertools.product(ALL_CLIENTS, CODECS)),
-                         ids=lambda v: v if isinstance(v, str) else v.name)
+@pytest.mark.parametrize(
+    ("client", "codec"), list(itertools.product(ALL_CLIENTS, CODECS)), ids=lambda v: v if isinstance(v, str) else v.name
+)
 def test_round_trip(cluster, client: Client, codec: str) -> None:  # noqa: ANN001
     topic = f"rt-{client.name}-{codec}"
     create_topic(cluster.bootstrap_servers, topic, partitions=PARTITIONS, replication_factor=1)

@@ -58,7 +58,7 @@ class Controller:
                 self._wakeup.clear()
                 try:
                     if self.cache.controller_id == md.NO_LEADER:
-                        await self._try_elect()
+                        await self.try_elect()
                     elif self.cache.controller_id != self.broker_id and self.active:
                         log.info("controllership moved to broker %d", self.cache.controller_id)
                         self.active = False
@@ -79,7 +79,8 @@ class Controller:
                 self._rebalance_due = True
                 self.trigger()
 
-    async def _try_elect(self) -> None:
+    async def try_elect(self) -> None:
+        """Take ``/controller`` if it is free."""
         if await self.store.try_become_controller(self.broker_id):
             self.epoch = await self.store.increment_controller_epoch()
             self.active = True

@@ -26,7 +26,7 @@ READ_COMMITTED = 1
 
 def _error_partition(index: int, code: int) -> dict[str, Any]:
     return {"partition_index": index, "error_code": code, "high_watermark": -1,
-            "last_stable_offset": -1, "log_start_offset": -1, "records": None}
+            "last_stable_offset": -1, "log_start_offset": -1, "records": b""}
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def _read_all(request: dict[str, Any], ctx: RequestContext) -> tuple[list[dict[s
                 replicas.follower_fetched(part, replica_id, fetch_offset)
                 diverging = _diverging_epoch(part, preq)
                 if diverging is not None:
-                    results.append({**_ok(part, index), "diverging_epoch": diverging, "records": None})
+                    results.append({**_ok(part, index), "diverging_epoch": diverging, "records": b""})
                     errors = True
                     continue
                 max_offset = None
@@ -95,7 +95,7 @@ def _read_all(request: dict[str, Any], ctx: RequestContext) -> tuple[list[dict[s
             size = len(chunk) if chunk is not None else 0
             total += size
             budget -= size
-            results.append({**_ok(part, index), "records": chunk})
+            results.append({**_ok(part, index), "records": chunk if chunk is not None else b""})
         responses.append({"topic": topic, "partitions": results})
     return responses, total, touched, errors
 
