@@ -80,6 +80,10 @@ class Broker:
         self._session_lost = False
 
     @property
+    def _stale_wait_s(self) -> float:
+        return 2 * self.config.zookeeper.session_timeout_ms / 1000 + 5
+
+    @property
     def registration(self) -> md.BrokerRegistration:
         adv = self.config.advertised
         return md.BrokerRegistration(
@@ -116,7 +120,7 @@ class Broker:
             # contend before registering, so a cluster whose brokers are registered always has a controller
             # (admin clients that see no controller wait for a broker state change that may never come)
             await self.controller.try_elect()
-        await self.store.register_broker(self.registration)
+        await self.store.register_broker(self.registration, stale_wait_s=self._stale_wait_s)
         self.registered = True
         log.info("broker %d registered, listening on %s (advertised %s)", config.broker_id, config.listener,
                  config.advertised)
@@ -155,7 +159,7 @@ class Broker:
     async def _reregister(self) -> None:
         assert self.store is not None and self.controller is not None
         log.warning("ZooKeeper session was lost; registering again")
-        await self.store.register_broker(self.registration)
+        await self.store.register_broker(self.registration, stale_wait_s=self._stale_wait_s)
         self.registered = True
         self.controller.active = False
         self.controller.trigger()

@@ -190,6 +190,8 @@ class KafkaConnection(asyncio.Protocol):
                 raise
             except Exception:
                 return
+            if self._closing or not self._pending or self._pending[0] is not future:
+                return
             self._pending.popleft()
             if self._paused_reading and len(self._pending) < self.max_inflight // 2:
                 self._paused_reading = False

@@ -108,6 +108,29 @@ class ConfluentClient:
             consumer.close()
         return _sorted(out)
 
+    def consume_to_end(self, bootstrap: str, topic: str, partitions: list[int], timeout: float = 60) -> list[Message]:
+        """Everything in the partitions up to their high watermarks as of now (duplicates included)."""
+        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+        consumer = self._consumer(bootstrap)
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)[1] for p in partitions}
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        out: list[Message] = []
+        position = {p: 0 for p in partitions}
+        deadline = time.monotonic() + timeout
+        try:
+            while any(position[p] < ends[p] for p in partitions) and time.monotonic() < deadline:
+                msg = consumer.poll(0.5)
+                if msg is None:
+                    continue
+                assert msg.error() is None, msg.error()
+                position[msg.partition()] = msg.offset() + 1
+                out.append(Message(msg.partition(), msg.offset(), msg.key(), msg.value(), msg.timestamp()[1]))
+        finally:
+            consumer.close()
+        assert all(position[p] >= ends[p] for p in partitions), f"read to {position}, ends are {ends}"
+        return _sorted(out)
+
     def offset_for_time(self, bootstrap: str, topic: str, partition: int, timestamp: int) -> int:
         from confluent_kafka import TopicPartition
 

@@ -107,8 +107,7 @@ class NumberedProducer(threading.Thread):
 
 def check_nothing_acknowledged_was_lost(bootstrap: str, topic: str, acked: dict[int, list[int]]) -> None:
     partitions = sorted(acked)
-    total = sum(len(v) for v in acked.values())
-    read = ConfluentClient().consume(bootstrap, topic, partitions, total, timeout=60)
+    read = ConfluentClient().consume_to_end(bootstrap, topic, partitions)
     by_partition: dict[int, list[int]] = defaultdict(list)
     for m in read:
         by_partition[m.partition].append(int(m.value.decode().split("-")[1]))

@@ -41,22 +41,31 @@ class ZkStore:
         assert cluster_id is not None
         return cluster_id
 
-    async def register_broker(self, registration: md.BrokerRegistration) -> None:
+    async def register_broker(self, registration: md.BrokerRegistration, *, stale_wait_s: float) -> None:
+        """Create the ephemeral registration. A registration left by an earlier, killed run of this broker
+        disappears when its ZooKeeper session expires: wait up to ``stale_wait_s`` for that, then give up."""
         path = md.broker_path(registration.broker_id)
 
-        def register() -> None:
+        def register() -> bool:
             try:
                 self.zk.create(path, registration.encode(), ephemeral=True)
+                return True
             except NodeExistsError:
-                data, stat = self.zk.get(path)
-                if stat.ephemeralOwner == self.zk.client_id[0]:
-                    return
-                raise RuntimeError(
-                    f"broker id {registration.broker_id} is already registered by another process "
-                    f"({data.decode(errors='replace')})"
-                ) from None
+                try:
+                    _data, stat = self.zk.get(path)
+                except NoNodeError:
+                    return False
+                return stat.ephemeralOwner == self.zk.client_id[0]
 
-        await self._run(register)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + stale_wait_s
+        while not await self._run(register):
+            if loop.time() >= deadline:
+                raise RuntimeError(
+                    f"broker id {registration.broker_id} is registered by another live process "
+                    f"(its ZooKeeper session did not expire within {stale_wait_s:.0f} s)"
+                )
+            await asyncio.sleep(0.25)
 
     # --- partition state ---------------------------------------------------------------------------
 
