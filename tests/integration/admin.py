@@ -13,7 +13,8 @@ def admin(bootstrap: str) -> AdminClient:
 
 def create_topic_with_assignment(bootstrap: str, name: str, assignment: list[list[int]]) -> None:
     client = admin(bootstrap)
-    client.create_topics([NewTopic(name, replica_assignment=assignment)], operation_timeout=30)[name].result(60)
+    topic = NewTopic(name, num_partitions=len(assignment), replica_assignment=assignment)
+    client.create_topics([topic], operation_timeout=30)[name].result(60)
 
 
 def create_topic(

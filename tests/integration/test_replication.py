@@ -249,12 +249,7 @@ def test_rolling_restart_with_sigterm_fails_no_delivery(cluster_factory) -> None
 def test_reassignment_under_load(cluster_factory, tmp_path) -> None:  # noqa: ANN001
     cluster = cluster_factory(brokers=3, overrides=FAST_FAILOVER)
     b = cluster.bootstrap_servers
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    futures = AdminClient({"bootstrap.servers": b}).create_topics(
-        [NewTopic("moving", replica_assignment=[[1, 2]])], operation_timeout=30
-    )
-    futures["moving"].result(60)
+    create_topic_with_assignment(b, "moving", [[1, 2]])
     producer = NumberedProducer(b, "moving", 1)
     producer.start()
     plan = tmp_path / "plan.json"
@@ -288,11 +283,8 @@ def test_divergent_tail_is_truncated(cluster_factory) -> None:  # noqa: ANN001
     cluster = cluster_factory(brokers=3, overrides={**FAST_FAILOVER, "replica.lag.time.max.ms": "30000"})
     b = cluster.bootstrap_servers
     from confluent_kafka import Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
 
-    AdminClient({"bootstrap.servers": b}).create_topics(
-        [NewTopic("diverge", replica_assignment=[[1, 2]])], operation_timeout=30
-    )["diverge"].result(60)
+    create_topic_with_assignment(b, "diverge", [[1, 2]])
     ConfluentClient().produce(b, "diverge", [Outgoing(0, b"k", f"committed-{i}".encode()) for i in range(10)], "none")
     wait_for(lambda: sorted(describe(b, "diverge")[0][2]) == [1, 2], message="ISR {1,2}")
     follower_pid = int((cluster.data_dir / "broker-2.pid").read_text())

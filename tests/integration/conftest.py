@@ -1,0 +1,160 @@
+"""Real ZooKeeper and broker processes for the integration tests.
+
+One ZooKeeper serves the whole session (it takes ~3 s to start); every cluster gets its own chroot
+(`127.0.0.1:PORT/test-<uuid>`), so clusters never see each other's brokers or topics, and brokers,
+kazoo and Kafka's tools all handle a chroot as a plain part of `zookeeper.connect`.
+
+`cluster_factory(brokers=3, overrides={...}, per_broker_overrides={...})` returns a started
+`LocalCluster`, stopped after the test; `module_cluster_factory` is the same for one cluster shared
+by a module's tests. When a test fails, the tail of every broker log of its clusters is attached to
+its report (shown by pytest with the failure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kazoo.client import KazooClient
+
+from kafka_broker.local import LocalCluster, ZooKeeperProcess
+from kafka_broker.local.processes import log_tail
+from kafka_broker.local.zookeeper import ZOOKEEPER_JAR
+
+LOG_LINES_ON_FAILURE = 60
+
+ClusterFactory = Callable[..., LocalCluster]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration is an integration test, marked or not."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def zookeeper(
+    require: Callable[[object, str], None], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ZooKeeperProcess]:
+    """One ZooKeeper 3.8 (Debian's package) for the session."""
+    require("java", "a Java runtime is needed for ZooKeeper (apt-get install default-jre-headless)")
+    require(ZOOKEEPER_JAR, "ZooKeeper is needed (apt-get install zookeeper)")
+    zk = ZooKeeperProcess(data_dir=tmp_path_factory.mktemp("zookeeper"))
+    zk.start()
+    yield zk
+    zk.stop()
+
+
+@pytest.fixture(scope="session")
+def zookeeper_client(zookeeper: ZooKeeperProcess) -> Iterator[KazooClient]:
+    """A kazoo client at ZooKeeper's root (no chroot), for creating and removing chroots."""
+    client = KazooClient(hosts=zookeeper.connect)
+    client.start(timeout=15)
+    yield client
+    client.stop()
+    client.close()
+
+
+@pytest.fixture
+def zookeeper_chroot(zookeeper: ZooKeeperProcess, zookeeper_client: KazooClient) -> Iterator[str]:
+    """A fresh, existing chroot for one test: `host:port/test-<uuid>`; removed afterwards."""
+    connect, chroot = _new_chroot(zookeeper, zookeeper_client)
+    yield connect
+    _delete_quietly(zookeeper_client, chroot)
+
+
+class _Factory:
+    """Starts clusters in their own folders and chroots; stops them all at `close()`."""
+
+    def __init__(self, zookeeper: ZooKeeperProcess, client: KazooClient, base: Path, owner: Any) -> None:
+        self.zookeeper = zookeeper
+        self.client = client
+        self.base = base
+        self.owner = owner  # the pytest node whose failures get the logs
+        self.clusters: list[LocalCluster] = []
+        self.chroots: list[str] = []
+
+    def __call__(
+        self,
+        brokers: int = 3,
+        overrides: Mapping[str, str] | None = None,
+        per_broker_overrides: Mapping[int, Mapping[str, str]] | None = None,
+        **kwargs: Any,
+    ) -> LocalCluster:
+        connect, chroot = _new_chroot(self.zookeeper, self.client)
+        self.chroots.append(chroot)
+        cluster = LocalCluster(
+            brokers=brokers,
+            data_dir=self.base / f"cluster-{len(self.clusters) + 1}",
+            zookeeper_connect=connect,
+            overrides=overrides,
+            per_broker_overrides=per_broker_overrides,
+            **kwargs,
+        )
+        self.clusters.append(cluster)
+        clusters = getattr(self.owner, "_kopfka_clusters", [])
+        self.owner._kopfka_clusters = [*clusters, cluster]
+        cluster.start()
+        return cluster
+
+    def close(self) -> None:
+        for cluster in self.clusters:
+            cluster.stop()
+        for chroot in self.chroots:
+            _delete_quietly(self.client, chroot)
+
+
+@pytest.fixture
+def cluster_factory(
+    request: pytest.FixtureRequest, zookeeper: ZooKeeperProcess, zookeeper_client: KazooClient, tmp_path: Path
+) -> Iterator[ClusterFactory]:
+    """`cluster_factory(brokers=3, overrides=None, per_broker_overrides=None) -> started LocalCluster`."""
+    factory = _Factory(zookeeper, zookeeper_client, tmp_path, request.node)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="module")
+def module_cluster_factory(
+    request: pytest.FixtureRequest,
+    zookeeper: ZooKeeperProcess,
+    zookeeper_client: KazooClient,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ClusterFactory]:
+    """Like `cluster_factory`, for clusters shared by the tests of one module."""
+    factory = _Factory(zookeeper, zookeeper_client, tmp_path_factory.mktemp("clusters"), request.node)
+    yield factory
+    factory.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Attach the broker logs of the failing test's clusters (its own and its module's)."""
+    report = yield
+    if report.failed and report.when in ("setup", "call"):
+        for node in item.listchain():
+            for cluster in getattr(node, "_kopfka_clusters", []):
+                for broker_id in cluster.broker_ids:
+                    path = cluster.log_path(broker_id)
+                    report.sections.append(
+                        (f"{path} (last {LOG_LINES_ON_FAILURE} lines)", log_tail(path, lines=LOG_LINES_ON_FAILURE))
+                    )
+    return report
+
+
+def _new_chroot(zookeeper: ZooKeeperProcess, client: KazooClient) -> tuple[str, str]:
+    chroot = f"/test-{uuid.uuid4().hex[:12]}"
+    client.ensure_path(chroot)
+    return f"{zookeeper.connect}{chroot}", chroot
+
+
+def _delete_quietly(client: KazooClient, path: str) -> None:
+    """Remove a test's chroot; a failure here (a lingering ephemeral node) must not fail the test."""
+    with contextlib.suppress(Exception):
+        client.delete(path, recursive=True)
