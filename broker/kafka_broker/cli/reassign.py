@@ -11,7 +11,6 @@ complete or still in progress.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

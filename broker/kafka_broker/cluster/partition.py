@@ -167,6 +167,33 @@ class Partition:
             self.high_watermark = hw
             self.wake()
 
+    async def wait_until_replicated(self, required_offset: int, *, timeout_s: float, min_insync: int) -> ErrorCode:
+        """Wait until the high watermark reaches ``required_offset`` (every ISR member has what precedes it).
+
+        The acks=all wait, shared by Produce and the coordinators' own writes. Answers the error the
+        waiting client must see: leadership lost, the ISR shrank below ``min_insync``, or time ran out.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(timeout_s, 0)
+        while True:
+            if not self.is_leader:
+                return ErrorCode.NOT_LEADER_OR_FOLLOWER
+            if self.high_watermark >= required_offset:
+                return ErrorCode.NONE
+            if len(self.isr) < min_insync:
+                return ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return ErrorCode.REQUEST_TIMED_OUT
+            future: asyncio.Future[None] = loop.create_future()
+            self.add_waiter(future)
+            try:
+                await asyncio.wait_for(future, remaining)
+            except TimeoutError:
+                pass
+            finally:
+                self.remove_waiter(future)
+
     # --- waiting for change -------------------------------------------------------------------------
 
     def add_waiter(self, future: asyncio.Future[None]) -> None:

@@ -79,39 +79,14 @@ async def _await_replication(
     waits: list[tuple[dict[str, Any], Partition, int]], *, timeout_ms: int, ctx: RequestContext
 ) -> None:
     """Wait until each partition's high watermark reaches the end of the batch we appended."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + max(timeout_ms, 0) / 1000
     replicas = ctx.services.replicas
-    pending = list(waits)
-    while pending:
-        still = []
-        for result, part, required in pending:
-            if not part.is_leader:
-                result["error_code"] = ErrorCode.NOT_LEADER_OR_FOLLOWER
-            elif part.high_watermark >= required:
-                continue
-            elif len(part.isr) < replicas.min_insync_replicas(part.topic):
-                result["error_code"] = ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND
-            else:
-                still.append((result, part, required))
-        pending = still
-        if not pending:
-            return
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            for result, _part, _required in pending:
-                result["error_code"] = ErrorCode.REQUEST_TIMED_OUT
-            return
-        future: asyncio.Future[None] = loop.create_future()
-        for _result, part, _required in pending:
-            part.add_waiter(future)
-        try:
-            await asyncio.wait_for(future, remaining)
-        except TimeoutError:
-            pass
-        finally:
-            for _result, part, _required in pending:
-                part.remove_waiter(future)
+    codes = await asyncio.gather(*(
+        part.wait_until_replicated(required, timeout_s=timeout_ms / 1000,
+                                   min_insync=replicas.min_insync_replicas(part.topic))
+        for _result, part, required in waits
+    ))
+    for (result, _part, _required), code in zip(waits, codes, strict=True):
+        result["error_code"] = code
 
 
 def _all_errors(request: dict[str, Any], code: int) -> dict[str, Any]:

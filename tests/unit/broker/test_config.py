@@ -22,8 +22,15 @@ def test_defaults_and_advertised_listener():
 
 
 def test_broker_log_keys_become_topic_defaults():
-    config = build_config({**BASE, "log.retention.hours": "2", "log.segment.bytes": "1048576",
-                           "compression.type": "lz4", "min.insync.replicas": "2"})
+    config = build_config(
+        {
+            **BASE,
+            "log.retention.hours": "2",
+            "log.segment.bytes": "1048576",
+            "compression.type": "lz4",
+            "min.insync.replicas": "2",
+        }
+    )
     assert config.topic_defaults["retention.ms"] == str(2 * 3_600_000)
     assert config.topic_defaults["segment.bytes"] == "1048576"
     assert config.topic_defaults["compression.type"] == "lz4"

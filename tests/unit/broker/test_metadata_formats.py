@@ -27,16 +27,23 @@ def test_topic_assignment_round_trip_tolerates_unknown_keys():
 
 def test_partition_state_format():
     state = md.PartitionState(leader=1, leader_epoch=3, isr=(1, 2), controller_epoch=7)
-    assert json.loads(state.encode()) == {"version": 1, "leader": 1, "leader_epoch": 3, "controller_epoch": 7,
-                                          "isr": [1, 2]}
+    assert json.loads(state.encode()) == {
+        "version": 1,
+        "leader": 1,
+        "leader_epoch": 3,
+        "controller_epoch": 7,
+        "isr": [1, 2],
+    }
     assert md.PartitionState.decode(state.encode()) == state
 
 
 def test_admin_and_config_formats():
     assert json.loads(md.encode_topic_config({"retention.ms": "1"})) == {"version": 1, "config": {"retention.ms": "1"}}
     plan = {("t", 0): [2, 3]}
-    assert json.loads(md.encode_reassignment(plan)) == {"version": 1,
-                                                       "partitions": [{"topic": "t", "partition": 0, "replicas": [2, 3]}]}
+    assert json.loads(md.encode_reassignment(plan)) == {
+        "version": 1,
+        "partitions": [{"topic": "t", "partition": 0, "replicas": [2, 3]}],
+    }
     assert md.decode_reassignment(md.encode_reassignment(plan)) == plan
     assert md.decode_partition_list(md.encode_partition_list([("t", 1)])) == [("t", 1)]
     assert md.decode_controller(md.encode_controller(3)) == 3
