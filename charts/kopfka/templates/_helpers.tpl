@@ -1,0 +1,61 @@
+{{- define "kopfka.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kopfka.selectorLabels" -}}
+app.kubernetes.io/name: kopfka-operator
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "kopfka.labels" -}}
+{{ include "kopfka.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: kopfka
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "kopfka.serviceAccountName" -}}
+{{- default (include "kopfka.fullname" .) .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{/* Rules on the namespaced objects a KafkaCluster owns, and on the custom resources themselves. */}}
+{{- define "kopfka.namespacedRules" -}}
+- apiGroups: [kopfka.io]
+  resources: [kafkaclusters, kafkatopics]
+  verbs: [get, list, watch, patch, update]
+- apiGroups: [kopfka.io]
+  resources: [kafkaclusters/status, kafkatopics/status]
+  verbs: [get, patch, update]
+- apiGroups: [kopfka.io]
+  resources: [kafkaclusters/finalizers, kafkatopics/finalizers]
+  verbs: [update]
+- apiGroups: [""]
+  resources: [configmaps, services]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [apps]
+  resources: [statefulsets]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, delete]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}
+
+{{/* Cluster-scoped rules kopf needs whatever it watches: CRD discovery (and namespaces when cluster-wide). */}}
+{{- define "kopfka.clusterRules" -}}
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [list, watch]
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [list, watch]
+{{- end -}}

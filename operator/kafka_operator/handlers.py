@@ -1,0 +1,127 @@
+"""kopf wiring: events on KafkaClusters, KafkaTopics and owned objects → reconcile steps. No logic here.
+
+Run with ``kopf run -m kafka_operator.handlers`` (``--all-namespaces`` or ``-n NS``; the chart does it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+import kubernetes
+
+from . import CLUSTER_PLURAL, GROUP, TOPIC_PLURAL, VERSION
+from .model import names
+from .reconcile import cluster as cluster_steps
+from .reconcile import topic as topic_steps
+from .reconcile.context import ReconcileContext
+from .settings import OperatorSettings
+from .webhooks import WEBHOOK_ID, topic_admission_error, webhook_server
+
+SETTINGS = OperatorSettings.from_env()
+OWNED = {names.MANAGED_BY_LABEL: names.MANAGED_BY}
+_ctx: ReconcileContext | None = None
+
+
+def ctx() -> ReconcileContext:
+    global _ctx
+    if _ctx is None:
+        _ctx = ReconcileContext.from_environment(SETTINGS)
+    return _ctx
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    # Progress and diff-base in annotations: the CRDs' status schemas stay ours alone.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.posting.level = 100  # events are recorded by the reconcile itself, not from kopf's logs
+    settings.peering.standalone = True
+    settings.watching.server_timeout = 300
+    if SETTINGS.webhook.enabled:
+        settings.admission.server = webhook_server(SETTINGS.webhook)
+
+
+# --- KafkaCluster ----------------------------------------------------------------------------
+
+
+@kopf.on.resume(GROUP, VERSION, CLUSTER_PLURAL)
+@kopf.on.create(GROUP, VERSION, CLUSTER_PLURAL)
+@kopf.on.update(GROUP, VERSION, CLUSTER_PLURAL, field="spec")
+def reconcile_cluster(body: kopf.Body, **_: Any) -> None:
+    cluster_steps.reconcile_cluster(ctx(), dict(body))
+
+
+@kopf.timer(GROUP, VERSION, CLUSTER_PLURAL, interval=SETTINGS.reconcile.resync_seconds)
+def resync_cluster(body: kopf.Body, **_: Any) -> None:
+    cluster_steps.reconcile_cluster(ctx(), dict(body))
+
+
+def _owner(body: kopf.Body) -> dict[str, Any] | None:
+    for ref in body.get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("kind") == "KafkaCluster" and ref.get("apiVersion", "").startswith(f"{GROUP}/"):
+            try:
+                return ctx().custom.get_namespaced_custom_object(
+                    GROUP, VERSION, body["metadata"]["namespace"], CLUSTER_PLURAL, ref["name"]
+                )
+            except kubernetes.client.ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+    return None
+
+
+def _owned_event(type: str | None, body: kopf.Body, *, repair: bool) -> None:
+    """An owned object changed: a deletion (drift) re-runs the reconcile, anything else refreshes status."""
+    owner = _owner(body)
+    if owner is None or owner["metadata"].get("deletionTimestamp"):
+        return
+    if repair and type == "DELETED":
+        cluster_steps.reconcile_cluster(ctx(), owner)
+    else:
+        cluster_steps.refresh_status(ctx(), owner)
+
+
+@kopf.on.event("v1", "services", labels=OWNED)
+@kopf.on.event("v1", "configmaps", labels=OWNED)
+@kopf.on.event("policy", "v1", "poddisruptionbudgets", labels=OWNED)
+def owned_object_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+    if type == "DELETED":
+        _owned_event(type, body, repair=True)
+
+
+@kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
+def statefulset_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+    # Replica readiness arrives here (the StatefulSet's status), so the cluster's status follows it.
+    _owned_event(type, body, repair=True)
+
+
+# --- KafkaTopic ------------------------------------------------------------------------------
+
+
+@kopf.on.resume(GROUP, VERSION, TOPIC_PLURAL)
+@kopf.on.create(GROUP, VERSION, TOPIC_PLURAL)
+@kopf.on.update(GROUP, VERSION, TOPIC_PLURAL, field="spec")
+def reconcile_topic(body: kopf.Body, **_: Any) -> None:
+    try:
+        topic_steps.reconcile_topic(ctx(), dict(body))
+    except topic_steps.TopicNotReady as exc:
+        raise kopf.TemporaryError(str(exc), delay=5) from exc
+
+
+@kopf.on.delete(GROUP, VERSION, TOPIC_PLURAL)
+def delete_topic(body: kopf.Body, **_: Any) -> None:
+    topic_steps.delete_topic(ctx(), dict(body))
+
+
+def validate_topic(body: kopf.Body, old: kopf.Body | None, **_: Any) -> None:
+    error = topic_admission_error(ctx(), dict(body), old=dict(old) if old else None)
+    if error:
+        raise kopf.AdmissionError(error, code=422)
+
+
+# kopf refuses to start with admission handlers but no webhook server: register only when enabled.
+# The webhook's URL path is the handler id; the chart's ValidatingWebhookConfiguration names it.
+if SETTINGS.webhook.enabled:
+    kopf.on.validate(GROUP, VERSION, TOPIC_PLURAL, id=WEBHOOK_ID, operations=["CREATE", "UPDATE"])(validate_topic)

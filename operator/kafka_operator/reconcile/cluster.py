@@ -1,0 +1,259 @@
+"""KafkaCluster reconcile: a short list of named steps, then the status.
+
+    check_config → zookeeper → config_map → services → drain_before_scale_down → statefulset → pdb
+    → roll_brokers → rebalance (lost brokers) → status
+
+Every step is idempotent (server-side apply), so the same list serves creation, updates, drift repair
+(a deleted Service comes back on the next run) and the periodic resync.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import kubernetes
+
+from .. import CLUSTER_PLURAL, GROUP, VERSION
+from ..model import broker as broker_model
+from ..model import cluster as cluster_model
+from ..model import names
+from ..model.conditions import READY, RECONCILED, ROLLING, Condition, merge_conditions
+from ..model.config import config_hash, ignored_config_keys, server_properties
+from ..model.spec import ClusterSpec
+from ..roller import BrokerPod, plan_roll
+from . import drain
+from .apply import Applied, apply, get
+from .context import ReconcileContext
+from .rebalance import rebalance_lost_brokers
+
+
+@dataclass
+class ClusterRun:
+    """State shared by the steps of one reconcile of one KafkaCluster."""
+
+    ctx: ReconcileContext
+    body: Mapping[str, Any]
+    spec: ClusterSpec
+    brokers: int
+    """StatefulSet replicas to apply now: ``spec.brokers``, or the old size while a drain runs."""
+    conditions: list[Condition] = field(default_factory=list)
+    statefulset: dict[str, Any] | None = None
+    rolling: str | None = None
+    lost_brokers: list[dict[str, Any]] | None = None
+    """``status.lostBrokers`` when it was observed in this run (None: keep the previous one)."""
+
+    @property
+    def new_generation(self) -> bool:
+        status = self.body.get("status") or {}
+        return status.get("observedGeneration") != self.body["metadata"].get("generation")
+
+    def record(self, applied: Applied) -> None:
+        if applied.created:
+            self.ctx.event(self.body, reason="Created", message=f"created {applied.kind} {applied.name}")
+        elif applied.changed:
+            self.ctx.event(self.body, reason="Updated", message=f"updated {applied.kind} {applied.name}")
+
+
+def check_config(run: ClusterRun) -> None:
+    ignored = ignored_config_keys(run.spec)
+    if ignored and run.new_generation:
+        run.ctx.event(
+            run.body,
+            reason="ConfigIgnored",
+            message=f"spec.config keys set by the operator are ignored: {', '.join(ignored)}",
+            warning=True,
+        )
+
+
+def apply_zookeeper(run: ClusterRun) -> None:
+    for manifest in cluster_model.zookeeper_objects(run.spec, cluster_domain=run.ctx.cluster_domain):
+        run.record(apply(run.ctx, manifest))
+
+
+def apply_config_map(run: ClusterRun) -> None:
+    run.record(apply(run.ctx, broker_model.config_map(run.spec, cluster_domain=run.ctx.cluster_domain)))
+
+
+def apply_services(run: ClusterRun) -> None:
+    run.record(apply(run.ctx, broker_model.headless_service(run.spec)))
+    run.record(apply(run.ctx, broker_model.bootstrap_service(run.spec)))
+
+
+def drain_before_scale_down(run: ClusterRun) -> None:
+    manifest = broker_model.broker_statefulset(run.spec, cluster_domain=run.ctx.cluster_domain)
+    current = get(run.ctx, manifest)
+    if current is None:
+        return
+    replicas = current["spec"].get("replicas", 0)
+    ready = (current.get("status") or {}).get("readyReplicas", 0)
+    if replicas <= run.spec.brokers or not ready:
+        return
+    connect = names.zookeeper_connect(run.spec, cluster_domain=run.ctx.cluster_domain)
+    waiting = drain.drain(connect, current=replicas, desired=run.spec.brokers)
+    if waiting:
+        run.brokers = replicas
+        run.ctx.event(run.body, reason="Draining", message=waiting)
+        run.conditions.append(Condition(RECONCILED, False, "Draining", waiting))
+
+
+def apply_statefulset(run: ClusterRun) -> None:
+    spec = dataclasses.replace(run.spec, brokers=run.brokers)
+    manifest = broker_model.broker_statefulset(spec, cluster_domain=run.ctx.cluster_domain)
+    try:
+        applied = apply(run.ctx, manifest)
+    except kubernetes.dynamic.exceptions.UnprocessableEntityError as exc:
+        # Typically storage changes: volumeClaimTemplates of a StatefulSet are immutable.
+        message = f"StatefulSet {manifest['metadata']['name']} rejected the update: {exc.summary()}"
+        run.ctx.event(run.body, reason="StatefulSetRejected", message=message, warning=True)
+        run.conditions.append(Condition(RECONCILED, False, "StatefulSetRejected", message))
+        run.statefulset = get(run.ctx, manifest)
+        return
+    run.record(applied)
+    run.statefulset = applied.object
+
+
+def apply_pdb(run: ClusterRun) -> None:
+    run.record(apply(run.ctx, broker_model.broker_pdb(run.spec)))
+
+
+def _broker_pods(run: ClusterRun) -> list[dict[str, Any]]:
+    selector = ",".join(f"{k}={v}" for k, v in names.selector_labels(run.spec, names.BROKER).items())
+    pods = run.ctx.core.list_namespaced_pod(run.spec.namespace, label_selector=selector)
+    return [run.ctx.api.sanitize_for_serialization(p) for p in pods.items]
+
+
+def _pod_ready(pod: Mapping[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _as_broker_pod(pod: Mapping[str, Any]) -> BrokerPod:
+    meta = pod["metadata"]
+    annotations = meta.get("annotations") or {}
+    return BrokerPod(
+        name=meta["name"],
+        ordinal=int(meta["name"].rsplit("-", 1)[1]),
+        ready=_pod_ready(pod),
+        terminating=bool(meta.get("deletionTimestamp")),
+        config_hash=annotations.get(names.CONFIG_HASH_ANNOTATION),
+        revision=(meta.get("labels") or {}).get("controller-revision-hash"),
+        manual=names.MANUAL_ROLL_ANNOTATION in annotations,
+    )
+
+
+def roll_brokers(run: ClusterRun) -> None:
+    if not run.statefulset:
+        return
+    desired_hash = config_hash(server_properties(run.spec, cluster_domain=run.ctx.cluster_domain))
+    decision = plan_roll(
+        [_as_broker_pod(p) for p in _broker_pods(run)],
+        replicas=run.brokers,
+        desired_hash=desired_hash,
+        update_revision=(run.statefulset.get("status") or {}).get("updateRevision"),
+    )
+    if decision.restart is not None:
+        reasons = ", ".join(r.value for r in decision.reasons)
+        run.ctx.core.delete_namespaced_pod(decision.restart.name, run.spec.namespace)
+        run.ctx.event(run.body, reason="RollingRestart", message=f"restarting {decision.restart.name}: {reasons}")
+    if decision.rolling:
+        run.rolling = decision.waiting_for or f"restarting {decision.restart.name if decision.restart else ''}"
+        run.conditions.append(Condition(ROLLING, True, "RollingRestart", run.rolling))
+    else:
+        run.conditions.append(Condition(ROLLING, False, "Idle", "no broker needs a restart"))
+
+
+def rebalance(run: ClusterRun) -> None:
+    rebalance_lost_brokers(run, any_ready=any(_pod_ready(p) for p in _broker_pods(run)))
+
+
+STEPS: tuple[Callable[[ClusterRun], None], ...] = (
+    check_config,
+    apply_zookeeper,
+    apply_config_map,
+    apply_services,
+    drain_before_scale_down,
+    apply_statefulset,
+    apply_pdb,
+    roll_brokers,
+    rebalance,
+)
+
+
+def cluster_status(run: ClusterRun) -> dict[str, Any]:
+    pods = {p["metadata"]["name"]: p for p in _broker_pods(run)}
+    domain = run.ctx.cluster_domain
+    brokers = []
+    for ordinal in range(run.spec.brokers):
+        pod_name = names.broker_pod_name(run.spec, ordinal)
+        pod = pods.get(pod_name)
+        brokers.append(
+            {
+                "id": ordinal,
+                "pod": pod_name,
+                "host": names.broker_host(run.spec, ordinal, cluster_domain=domain),
+                "ready": bool(pod and _pod_ready(pod)),
+            }
+        )
+    ready = sum(b["ready"] for b in brokers)
+    phase = "Running" if ready == run.spec.brokers else ("Degraded" if ready else "Pending")
+    if run.rolling:
+        phase = "Rolling"
+    conditions = list(run.conditions)
+    if not any(c.type == RECONCILED for c in conditions):
+        conditions.append(Condition(RECONCILED, True, "Applied", "all owned objects are applied"))
+    conditions.append(
+        Condition(
+            READY,
+            ready == run.spec.brokers,
+            "BrokersReady" if ready == run.spec.brokers else "BrokersNotReady",
+            f"{ready}/{run.spec.brokers} brokers ready",
+        )
+    )
+    old = run.body.get("status") or {}
+    lost = run.lost_brokers if run.lost_brokers is not None else old.get("lostBrokers") or []
+    return {
+        "lostBrokers": lost,
+        "phase": phase,
+        "readyBrokers": ready,
+        "brokers": brokers,
+        "bootstrapServers": names.bootstrap_servers(run.spec, cluster_domain=domain),
+        "zookeeperConnect": names.zookeeper_connect(run.spec, cluster_domain=domain),
+        "conditions": merge_conditions(old.get("conditions"), conditions),
+        "observedGeneration": run.body["metadata"].get("generation"),
+    }
+
+
+def write_status(ctx: ReconcileContext, body: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+    meta = body["metadata"]
+    ctx.custom.patch_namespaced_custom_object_status(
+        GROUP, VERSION, meta["namespace"], CLUSTER_PLURAL, meta["name"], {"status": dict(status)}
+    )
+
+
+def reconcile_cluster(ctx: ReconcileContext, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Run every step for one KafkaCluster and write its status; returns the status written."""
+    spec = ClusterSpec.from_resource(body)
+    run = ClusterRun(ctx=ctx, body=body, spec=spec, brokers=spec.brokers)
+    for step in STEPS:
+        step(run)
+    status = cluster_status(run)
+    write_status(ctx, body, status)
+    return status
+
+
+def refresh_status(ctx: ReconcileContext, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Status only (pods turned ready or went away): cheap, no writes to owned objects."""
+    spec = ClusterSpec.from_resource(body)
+    run = ClusterRun(ctx=ctx, body=body, spec=spec, brokers=spec.brokers)
+    previous = [c for c in (body.get("status") or {}).get("conditions") or [] if c.get("type") != READY]
+    run.conditions = [
+        Condition(c["type"], c["status"] == "True", c.get("reason", ""), c.get("message", "")) for c in previous
+    ]
+    rolling = next((c for c in run.conditions if c.type == ROLLING and c.status), None)
+    run.rolling = rolling.message if rolling else None
+    status = cluster_status(run)
+    write_status(ctx, body, status)
+    return status

@@ -1,0 +1,56 @@
+"""Before a scale-down, move every replica off the brokers that are going away.
+
+The StatefulSet removes the highest ordinals, so brokers ``brokers .. current-1`` leave. Their replicas are
+moved to the remaining brokers (least-loaded first, never twice in one partition) with one reassignment;
+the StatefulSet keeps its old size until the reassignment is done and no partition names a leaving broker.
+If the brokers cannot be reached at all (none ready), there is nothing to drain and the scale-down goes on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from kazoo.handlers.threading import KazooTimeoutError
+
+from . import zookeeper
+
+
+def drain_plan(
+    assignments: Mapping[str, Mapping[int, Sequence[int]]], *, keep: Sequence[int], leaving: Sequence[int]
+) -> dict[tuple[str, int], list[int]]:
+    load = Counter({b: 0 for b in keep})
+    for parts in assignments.values():
+        for replicas in parts.values():
+            load.update(b for b in replicas if b in load)
+    plan: dict[tuple[str, int], list[int]] = {}
+    for topic in sorted(assignments):
+        for partition, replicas in sorted(assignments[topic].items()):
+            if not any(b in leaving for b in replicas):
+                continue
+            new = [b for b in replicas if b not in leaving]
+            for _ in range(len(replicas) - len(new)):
+                choices = sorted((b for b in keep if b not in new), key=lambda b: (load[b], b))
+                if not choices:
+                    break
+                new.append(choices[0])
+                load[choices[0]] += 1
+            plan[(topic, partition)] = new
+    return plan
+
+
+def drain(connect: str, *, current: int, desired: int) -> str | None:
+    """Start or check the drain; None when the scale-down may proceed, else what it waits for."""
+    leaving = list(range(desired, current))
+    keep = list(range(desired))
+    try:
+        with zookeeper.session(connect) as zk:
+            if zookeeper.reassignment_in_progress(zk):
+                return "a partition reassignment is in progress"
+            plan = drain_plan(zookeeper.topic_assignments(zk), keep=keep, leaving=leaving)
+            if not plan:
+                return None
+            zookeeper.request_reassignment(zk, plan)
+            return f"moving {len(plan)} partition(s) off brokers {leaving}"
+    except (KazooTimeoutError, OSError):
+        return None

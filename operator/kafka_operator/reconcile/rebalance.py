@@ -1,0 +1,51 @@
+"""Reconcile step: move the replicas of brokers lost for longer than the grace period (``model.rebalance``).
+
+Runs only when brokers can be reached at all (some broker pod is ready, or ``spec.bootstrapOverride`` says
+where they are); ZooKeeper being unreachable keeps the previous lost-broker list and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING
+
+from kazoo.exceptions import KazooException
+from kazoo.handlers.threading import KazooTimeoutError
+
+from ..model import names
+from ..model.rebalance import lost_brokers, lost_since, overdue
+from . import zookeeper
+from .drain import drain_plan
+
+if TYPE_CHECKING:
+    from .cluster import ClusterRun
+
+
+def rebalance_lost_brokers(run: ClusterRun, *, any_ready: bool) -> None:
+    rebalance = run.spec.rebalance
+    if not rebalance.on_node_loss or not (any_ready or run.spec.bootstrap_override):
+        return
+    previous = (run.body.get("status") or {}).get("lostBrokers") or []
+    now = datetime.datetime.now(datetime.UTC)
+    connect = names.zookeeper_connect(run.spec, cluster_domain=run.ctx.cluster_domain)
+    try:
+        with zookeeper.session(connect, timeout=3) as zk:
+            assignments = zookeeper.topic_assignments(zk)
+            registered = zookeeper.registered_brokers(zk)
+            if not registered:
+                return  # the whole cluster is down: nowhere to move replicas to
+            run.lost_brokers = lost_since(previous, lost_brokers(assignments, registered), now=now)
+            gone = overdue(run.lost_brokers, grace_seconds=rebalance.grace_period_seconds, now=now)
+            if not gone or zookeeper.reassignment_in_progress(zk):
+                return
+            plan = drain_plan(assignments, keep=registered, leaving=gone)
+            if plan and zookeeper.request_reassignment(zk, plan):
+                run.ctx.event(
+                    run.body,
+                    reason="BrokerLost",
+                    message=f"broker(s) {gone} gone for more than {rebalance.grace_period_seconds}s: "
+                    f"moving {len(plan)} partition(s) to brokers {registered}",
+                    warning=True,
+                )
+    except (KazooTimeoutError, KazooException, OSError):
+        return

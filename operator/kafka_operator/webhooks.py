@@ -1,0 +1,62 @@
+"""Validating admission for KafkaTopics: reject ``replicationFactor > brokers`` before anything is stored.
+
+The same rule is always enforced by the reconcile (status reason ``ReplicationFactorExceedsBrokers``);
+the webhook, when enabled, only moves the refusal to ``kubectl apply`` time. It shares the rule with the
+reconcile through ``model.topic.validate``.
+
+kopf serves the webhook over HTTPS with the certificate the chart generates and mounts; the chart (not
+kopf) registers the ValidatingWebhookConfiguration, so the operator needs no cluster-wide write access
+to admission configuration. The registration's failure policy is ``Ignore``: with the operator down,
+topics are still admitted and the reconcile refuses them in status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import kopf
+import kubernetes
+
+from . import CLUSTER_PLURAL, GROUP, VERSION
+from .model.spec import ClusterSpec, TopicSpec
+from .model.topic import validate
+from .reconcile.context import ReconcileContext
+from .settings import WebhookSettings
+
+WEBHOOK_ID = "validate-kafkatopic"
+"""The handler id, hence the URL path (``/validate-kafkatopic``) the registration points at."""
+
+
+def topic_admission_error(
+    ctx: ReconcileContext, body: Mapping[str, Any], *, old: Mapping[str, Any] | None = None
+) -> str | None:
+    """The reason to reject this KafkaTopic, or None. An unknown cluster is admitted (it may come later).
+
+    Updates that leave the spec alone always pass: the operator itself writes finalizers and annotations
+    on topics that have become invalid (their cluster shrank), and must not be locked out of them.
+    """
+    if old is not None and old.get("spec") == body.get("spec"):
+        return None
+    spec = TopicSpec.from_resource(body)
+    try:
+        cluster = ctx.custom.get_namespaced_custom_object(GROUP, VERSION, spec.namespace, CLUSTER_PLURAL, spec.cluster)
+    except kubernetes.client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    refusal = validate(spec, brokers=ClusterSpec.from_resource(cluster).brokers)
+    return f"{refusal[0]}: {refusal[1]}" if refusal else None
+
+
+def webhook_server(settings: WebhookSettings) -> kopf.WebhookServer:
+    if not settings.cert_dir:
+        raise ValueError("KOPFKA_WEBHOOK_CERT_DIR is required when the webhook is enabled")
+    cert_dir = Path(settings.cert_dir)
+    return kopf.WebhookServer(
+        addr=settings.addr,
+        port=settings.port,
+        certfile=cert_dir / "tls.crt",
+        pkeyfile=cert_dir / "tls.key",
+    )

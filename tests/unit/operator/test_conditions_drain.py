@@ -1,0 +1,30 @@
+"""Status conditions keep transition times; the drain plan empties leaving brokers."""
+
+from __future__ import annotations
+
+from kafka_operator.model.conditions import Condition, merge_conditions
+from kafka_operator.reconcile.drain import drain_plan
+
+
+def test_transition_time_moves_only_when_status_changes():
+    first = merge_conditions([], [Condition("Ready", False, "BrokersNotReady", "0/3")], now="t1")
+    same = merge_conditions(first, [Condition("Ready", False, "BrokersNotReady", "1/3")], now="t2")
+    flipped = merge_conditions(same, [Condition("Ready", True, "BrokersReady", "3/3")], now="t3")
+    assert first[0]["lastTransitionTime"] == "t1"
+    assert same[0]["lastTransitionTime"] == "t1" and same[0]["message"] == "1/3"
+    assert flipped[0] == {
+        "type": "Ready",
+        "status": "True",
+        "reason": "BrokersReady",
+        "message": "3/3",
+        "lastTransitionTime": "t3",
+    }
+
+
+def test_drain_moves_every_replica_off_leaving_brokers():
+    assignments = {"t": {0: [0, 3], 1: [3, 4], 2: [1, 2]}}
+    plan = drain_plan(assignments, keep=[0, 1, 2], leaving=[3, 4])
+    assert set(plan) == {("t", 0), ("t", 1)}
+    for replicas in plan.values():
+        assert len(replicas) == 2 and len(set(replicas)) == 2 and not set(replicas) & {3, 4}
+    assert plan[("t", 0)][0] == 0
