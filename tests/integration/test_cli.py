@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 T = TypeVar("T")
 
 SUMMARY = re.compile(
-    r"^Topic: (?P<topic>\S+)\tTopicId: (?P<id>\S+)\tPartitionCount: (?P<count>\d+)\t"
+    r"^Topic: (?P<topic>\S+)\tTopicId: (?P<id>[A-Za-z0-9_-]{22})\tPartitionCount: (?P<count>\d+)\t"
     r"ReplicationFactor: (?P<rf>\d+)\tConfigs: (?P<configs>.*)$"
 )
 PARTITION = re.compile(
@@ -67,8 +67,8 @@ def wait_until(condition: Callable[[], T], *, timeout: float = 30.0, what: str =
         time.sleep(0.3)
 
 
-def assignment_in_zookeeper(zookeeper_connect: str, topic: str) -> dict[int, list[int]]:
-    """The replica assignment as stored in `/brokers/topics/<t>`: the truth `--describe` must show."""
+def topic_znode(zookeeper_connect: str, topic: str) -> dict:
+    """`/brokers/topics/<t>` as stored: the truth `--describe` must show."""
     zk = KazooClient(hosts=zookeeper_connect)
     zk.start(timeout=15)
     try:
@@ -76,7 +76,11 @@ def assignment_in_zookeeper(zookeeper_connect: str, topic: str) -> dict[int, lis
     finally:
         zk.stop()
         zk.close()
-    return {int(p): replicas for p, replicas in json.loads(data)["partitions"].items()}
+    return json.loads(data)
+
+
+def assignment_in_zookeeper(zookeeper_connect: str, topic: str) -> dict[int, list[int]]:
+    return {int(p): replicas for p, replicas in topic_znode(zookeeper_connect, topic)["partitions"].items()}
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +130,9 @@ def test_topic_lifecycle(cluster: LocalCluster) -> None:
     assert all(partitions), lines[1:]
     assert [int(p["partition"]) for p in partitions] == [0, 1, 2]
 
+    znode = topic_znode(cluster.zookeeper_connect, "orders")
+    if "topic_id" in znode:
+        assert summary["id"] == znode["topic_id"]
     truth = assignment_in_zookeeper(cluster.zookeeper_connect, "orders")
     leaders = set()
     for p in partitions:
@@ -392,3 +399,12 @@ def test_kopfka_local_runs_until_sigint(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_create_with_an_explicit_replica_assignment(cluster: LocalCluster) -> None:
+    b = cluster.bootstrap_servers
+    out = ok("topics", "--bootstrap-server", b, "--create", "--topic", "placed", "--replica-assignment", "1:2,2:3,3:1")
+    assert out == "Created topic placed.\n"
+    lines = ok("topics", "--bootstrap-server", b, "--describe", "--topic", "placed").splitlines()
+    assert [m["replicas"] for m in map(PARTITION.match, lines[1:])] == ["1,2", "2,3", "3,1"]
+    assert assignment_in_zookeeper(cluster.zookeeper_connect, "placed") == {0: [1, 2], 1: [2, 3], 2: [3, 1]}

@@ -16,6 +16,7 @@ built-in default (topic overrides and static broker settings), as Kafka does.
 from __future__ import annotations
 
 import argparse
+import base64
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -144,7 +145,7 @@ def describe(admin: AdminClient, args: argparse.Namespace) -> None:
         partitions = sorted(desc.partitions, key=lambda p: p.id)
         if not partition_filter:
             entries = _result(configs[resource])
-            print(summary_line(name, desc.topic_id, partitions, non_default_configs(entries)))
+            print(summary_line(name, format_topic_id(desc.topic_id), partitions, non_default_configs(entries)))
         for p in partitions:
             leader = p.leader.id if p.leader is not None and p.leader.id >= 0 else None
             replicas = [n.id for n in p.replicas]
@@ -216,6 +217,18 @@ def non_default_configs(entries: dict[str, object]) -> list[tuple[str, str]]:
             value = getattr(entry, "value", None)
             out.append((name, "null" if value is None else str(value)))
     return out
+
+
+def format_topic_id(topic_id: object) -> str:
+    """A topic id as Kafka prints it: URL-safe base64 without padding (confluent-kafka's `str()` of a
+    Uuid uses the standard alphabet, `+` and `/`, which Kafka's tools never show)."""
+    try:
+        msb = topic_id.get_most_significant_bits() & 0xFFFF_FFFF_FFFF_FFFF  # type: ignore[attr-defined]
+        lsb = topic_id.get_least_significant_bits() & 0xFFFF_FFFF_FFFF_FFFF  # type: ignore[attr-defined]
+    except AttributeError:
+        return str(topic_id)
+    raw = msb.to_bytes(8, "big") + lsb.to_bytes(8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def summary_line(topic: str, topic_id: object, partitions: Sequence[object], configs: Iterable[tuple[str, str]]) -> str:

@@ -108,9 +108,7 @@ class LocalCluster:
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self._ports = {i: (port + i - 1 if port else free_port(host)) for i in self.broker_ids}
-        self._http_ports = {
-            i: (port + HTTP_PORT_OFFSET + i - 1 if port else free_port(host)) for i in self.broker_ids
-        }
+        self._http_ports = {i: (port + HTTP_PORT_OFFSET + i - 1 if port else free_port(host)) for i in self.broker_ids}
         self.zookeeper: ZooKeeperProcess | None = None
         if zookeeper_connect is None:
             self.zookeeper = ZooKeeperProcess(data_dir=self.data_dir / "zookeeper", host=host)
@@ -270,9 +268,7 @@ class LocalCluster:
 
     def _check_id(self, broker_id: int) -> None:
         if broker_id not in self._ports:
-            raise KeyError(
-                f"no broker {broker_id} in this cluster (ids {self.broker_ids[0]}..{self.broker_ids[-1]})"
-            )
+            raise KeyError(f"no broker {broker_id} in this cluster (ids {self.broker_ids[0]}..{self.broker_ids[-1]})")
 
     def _spawn(self, broker_id: int) -> None:
         props = self.properties_path(broker_id)
@@ -333,8 +329,7 @@ class LocalCluster:
                     pending.discard(broker_id)
             if pending and time.monotonic() > deadline:
                 tails = "\n".join(
-                    f"--- last lines of {self.log_path(i)}:\n{log_tail(self.log_path(i))}"
-                    for i in sorted(pending)
+                    f"--- last lines of {self.log_path(i)}:\n{log_tail(self.log_path(i))}" for i in sorted(pending)
                 )
                 raise TimeoutError(
                     f"broker(s) {sorted(pending)} did not register at {self.zookeeper_connect} "

@@ -36,6 +36,7 @@ def stop_process(proc: subprocess.Popen[bytes], *, timeout: float, sig: int | No
         try:
             if sig is not None:
                 proc.send_signal(sig)
+                proc.send_signal(signal.SIGCONT)  # a process paused with SIGSTOP must see `sig` too
             return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()

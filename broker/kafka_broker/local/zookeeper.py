@@ -107,9 +107,7 @@ class ZooKeeperProcess:
         if self._proc is not None and self._proc.poll() is None:
             return self.connect
         if not ZOOKEEPER_JAR.exists():
-            raise RuntimeError(
-                f"ZooKeeper is not installed ({ZOOKEEPER_JAR} missing): apt-get install zookeeper"
-            )
+            raise RuntimeError(f"ZooKeeper is not installed ({ZOOKEEPER_JAR} missing): apt-get install zookeeper")
         if shutil.which(self.java) is None:
             raise RuntimeError(f"{self.java!r} not found: apt-get install default-jre-headless")
         cfg = self.write_config()
