@@ -37,7 +37,7 @@ def describe(bootstrap: str, name: str) -> dict[int, tuple[int, list[int], list[
     return {p.id: (p.leader, list(p.replicas), list(p.isrs)) for p in topic.partitions.values()}
 
 
-def wait_for(condition, *, timeout: float = 30, interval: float = 0.2, message: str = "condition"):  # noqa: ANN001, ANN201
+def wait_for(condition, *, timeout: float = 30, interval: float = 0.2, message: str = "condition"):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:

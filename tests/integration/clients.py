@@ -66,7 +66,7 @@ class ConfluentClient:
         )
         errors: list[str] = []
 
-        def report(err, _msg) -> None:  # noqa: ANN001
+        def report(err, _msg) -> None:
             if err is not None:
                 errors.append(str(err))
 
@@ -76,7 +76,7 @@ class ConfluentClient:
         assert producer.flush(30) == 0, "undelivered messages"
         assert not errors, errors
 
-    def _consumer(self, bootstrap: str):  # noqa: ANN202
+    def _consumer(self, bootstrap: str):
         from confluent_kafka import Consumer
 
         return Consumer(
@@ -164,7 +164,7 @@ class KafkaPythonClient:
         finally:
             producer.close(timeout=10)
 
-    def _consumer(self, bootstrap: str):  # noqa: ANN202
+    def _consumer(self, bootstrap: str):
         from kafka import KafkaConsumer
 
         return KafkaConsumer(

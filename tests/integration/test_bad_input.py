@@ -6,12 +6,12 @@ import struct
 import time
 
 import pytest
-
-from kafka_broker.protocol import ApiKey, ErrorCode
-from kafka_broker.storage.records import Record, build_batch
 from tests.integration.admin import create_topic
 from tests.integration.clients import ConfluentClient, Outgoing
 from tests.integration.wire import WireClient
+
+from kafka_broker.protocol import ApiKey, ErrorCode
+from kafka_broker.storage.records import Record, build_batch
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ MAX_REQUEST = 1_048_576
 
 
 @pytest.fixture(scope="module")
-def cluster(module_cluster_factory):  # noqa: ANN001, ANN201
+def cluster(module_cluster_factory):
     cluster = module_cluster_factory(brokers=1, overrides={"socket.request.max.bytes": str(MAX_REQUEST)})
     create_topic(cluster.bootstrap_servers, "bad", partitions=2, replication_factor=1)
     return cluster
@@ -44,7 +44,7 @@ def batch(values: list[bytes]) -> bytes:
     return build_batch([Record(i, now, None, v) for i, v in enumerate(values)], base_offset=0, compression=0)
 
 
-def still_serving(cluster) -> None:  # noqa: ANN001
+def still_serving(cluster) -> None:
     client = WireClient.to(cluster.bootstrap_servers)
     try:
         response = client.request(ApiKey.API_VERSIONS, 3, {"client_software_name": "t", "client_software_version": "1"})
@@ -64,7 +64,7 @@ def still_serving(cluster) -> None:  # noqa: ANN001
         pytest.param(struct.pack(">i", 12) + struct.pack(">hhi", 0, 8, 1) + b"\x00\x00\xff\x00", id="garbage-body"),
     ],
 )
-def test_bad_frames_close_the_connection_only(cluster, payload: bytes) -> None:  # noqa: ANN001
+def test_bad_frames_close_the_connection_only(cluster, payload: bytes) -> None:
     client = WireClient.to(cluster.bootstrap_servers)
     try:
         client.send_raw(payload)
@@ -74,14 +74,14 @@ def test_bad_frames_close_the_connection_only(cluster, payload: bytes) -> None: 
     still_serving(cluster)
 
 
-def test_truncated_frame_then_disconnect(cluster) -> None:  # noqa: ANN001
+def test_truncated_frame_then_disconnect(cluster) -> None:
     client = WireClient.to(cluster.bootstrap_servers)
     client.send_raw(struct.pack(">i", 100) + b"\x00" * 50)
     client.close()
     still_serving(cluster)
 
 
-def test_api_versions_with_a_future_version_gets_v0_error_and_the_list(cluster) -> None:  # noqa: ANN001
+def test_api_versions_with_a_future_version_gets_v0_error_and_the_list(cluster) -> None:
     client = WireClient.to(cluster.bootstrap_servers)
     try:
         # ApiVersions v9 does not exist: the answer is a v0 body with UNSUPPORTED_VERSION and our ranges
@@ -103,7 +103,7 @@ def _header_only(api_key: int, version: int, correlation_id: int) -> bytes:
     return struct.pack(">i", len(body)) + body
 
 
-def test_bad_crc_is_refused_and_the_log_stays_clean(cluster) -> None:  # noqa: ANN001
+def test_bad_crc_is_refused_and_the_log_stays_clean(cluster) -> None:
     client = WireClient.to(cluster.bootstrap_servers)
     try:
         good = batch([b"one", b"two"])
@@ -121,7 +121,7 @@ def test_bad_crc_is_refused_and_the_log_stays_clean(cluster) -> None:  # noqa: A
     assert [(m.offset, m.value) for m in read] == [(0, b"one"), (1, b"two")]
 
 
-def test_unknown_topic_and_partition(cluster) -> None:  # noqa: ANN001
+def test_unknown_topic_and_partition(cluster) -> None:
     client = WireClient.to(cluster.bootstrap_servers)
     try:
         assert produce(client, "no-such-topic", 0, batch([b"x"]))["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
@@ -170,7 +170,7 @@ def test_unknown_topic_and_partition(cluster) -> None:  # noqa: ANN001
         client.close()
 
 
-def test_invalid_acks_is_answered_with_its_error(cluster) -> None:  # noqa: ANN001
+def test_invalid_acks_is_answered_with_its_error(cluster) -> None:
     client = WireClient.to(cluster.bootstrap_servers)
     try:
         response = client.request(ApiKey.PRODUCE, 8, produce_body("bad", 0, batch([b"x"]), acks=2))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 
 import pytest
-
 from tests.integration.admin import create_topic
 from tests.integration.clients import ALL_CLIENTS, CODECS, Client, Outgoing
 
@@ -30,7 +29,7 @@ def outgoing(tag: str, *, timestamps: bool) -> list[Outgoing]:
     return out
 
 
-def check(read, sent: list[Outgoing], *, timestamps: bool) -> None:  # noqa: ANN001
+def check(read, sent: list[Outgoing], *, timestamps: bool) -> None:
     assert len(read) == len(sent), f"read {len(read)} of {len(sent)}"
     for partition in range(PARTITIONS):
         expected = [m for m in sent if m.partition == partition]
@@ -42,14 +41,14 @@ def check(read, sent: list[Outgoing], *, timestamps: bool) -> None:  # noqa: ANN
 
 
 @pytest.fixture(scope="module")
-def cluster(module_cluster_factory):  # noqa: ANN001, ANN201
+def cluster(module_cluster_factory):
     return module_cluster_factory(brokers=3)
 
 
 @pytest.mark.parametrize(
     ("client", "codec"), list(itertools.product(ALL_CLIENTS, CODECS)), ids=lambda v: v if isinstance(v, str) else v.name
 )
-def test_round_trip(cluster, client: Client, codec: str) -> None:  # noqa: ANN001
+def test_round_trip(cluster, client: Client, codec: str) -> None:
     topic = f"rt-{client.name}-{codec}"
     create_topic(cluster.bootstrap_servers, topic, partitions=PARTITIONS, replication_factor=1)
     timestamps = client.name != "kcat"
@@ -61,7 +60,7 @@ def test_round_trip(cluster, client: Client, codec: str) -> None:  # noqa: ANN00
 
 
 @pytest.mark.parametrize("client", ALL_CLIENTS, ids=lambda c: c.name)
-def test_offsets_by_timestamp(cluster, client: Client) -> None:  # noqa: ANN001
+def test_offsets_by_timestamp(cluster, client: Client) -> None:
     topic = f"ts-{client.name}"
     create_topic(cluster.bootstrap_servers, topic, partitions=PARTITIONS, replication_factor=1)
     sent = outgoing(topic, timestamps=True)
@@ -79,7 +78,7 @@ def test_offsets_by_timestamp(cluster, client: Client) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("client", ALL_CLIENTS, ids=lambda c: c.name)
-def test_everything_survives_a_restart_of_all_brokers(cluster, client: Client, restarted) -> None:  # noqa: ANN001
+def test_everything_survives_a_restart_of_all_brokers(cluster, client: Client, restarted) -> None:
     assert WRITTEN, "the round-trip tests wrote nothing"
     for topic, sent in sorted(WRITTEN.items()):
         read = client.consume(cluster.bootstrap_servers, topic, list(range(PARTITIONS)), len(sent))
@@ -87,7 +86,7 @@ def test_everything_survives_a_restart_of_all_brokers(cluster, client: Client, r
 
 
 @pytest.fixture(scope="module")
-def restarted(cluster):  # noqa: ANN001, ANN201
+def restarted(cluster):
     for broker_id in sorted(cluster.broker_ports):
         cluster.restart_broker(broker_id)
     return True

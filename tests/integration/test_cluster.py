@@ -78,7 +78,7 @@ def test_partitions_grow_but_never_shrink(cluster) -> None:
     client = admin(cluster.bootstrap_servers)
     client.create_partitions([NewPartitions("growing", 5)], operation_timeout=30)["growing"].result(60)
     assert sorted(describe(cluster.bootstrap_servers, "growing")) == [0, 1, 2, 3, 4]
-    with pytest.raises(Exception, match="INVALID_PARTITIONS|higher than the requested"):
+    with pytest.raises(Exception, match=r"INVALID_PARTITIONS|higher than the requested"):
         client.create_partitions([NewPartitions("growing", 3)], operation_timeout=30)["growing"].result(60)
 
 
@@ -101,7 +101,7 @@ def test_topic_configs_are_described_and_altered(cluster) -> None:
     assert configs["retention.ms"].value == "7200000" and configs["max.message.bytes"].value == "2000000"
     bad = ConfigResource("topic", "configured", incremental_configs=[
         ConfigEntry("retention.ms", "soon", incremental_operation=AlterConfigOpType.SET)])
-    with pytest.raises(Exception, match="retention.ms"):
+    with pytest.raises(Exception, match=r"retention\.ms"):
         client.incremental_alter_configs([bad])[bad].result(30)
 
 

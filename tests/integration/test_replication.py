@@ -15,10 +15,10 @@ from collections import defaultdict
 
 import pytest
 from kazoo.client import KazooClient
-
-from kafka_broker import metadata as md
 from tests.integration.admin import create_topic, create_topic_with_assignment, describe, wait_for
 from tests.integration.clients import ConfluentClient, Outgoing
+
+from kafka_broker import metadata as md
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ def partition_line(bootstrap: str, topic: str, partition: int = 0) -> str:
     raise AssertionError(f"no line for partition {partition} in:\n{out}")
 
 
-def zk(cluster) -> KazooClient:  # noqa: ANN001
+def zk(cluster) -> KazooClient:
     client = KazooClient(hosts=cluster.zookeeper_connect)
     client.start(timeout=15)
     return client
@@ -79,7 +79,7 @@ class NumberedProducer(threading.Thread):
         self.stop_event = threading.Event()
         self.sent = 0
 
-    def _report(self, err, msg) -> None:  # noqa: ANN001
+    def _report(self, err, msg) -> None:
         if err is not None:
             self.failed.append(str(err))
         else:
@@ -121,7 +121,7 @@ def check_nothing_acknowledged_was_lost(bootstrap: str, topic: str, acked: dict[
         assert first_seen == sorted(first_seen), f"partition {partition} is out of order"
 
 
-def test_seed_fault_tolerance_scenario(cluster_factory) -> None:  # noqa: ANN001
+def test_seed_fault_tolerance_scenario(cluster_factory) -> None:
     cluster = cluster_factory(brokers=3, overrides=FAST_FAILOVER)
     b = cluster.bootstrap_servers
     assert "Created topic test." in kopfka(
@@ -169,7 +169,7 @@ def test_seed_fault_tolerance_scenario(cluster_factory) -> None:  # noqa: ANN001
     assert describe(b, "test")[0][0] == follower
 
 
-def test_controller_failover_bumps_the_epoch(cluster_factory) -> None:  # noqa: ANN001
+def test_controller_failover_bumps_the_epoch(cluster_factory) -> None:
     cluster = cluster_factory(brokers=3, overrides=FAST_FAILOVER)
     client = zk(cluster)
     try:
@@ -198,7 +198,7 @@ def test_controller_failover_bumps_the_epoch(cluster_factory) -> None:  # noqa: 
         client.stop()
 
 
-def test_no_acknowledged_loss_under_repeated_kill9(cluster_factory) -> None:  # noqa: ANN001
+def test_no_acknowledged_loss_under_repeated_kill9(cluster_factory) -> None:
     cluster = cluster_factory(brokers=3, overrides={**FAST_FAILOVER, "min.insync.replicas": "2"})
     b = cluster.bootstrap_servers
     create_topic(b, "numbers", partitions=6, replication_factor=3)
@@ -222,7 +222,7 @@ def test_no_acknowledged_loss_under_repeated_kill9(cluster_factory) -> None:  # 
     check_nothing_acknowledged_was_lost(b, "numbers", producer.acked)
 
 
-def test_rolling_restart_with_sigterm_fails_no_delivery(cluster_factory) -> None:  # noqa: ANN001
+def test_rolling_restart_with_sigterm_fails_no_delivery(cluster_factory) -> None:
     cluster = cluster_factory(brokers=3, overrides={**FAST_FAILOVER, "min.insync.replicas": "2"})
     b = cluster.bootstrap_servers
     create_topic(b, "rolling", partitions=6, replication_factor=3)
@@ -246,7 +246,7 @@ def test_rolling_restart_with_sigterm_fails_no_delivery(cluster_factory) -> None
         assert "controlled shutdown done" in log
 
 
-def test_reassignment_under_load(cluster_factory, tmp_path) -> None:  # noqa: ANN001
+def test_reassignment_under_load(cluster_factory, tmp_path) -> None:
     cluster = cluster_factory(brokers=3, overrides=FAST_FAILOVER)
     b = cluster.bootstrap_servers
     create_topic_with_assignment(b, "moving", [[1, 2]])
@@ -279,7 +279,7 @@ def test_reassignment_under_load(cluster_factory, tmp_path) -> None:  # noqa: AN
     )
 
 
-def test_divergent_tail_is_truncated(cluster_factory) -> None:  # noqa: ANN001
+def test_divergent_tail_is_truncated(cluster_factory) -> None:
     cluster = cluster_factory(brokers=3, overrides={**FAST_FAILOVER, "replica.lag.time.max.ms": "30000"})
     b = cluster.bootstrap_servers
     from confluent_kafka import Producer
