@@ -26,8 +26,13 @@ def broker_addresses(cluster) -> list[str]:
 
 def test_topics_spread_over_brokers_and_every_broker_agrees(cluster) -> None:
     create_topic(cluster.bootstrap_servers, "spread", partitions=6, replication_factor=2)
-    views = [describe(address, "spread") for address in broker_addresses(cluster)]
-    assert views[0] == views[1] == views[2]
+
+    def agreeing_views():  # noqa: ANN202 - metadata reaches each broker through its own ZooKeeper watches
+        views = [describe(address, "spread") for address in broker_addresses(cluster)]
+        settled = all(leader > 0 and isr for leader, _r, isr in views[0].values())
+        return views if settled and views[0] == views[1] == views[2] else None
+
+    views = wait_for(agreeing_views, timeout=10, message="every broker to report the same metadata")
     leaders = sorted(leader for leader, _r, _i in views[0].values())
     assert leaders == [1, 1, 2, 2, 3, 3]
     holders = sorted(b for _l, replicas, _i in views[0].values() for b in replicas)
