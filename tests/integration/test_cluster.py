@@ -27,7 +27,7 @@ def broker_addresses(cluster) -> list[str]:
 def test_topics_spread_over_brokers_and_every_broker_agrees(cluster) -> None:
     create_topic(cluster.bootstrap_servers, "spread", partitions=6, replication_factor=2)
 
-    def agreeing_views():  # noqa: ANN202 - metadata reaches each broker through its own ZooKeeper watches
+    def agreeing_views():  # metadata reaches each broker through its own ZooKeeper watches
         views = [describe(address, "spread") for address in broker_addresses(cluster)]
         settled = all(leader > 0 and isr for leader, _r, isr in views[0].values())
         return views if settled and views[0] == views[1] == views[2] else None
