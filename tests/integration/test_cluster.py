@@ -135,3 +135,25 @@ def test_batches_are_stored_as_sent(cluster) -> None:
     log = (cluster.broker_dir(leader) / "data" / "as-sent-0" / "00000000000000000000.log").read_bytes()
     stored = [batch.compression for batch in iter_batches(memoryview(log))]
     assert sorted(set(stored)) == [0, 1, 2, 3, 4] and stored == sorted(stored)
+
+
+def test_auto_create_topics_on_first_use(cluster) -> None:
+    sent = [Outgoing(0, b"k", b"to a topic nobody created")]
+    ConfluentClient().produce(cluster.bootstrap_servers, "auto-created", sent, "none")
+    assert [m.value for m in ConfluentClient().consume(cluster.bootstrap_servers, "auto-created", [0], 1)] == [
+        sent[0].value
+    ]
+    assert len(describe(cluster.bootstrap_servers, "auto-created")) == 1  # num.partitions defaults to 1
+
+
+def test_auto_create_can_be_turned_off(cluster_factory) -> None:
+    cluster = cluster_factory(brokers=1, overrides={"auto.create.topics.enable": "false"})
+    client = WireClient.to(cluster.bootstrap_servers)
+    try:
+        response = client.request(ApiKey.METADATA, 12, {"topics": [{"name": "not-created"}],
+                                                        "allow_auto_topic_creation": True,
+                                                        "include_topic_authorized_operations": False})
+    finally:
+        client.close()
+    assert response["topics"][0]["error_code"] == 3  # UNKNOWN_TOPIC_OR_PARTITION
+    assert "not-created" not in admin(cluster.bootstrap_servers).list_topics(timeout=10).topics
