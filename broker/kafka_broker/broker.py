@@ -136,6 +136,19 @@ class Broker:
 
     def _attach_features(self) -> None:
         """Hook point for features layered on the core (replica fetchers, group coordinator)."""
+        from kafka_broker.coordinator.wiring import attach as attach_groups
+
+        attach_groups(self)
+        from kafka_broker.coordinator.producer_ids import ProducerIdManager
+        from kafka_broker.storage.cleaner import CleanerSettings, LogCleaner
+
+        assert self.services is not None and self.zk is not None and self.replicas is not None
+        self.services.producer_ids = ProducerIdManager(self.zk, self.config.broker_id)
+        cleaner = LogCleaner(self.config.log_dirs, settings=CleanerSettings.from_properties(self.config.raw))
+        self.services.extras["cleaner"] = cleaner
+        replicas = self.replicas
+        self._spawn(cleaner.run(lambda: [(p.log, p.high_watermark) for p in list(replicas.partitions.values())]),
+                    "log-cleaner")
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)

@@ -12,7 +12,7 @@ from typing import Protocol
 
 CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
 
-IDEMPOTENCE = False
+IDEMPOTENCE = True
 """Idempotent producing needs InitProducerId, which comes with the consumer-group/idempotence work."""
 
 
@@ -61,7 +61,7 @@ class ConfluentClient:
                 "compression.type": codec,
                 "linger.ms": 5,
                 "acks": "all",
-                "enable.idempotence": False,
+                "enable.idempotence": IDEMPOTENCE,
             }
         )
         errors: list[str] = []

@@ -10,7 +10,7 @@ import argparse
 import sys
 from types import ModuleType
 
-from kafka_broker.cli import console_consumer, console_producer, local, reassign, topics
+from kafka_broker.cli import console_consumer, console_producer, groups, local, reassign, topics
 
 SUBCOMMANDS: dict[str, ModuleType] = {
     "local": local,
@@ -18,7 +18,7 @@ SUBCOMMANDS: dict[str, ModuleType] = {
     "console-producer": console_producer,
     "console-consumer": console_consumer,
     "reassign": reassign,
-    # "groups": groups,  (consumer groups: list, describe, reset offsets; to come)
+    "groups": groups,
 }
 
 

@@ -6,6 +6,12 @@ response, ``acks=1`` is answered after the local append, ``acks=-1`` (all) after
 has the batch — and is refused up front with NOT_ENOUGH_REPLICAS when the ISR is smaller than
 ``min.insync.replicas``. All appends happen before the first ``await``, so pipelined produce
 requests on one connection are appended in the order they were sent.
+
+Idempotent producers (batches with a producer id) are checked by the log against the partition's
+producer state: a retried batch already in the log is answered with its original base offset
+(and, with acks=all, once it is replicated); a sequence gap answers OUT_OF_ORDER_SEQUENCE_NUMBER, an
+old epoch INVALID_PRODUCER_EPOCH. Transactional produce (a ``transactional_id``) is refused with
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED: transactions are not supported.
 """
 
 from __future__ import annotations

@@ -23,9 +23,16 @@ least the segment's size, and while they end at or before ``log_start_offset`` (
 Deleted segments are renamed ``*.deleted`` and their files closed and removed after
 ``file.delete.delay.ms``, so fetches already holding a slice of them still read valid data.
 
-Recovery on open: stray ``*.deleted``/``*.tmp`` files go, every older segment's indexes are
+Recovery on open: a cleaner swap interrupted by a crash is rolled back or finished
+(:func:`.cleaner.recover_interrupted_swap`), stray ``*.deleted``/``*.tmp`` files go, every older segment's indexes are
 sanity-checked (rebuilt if wrong), and the newest segment is scanned in full — CRC of every batch —
 and cut at the first torn or corrupt batch; the log end is where its last good batch ends.
+
+Idempotent producers (:mod:`.producer_state`): a leader append first checks the batches that carry
+a producer id against the partition's producer state (epoch, sequence, last five batches); a retry
+of a batch already in the log is answered with its original offsets and appends nothing. Leader
+and follower appends then record the producer batches, so a follower promoted to leader knows
+every producer. The state is rebuilt from batch headers on load and after a truncation.
 
 Leader epochs: ``leader-epoch-checkpoint`` records where each leader epoch started, updated on
 leader and follower appends, truncation and log-start moves; :meth:`PartitionLog.end_offset_for_epoch`
@@ -35,6 +42,7 @@ answers OffsetForLeaderEpoch.
 from __future__ import annotations
 
 import bisect
+import logging
 import os
 import re
 import shutil
@@ -46,8 +54,10 @@ from typing import NamedTuple
 from kafka_broker.protocol.errors import InvalidRecordError, OffsetOutOfRangeError, RecordTooLargeError
 from kafka_broker.protocol.file_slice import FileSlice
 from kafka_broker.storage.checkpoint import fsync_dir
+from kafka_broker.storage.cleaner import recover_interrupted_swap
 from kafka_broker.storage.leader_epoch import LeaderEpochCache
 from kafka_broker.storage.log_config import LogConfig
+from kafka_broker.storage.producer_state import ProducerStateManager
 from kafka_broker.storage.records import (
     BatchHeader,
     assign_offsets,
@@ -63,6 +73,8 @@ from kafka_broker.storage.segment import (
     TIME_INDEX_SUFFIX,
     Segment,
 )
+
+log = logging.getLogger(__name__)
 
 LATEST_TIMESTAMP = -1
 EARLIEST_TIMESTAMP = -2
@@ -135,6 +147,8 @@ class PartitionLog:
         self._unflushed_records = 0
         self._last_flush_ms = now_ms if now_ms is not None else wall_clock_ms()
         self._closed = False
+        self.cleaning = False
+        """True while the cleaner reads old segments in a worker thread: closing their files waits."""
         self._load(log_start_offset, self._last_flush_ms)
 
     # -- state ---------------------------------------------------------------------------------
@@ -150,6 +164,10 @@ class PartitionLog:
     @property
     def segments(self) -> tuple[Segment, ...]:
         return tuple(self._segments)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     @property
     def active_segment(self) -> Segment:
@@ -176,6 +194,7 @@ class PartitionLog:
 
     def _load(self, log_start_offset: int | None, now: int) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        recover_interrupted_swap(self.directory)
         bases: set[int] = set()
         names: dict[int, set[str]] = {}
         for path in self.directory.iterdir():
@@ -215,6 +234,14 @@ class PartitionLog:
                 self._epochs.assign(epoch, offset)
         self._epochs.truncate_from_end(self._log_end_offset)
         self._epochs.truncate_from_start(self._log_start_offset)
+        self.producer_state = ProducerStateManager()
+        self.rebuild_producer_state()
+
+    def rebuild_producer_state(self) -> None:
+        """Replay every batch header of the log into the producer state (no record is decoded)."""
+        self.producer_state.rebuild(
+            header for segment in self._segments for header in segment.scan() if header.producer_id >= 0
+        )
 
     def _open_segment(self, base_offset: int, *, create: bool, now: int) -> Segment:
         return Segment(
@@ -240,9 +267,11 @@ class PartitionLog:
         now_ms: int | None = None,
         from_client: bool = True,
     ) -> AppendInfo:
-        """Validate, (recompress / LogAppendTime when configured,) assign offsets and append.
+        """Validate, check producer sequences, (recompress / LogAppendTime when configured,) assign offsets, append.
 
         ``from_client=False`` is for the broker's own writers (coordinators): control batches allowed.
+        A duplicate of producer batches already written appends nothing and answers their offsets
+        (``record_count`` 0, no ``batches``).
         """
         now = now_ms if now_ms is not None else wall_clock_ms()
         config = self.config
@@ -250,6 +279,12 @@ class PartitionLog:
         headers = validate_batches(view, max_batch_bytes=config.max_message_bytes, from_client=from_client)
         if not headers:
             return AppendInfo(-1, -1, -1, -1, 0, [])
+        if any(header.producer_id >= 0 for header in headers):
+            duplicate = self.producer_state.check(headers)
+            if duplicate is not None:
+                log.info("%s: duplicate producer batch, already at offsets %d..%d",
+                         self.directory.name, duplicate.first_offset, duplicate.last_offset)
+                return AppendInfo(duplicate.first_offset, duplicate.last_offset, -1, -1, 0, [])
         buf: bytearray | memoryview = view
         codec = config.codec
         if codec is not None and any(h.compression != codec and not h.is_control for h in headers):
@@ -272,6 +307,7 @@ class PartitionLog:
         headers = assign_offsets(buf, first_offset, leader_epoch, batches=headers)
         self.active_segment.append(buf, headers)
         self._log_end_offset = headers[-1].next_offset
+        self.producer_state.update(headers)
         if leader_epoch > self._epochs.latest_epoch:
             self._epochs.assign(leader_epoch, first_offset)
         return self._appended(headers, log_append_time, now)
@@ -304,6 +340,7 @@ class PartitionLog:
         self._maybe_roll(len(view), headers[0].base_offset, headers[-1].last_offset, now)
         self.active_segment.append(view, headers)
         self._log_end_offset = headers[-1].next_offset
+        self.producer_state.update(headers)
         for header in headers:
             if header.partition_leader_epoch > self._epochs.latest_epoch:
                 self._epochs.assign(header.partition_leader_epoch, header.base_offset)
@@ -373,7 +410,7 @@ class PartitionLog:
             found = segment.read(offset, max_bytes=max_bytes, max_offset=max_offset)
             if found is not None:
                 return ReadResult(found.slice, found.next_offset, start, end)
-            if segment.next_offset > offset:  # data is there but above max_offset
+            if segment.next_offset > offset and not segment.is_empty:  # data is there but above max_offset
                 break
         return ReadResult(None, offset, start, end)
 
@@ -424,6 +461,7 @@ class PartitionLog:
         self._log_end_offset = max(active.next_offset, active.base_offset)
         self._log_start_offset = min(self._log_start_offset, self._log_end_offset)
         self._epochs.truncate_from_end(self._log_end_offset)
+        self.rebuild_producer_state()
 
     def truncate_fully_and_start_at(self, offset: int, *, now_ms: int | None = None) -> None:
         """Drop every segment and restart the log, empty, at ``offset``."""
@@ -437,6 +475,7 @@ class PartitionLog:
         self._add_segment(segment)
         self._log_start_offset = self._log_end_offset = offset
         self._epochs.clear()
+        self.producer_state.clear()
 
     def delete_records_before(self, offset: int, *, now_ms: int | None = None) -> int:
         """Advance the log start to ``offset`` (DeleteRecords); whole segments below it go. Returns it."""
@@ -487,12 +526,35 @@ class PartitionLog:
 
     def _schedule_delete(self, segment: Segment, now: int) -> None:
         segment.rename_for_delete()
-        if self.config.file_delete_delay_ms <= 0:
+        self.retire(segment, now)
+
+    def retire(self, segment: Segment, now: int) -> None:
+        """Close and remove an already renamed segment after ``file.delete.delay.ms`` (not while cleaning)."""
+        if self.config.file_delete_delay_ms <= 0 and not self.cleaning:
             segment.delete()
         else:
             self._pending_deletes.append((now + self.config.file_delete_delay_ms, segment))
 
+    def replace_segments(self, old: list[Segment], new: Segment | None) -> bool:
+        """Put ``new`` (None: nothing) in place of the consecutive segments ``old`` (the cleaner's swap).
+
+        False, and nothing changes, when ``old`` is no longer a run of non-active segments of the log.
+        """
+        try:
+            index = next(i for i, segment in enumerate(self._segments) if segment is old[0])
+        except StopIteration:
+            return False
+        if index + len(old) >= len(self._segments):  # never the active segment
+            return False
+        if any(a is not b for a, b in zip(self._segments[index : index + len(old)], old, strict=True)):
+            return False
+        self._segments[index : index + len(old)] = [] if new is None else [new]
+        self._bases[index : index + len(old)] = [] if new is None else [new.base_offset]
+        return True
+
     def _run_pending_deletes(self, now: int | None) -> None:
+        if self.cleaning and now is not None:
+            return
         keep = []
         for due, segment in self._pending_deletes:
             if now is None or due <= now:

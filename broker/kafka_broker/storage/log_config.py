@@ -53,6 +53,12 @@ class LogConfig:
     """``flush.messages``: fsync after this many appended records (Kafka's default: never)."""
     flush_ms: int = LONG_MAX
     """``flush.ms``: fsync when the last fsync is older than this (Kafka's default: never)."""
+    delete_retention_ms: int = 24 * 3600 * 1000
+    """``delete.retention.ms``: compacted topics keep a tombstone this long after its segment was cleaned (1 day)."""
+    min_cleanable_dirty_ratio: float = 0.5
+    """``min.cleanable.dirty.ratio``: clean when dirty bytes / cleanable bytes reach this (0.5)."""
+    min_compaction_lag_ms: int = 0
+    """``min.compaction.lag.ms``: records younger than this stay uncompacted (0)."""
 
     TOPIC_CONFIG_NAMES: ClassVar[Mapping[str, str]] = {
         "segment.bytes": "segment_bytes",
@@ -68,6 +74,9 @@ class LogConfig:
         "file.delete.delay.ms": "file_delete_delay_ms",
         "flush.messages": "flush_messages",
         "flush.ms": "flush_ms",
+        "delete.retention.ms": "delete_retention_ms",
+        "min.cleanable.dirty.ratio": "min_cleanable_dirty_ratio",
+        "min.compaction.lag.ms": "min_compaction_lag_ms",
     }
     """Kafka topic config name → field name."""
 
@@ -141,6 +150,16 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
     return parse
 
 
+def _ratio(name: str, raw: str) -> float:
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        raise ValueError(f"invalid value {raw!r} for {name}: expected a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"invalid value {value} for {name}: must be between 0 and 1")
+    return value
+
+
 def _policy(name: str, raw: str) -> str:
     items = [item.strip() for item in str(raw).split(",") if item.strip()]
     if not items or any(item not in CLEANUP_POLICIES for item in items):
@@ -162,4 +181,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "file.delete.delay.ms": _number(minimum=0, maximum=LONG_MAX),
     "flush.messages": _number(minimum=1, maximum=LONG_MAX),
     "flush.ms": _number(minimum=0, maximum=LONG_MAX),
+    "delete.retention.ms": _number(minimum=0, maximum=LONG_MAX),
+    "min.cleanable.dirty.ratio": _ratio,
+    "min.compaction.lag.ms": _number(minimum=0, maximum=LONG_MAX),
 }

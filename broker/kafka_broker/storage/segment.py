@@ -403,13 +403,27 @@ class Segment:
         for index in (self.offset_index, self.time_index):
             index.path = directory / index.path.name
 
-    def rename_for_delete(self) -> None:
-        """Give the files the ``.deleted`` suffix; the descriptor stays valid for in-flight reads."""
-        new_log = self.log_path.with_name(self.log_path.name + DELETED_SUFFIX)
+    def rename_for_delete(self, suffix: str = DELETED_SUFFIX) -> None:
+        """Give the files the ``.deleted`` (or ``suffix``) suffix; the descriptor stays valid for in-flight reads."""
+        new_log = self.log_path.with_name(self.log_path.name + suffix)
         os.replace(self.log_path, new_log)
         self.log_path = new_log
         for index in (self.offset_index, self.time_index):
-            index.rename(index.path.with_name(index.path.name + DELETED_SUFFIX))
+            index.rename(index.path.with_name(index.path.name + suffix))
+
+    def move_to(self, directory: Path) -> None:
+        """Move the three files into ``directory`` (same file system; descriptors and mappings stay valid)."""
+        for index in (self.offset_index, self.time_index):
+            index.rename(directory / index.path.name)
+        target = directory / self.log_path.name
+        os.replace(self.log_path, target)
+        self.log_path = target
+        self.directory = directory
+
+    def unlink_files(self) -> None:
+        """Remove the files from the directory now; the open descriptor and mappings keep serving reads."""
+        for path in (self.log_path, self.offset_index.path, self.time_index.path):
+            path.unlink(missing_ok=True)
 
     def close(self) -> None:
         if self._closed:

@@ -1,0 +1,26 @@
+"""DescribeGroups: state, protocol and members of groups (metadata and assignments once Stable).
+
+An unknown group is described as Dead without an error, as Kafka does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka_broker.handlers.context import RequestContext
+from kafka_broker.protocol import ApiKey, ErrorCode
+
+API = ApiKey.DESCRIBE_GROUPS
+VERSIONS = (0, 5)
+
+
+async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    groups = ctx.services.groups
+    out = []
+    for group_id in request["groups"]:
+        if groups is None:
+            out.append({"error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE, "group_id": group_id, "group_state": "",
+                        "protocol_type": "", "protocol_data": "", "members": []})
+        else:
+            out.append(groups.describe_group(group_id))
+    return {"throttle_time_ms": 0, "groups": out}

@@ -1,0 +1,37 @@
+"""FindCoordinator: which broker coordinates a group (the leader of its ``__consumer_offsets`` partition).
+
+v4 looks up a batch of keys at once. Transactions are not supported: a transactional key (key type 1)
+is answered with COORDINATOR_NOT_AVAILABLE. The first lookup creates ``__consumer_offsets``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka_broker.handlers.context import RequestContext
+from kafka_broker.protocol import ApiKey, ErrorCode
+
+API = ApiKey.FIND_COORDINATOR
+VERSIONS = (0, 4)
+
+
+async def _find(ctx: RequestContext, key: str, key_type: int) -> tuple[int, int, str, int]:
+    groups = ctx.services.groups
+    if groups is None:
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1
+    return await groups.find_coordinator(key, key_type)
+
+
+async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    key_type = request.get("key_type", 0)
+    if ctx.version >= 4:
+        coordinators = []
+        for key in request.get("coordinator_keys") or []:
+            code, node, host, port = await _find(ctx, key, key_type)
+            coordinators.append({"key": key, "node_id": node, "host": host, "port": port, "error_code": code,
+                                 "error_message": None if code == ErrorCode.NONE else ErrorCode(code).name})
+        return {"throttle_time_ms": 0, "coordinators": coordinators}
+    code, node, host, port = await _find(ctx, request.get("key") or "", key_type)
+    return {"throttle_time_ms": 0, "error_code": code,
+            "error_message": None if code == ErrorCode.NONE else ErrorCode(code).name,
+            "node_id": node, "host": host, "port": port}

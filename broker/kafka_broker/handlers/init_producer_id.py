@@ -1,0 +1,37 @@
+"""InitProducerId: a producer id (and epoch 0) for an idempotent producer.
+
+Without a transactional id every call gets a fresh producer id from this broker's block (see
+:mod:`kafka_broker.coordinator.producer_ids`) and epoch 0, as Kafka does for idempotent producers;
+any broker may answer. A request with a transactional id is answered with
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED: transactions are not supported, and clients report that
+code as a fatal, clearly worded error instead of retrying forever (COORDINATOR_NOT_AVAILABLE would
+make them retry until their timeout). A request with a producer id and epoch (v3+, an idempotent
+producer asking for a bump after an error) also gets a fresh id at epoch 0, which clients accept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka_broker.handlers.context import RequestContext
+from kafka_broker.protocol import ApiKey, ErrorCode
+
+API = ApiKey.INIT_PRODUCER_ID
+VERSIONS = (0, 4)
+
+
+async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    if request.get("transactional_id") is not None:
+        return _error(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    manager = ctx.services.producer_ids
+    if manager is None:
+        return _error(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    try:
+        producer_id = await manager.next_producer_id()
+    except Exception:
+        return _error(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    return {"throttle_time_ms": 0, "error_code": ErrorCode.NONE, "producer_id": producer_id, "producer_epoch": 0}
+
+
+def _error(code: ErrorCode) -> dict[str, Any]:
+    return {"throttle_time_ms": 0, "error_code": code, "producer_id": -1, "producer_epoch": -1}

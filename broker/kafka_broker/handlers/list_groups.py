@@ -1,0 +1,24 @@
+"""ListGroups: the groups this broker coordinates (v4: filtered by state)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka_broker.handlers.context import RequestContext
+from kafka_broker.protocol import ApiKey, ErrorCode
+
+API = ApiKey.LIST_GROUPS
+VERSIONS = (0, 4)
+
+
+async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    groups = ctx.services.groups
+    if groups is None:
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE, "groups": []}
+    states = set(request.get("states_filter") or [])
+    return {
+        "throttle_time_ms": 0,
+        "error_code": ErrorCode.COORDINATOR_LOAD_IN_PROGRESS if groups.loading else ErrorCode.NONE,
+        "groups": [{"group_id": g.group_id, "protocol_type": g.protocol_type or "", "group_state": str(g.state)}
+                   for g in groups.list_groups(states)],
+    }

@@ -1,0 +1,28 @@
+"""SyncGroup: the leader hands in the assignment; every member gets its own share back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka_broker.handlers.context import RequestContext
+from kafka_broker.protocol import ApiKey, ErrorCode
+
+API = ApiKey.SYNC_GROUP
+VERSIONS = (0, 5)
+
+
+async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    groups = ctx.services.groups
+    if groups is None:
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE, "assignment": b""}
+    result = await groups.sync_group(
+        group_id=request["group_id"] or "",
+        generation_id=request["generation_id"],
+        member_id=request["member_id"] or "",
+        group_instance_id=request.get("group_instance_id"),
+        protocol_type=request.get("protocol_type"),
+        protocol_name=request.get("protocol_name"),
+        assignments={a["member_id"]: bytes(a["assignment"] or b"") for a in request["assignments"] or []},
+    )
+    return {"throttle_time_ms": 0, "error_code": result.error, "protocol_type": result.protocol_type,
+            "protocol_name": result.protocol_name, "assignment": result.assignment}
