@@ -4,10 +4,20 @@ Each connection reads length-prefixed frames; a frame over ``socket.request.max.
 malformed header, an unknown API or an unsupported version closes the connection (ApiVersions
 excepted: it is answered at v0 with UNSUPPORTED_VERSION, as KIP-511 asks). Requests are
 pipelined: each becomes a task as soon as it is read, and a per-connection writer sends the
-responses strictly in request order. Fetch responses are written as header bytes followed by
-the log slice, which goes to the socket with ``sendfile`` (zero-copy) whenever the socket's
-buffer is empty — on the stdlib loop through ``loop.sendfile``, under uvloop with ``os.sendfile``
-on the socket itself.
+responses strictly in request order.
+
+Reading is an :class:`asyncio.BufferedProtocol`: the event loop receives straight into our
+memory. Small frames arrive in a shared receive buffer and are copied out once (the handlers
+need a writable frame: produce stamps offsets into its batches in place); a frame of at least
+``LARGE_FRAME`` bytes (a produce request full of batches) gets its own ``bytearray`` as soon as
+its size is known, and the socket is read directly into it — its bytes are never copied by us.
+
+Writing: responses that are ready together go out with one ``writelines`` (one ``writev``).
+Fetch responses are header bytes followed by the log slice, which goes to the socket with
+``sendfile`` (zero-copy) once the transport has sent everything before it — on the stdlib loop
+through ``loop.sendfile``; under uvloop (whose ``loop.sendfile`` is not implemented) with
+``os.sendfile`` on the socket itself, waiting for the socket to become writable again (a watch on
+a duplicate of its descriptor, which the transport does not own) whenever the kernel's buffer is full.
 """
 
 from __future__ import annotations
@@ -35,6 +45,10 @@ log = logging.getLogger(__name__)
 
 SIZE = struct.Struct(">i")
 WRITE_HIGH_WATER = 4 * 1024 * 1024
+RECEIVE_BUFFER = 256 * 1024
+"""Bytes of the shared receive buffer each connection reads small frames into."""
+LARGE_FRAME = 64 * 1024
+"""Frames of at least this many bytes are received straight into their own buffer."""
 
 
 class _FdFile:
@@ -50,14 +64,22 @@ class _FdFile:
         return os.lseek(self._fd, offset, whence)
 
 
-class KafkaConnection(asyncio.Protocol):
+class KafkaConnection(asyncio.BufferedProtocol):
     def __init__(self, services: BrokerServices, metrics: Any = None) -> None:
         self.services = services
         self.max_frame = services.config.socket_request_max_bytes
         self.max_inflight = services.config.queued_max_requests
         self.transport: asyncio.Transport | None = None
         self.peer = ""
-        self._buffer = bytearray()
+        # Receive buffer: unparsed bytes are self._buffer[self._start:self._end].
+        self._buffer = bytearray(RECEIVE_BUFFER)
+        self._view = memoryview(self._buffer)
+        self._start = 0
+        self._end = 0
+        # A large frame being received into its own buffer: self._frame[:self._frame_got] has arrived.
+        self._frame: bytearray | None = None
+        self._frame_view: memoryview | None = None
+        self._frame_got = 0
         self._pending: collections.deque[asyncio.Future[list[bytes | FileSlice] | None]] = collections.deque()
         self._has_pending = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -65,8 +87,9 @@ class KafkaConnection(asyncio.Protocol):
         self._closing = False
         self._can_write = asyncio.Event()
         self._can_write.set()
+        self._watch_fd = -1  # a duplicate of the socket's descriptor, to wait for writability (uvloop)
 
-    # --- asyncio.Protocol -----------------------------------------------------------------------
+    # --- asyncio.BufferedProtocol ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport
@@ -83,6 +106,11 @@ class KafkaConnection(asyncio.Protocol):
         for future in self._pending:
             future.cancel()
         self._pending.clear()
+        if self._watch_fd >= 0:
+            # Our duplicate keeps the socket open: close it now, or the peer never sees the close.
+            asyncio.get_running_loop().remove_writer(self._watch_fd)
+            os.close(self._watch_fd)
+            self._watch_fd = -1
 
     def pause_writing(self) -> None:
         self._can_write.clear()
@@ -90,26 +118,56 @@ class KafkaConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._can_write.set()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self._frame_view is not None:
+            return self._frame_view[self._frame_got:]
+        if self._end == len(self._buffer):
+            # Full: move the unparsed tail (a partial small frame, < LARGE_FRAME + 4 bytes) to the front.
+            pending = self._end - self._start
+            self._view[:pending] = self._view[self._start:self._end]
+            self._start, self._end = 0, pending
+        return self._view[self._end:]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._frame is not None:
+            self._frame_got += nbytes
+            if self._frame_got < len(self._frame):
+                return
+            frame = self._frame
+            assert self._frame_view is not None
+            self._frame_view.release()
+            self._frame = self._frame_view = None
+            self._dispatch(frame)
+            return
+        self._end += nbytes
+        self._parse()
+
+    def _parse(self) -> None:
+        """Dispatch every complete frame in the receive buffer; start receiving a large one in place."""
         buffer = self._buffer
-        buffer += data
-        position = 0
-        available = len(buffer)
-        while available - position >= 4:
+        position, end = self._start, self._end
+        while end - position >= 4:
             (size,) = SIZE.unpack_from(buffer, position)
             if size < 0 or size > self.max_frame:
                 log.warning("closing %s: frame of %d bytes exceeds socket.request.max.bytes (%d)",
                             self.peer, size, self.max_frame)
                 self._abort()
                 return
-            if available - position - 4 < size:
+            available = end - position - 4
+            if available < size:
+                if size >= LARGE_FRAME:
+                    frame = bytearray(size)
+                    frame[:available] = self._view[position + 4:end]
+                    self._frame, self._frame_view, self._frame_got = frame, memoryview(frame), available
+                    position = end
                 break
             frame = buffer[position + 4: position + 4 + size]  # a copy, writable: batches get offsets in place
             position += 4 + size
             if not self._dispatch(frame):
                 return
-        if position:
-            del buffer[:position]
+        if position == end:
+            position = end = 0
+        self._start, self._end = position, end
 
     # --- dispatch --------------------------------------------------------------------------------
 
@@ -176,12 +234,14 @@ class KafkaConnection(asyncio.Protocol):
     async def _write_loop(self) -> None:
         transport = self.transport
         assert transport is not None
+        pending = self._pending
+        out: list[bytes] = []
         while not self._closing:
-            if not self._pending:
+            if not pending:
                 self._has_pending.clear()
                 await self._has_pending.wait()
                 continue
-            future = self._pending[0]
+            future = pending[0]
             try:
                 chunks = await future
             except asyncio.CancelledError:
@@ -190,19 +250,35 @@ class KafkaConnection(asyncio.Protocol):
                 raise
             except Exception:
                 return
-            if self._closing or not self._pending or self._pending[0] is not future:
+            if self._closing or not pending or pending[0] is not future:
                 return
-            self._pending.popleft()
-            if self._paused_reading and len(self._pending) < self.max_inflight // 2:
+            pending.popleft()
+            # Coalesce: this response and every following one that is already done, in one writev.
+            while True:
+                if chunks is not None:
+                    for chunk in chunks:
+                        if isinstance(chunk, FileSlice):
+                            if out:
+                                transport.writelines(out)
+                                out.clear()
+                            await self._send_file(chunk)
+                            if self._closing:
+                                return
+                        else:
+                            out.append(chunk)
+                if not pending or not pending[0].done() or pending[0].cancelled():
+                    break
+                done = pending[0]
+                if done.exception() is not None:
+                    break  # the next round reports it
+                pending.popleft()
+                chunks = done.result()
+            if out:
+                transport.writelines(out)
+                out.clear()
+            if self._paused_reading and len(pending) < self.max_inflight // 2:
                 self._paused_reading = False
                 transport.resume_reading()
-            if chunks is None:
-                continue
-            for chunk in chunks:
-                if isinstance(chunk, FileSlice):
-                    await self._send_file(chunk)
-                else:
-                    transport.write(chunk)
             if not self._can_write.is_set():
                 await self._can_write.wait()
 
@@ -212,28 +288,48 @@ class KafkaConnection(asyncio.Protocol):
         if chunk.length == 0 or self._closing:
             return
         position, remaining = chunk.position, chunk.length
-        if transport.get_write_buffer_size() == 0:
-            loop = asyncio.get_running_loop()
-            if isinstance(loop, asyncio.BaseEventLoop) and type(loop).__module__.startswith("asyncio"):
+        loop = asyncio.get_running_loop()
+        if isinstance(loop, asyncio.BaseEventLoop) and type(loop).__module__.startswith("asyncio"):
+            if transport.get_write_buffer_size() == 0:
                 await loop.sendfile(transport, _FdFile(chunk.fd), position, remaining)  # type: ignore[arg-type]
                 return
+        else:
             sock = transport.get_extra_info("socket")
             if sock is not None:
                 fd = sock.fileno()
-                try:
-                    while remaining:
+                # The bytes before the slice must be on the wire first.
+                while transport.get_write_buffer_size() and not self._closing:
+                    await self._writable(fd)
+                    await asyncio.sleep(0)  # let the transport flush its buffer on this wake-up
+                while remaining and not self._closing:
+                    try:
                         sent = os.sendfile(fd, chunk.fd, position, remaining)
-                        if sent == 0:
-                            break
-                        position += sent
-                        remaining -= sent
-                except (BlockingIOError, InterruptedError):
-                    pass
-                except OSError:
-                    self._abort()
-                    return
-        if remaining:
+                    except (BlockingIOError, InterruptedError):
+                        await self._writable(fd)
+                        continue
+                    except OSError:
+                        self._abort()
+                        return
+                    if sent == 0:
+                        break
+                    position += sent
+                    remaining -= sent
+        if remaining and not self._closing:
             transport.write(os.pread(chunk.fd, remaining, position))
+
+    async def _writable(self, fd: int) -> None:
+        """Wait until the socket ``fd`` can take more bytes, watching a duplicate of it: the event loop
+        refuses watchers on descriptors its transports own."""
+        if self._watch_fd < 0:
+            self._watch_fd = os.dup(fd)
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        loop.add_writer(self._watch_fd, lambda: waiter.done() or waiter.set_result(None))
+        try:
+            await waiter
+        finally:
+            if self._watch_fd >= 0:
+                loop.remove_writer(self._watch_fd)
 
 
 async def start_server(services: BrokerServices, host: str, port: int) -> asyncio.Server:

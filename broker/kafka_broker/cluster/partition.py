@@ -142,21 +142,26 @@ class Partition:
                 out.append(replica)
         return out
 
-    def _maybe_advance_high_watermark(self) -> None:
+    def _maybe_advance_high_watermark(self, *, wake: bool = True) -> None:
         if not self.is_leader:
             return
         candidate = self.log.log_end_offset
+        followers = self.followers
         for replica in self.isr:
-            if replica == self.broker_id:
-                continue
-            state = self.followers.get(replica)
-            candidate = min(candidate, state.log_end_offset if state else -1)
+            if replica != self.broker_id:
+                state = followers.get(replica)
+                if state is None:
+                    return  # an ISR member we know nothing of holds the high watermark where it is
+                if state.log_end_offset < candidate:
+                    candidate = state.log_end_offset
         if candidate > self.high_watermark:
             self.high_watermark = candidate
-            self.wake()
+            if wake:
+                self.wake()
 
     def after_leader_append(self) -> None:
-        self._maybe_advance_high_watermark()
+        """The log end moved (and, alone in the ISR, the high watermark): wake every waiter once."""
+        self._maybe_advance_high_watermark(wake=False)
         self.wake()
 
     # --- follower side ----------------------------------------------------------------------------

@@ -1,0 +1,634 @@
+"""kopfka side by side with Apache Kafka 3.9 and with the machine's raw limit, in one run (issue 7).
+
+One ZooKeeper serves every cluster (each under its own chroot). For each broker count N the workloads
+need, a kopfka cluster (:class:`kafka_broker.local.LocalCluster`) and an Apache Kafka 3.9 cluster in
+ZooKeeper mode (:class:`apache_kafka.ApacheKafkaCluster`, jars from Maven Central cached under
+``~/.cache/kopfka``) run at the same time, with the same settings: ``log.dirs`` in one folder on one
+disk, the same flush policy (no fsync: ``log.flush.interval.*`` at Kafka's defaults, written out),
+the same partitions and replication. Both get an untimed warm-up (the JVM compiles its hot paths).
+
+Workloads, all with confluent-kafka (librdkafka): records of 100 B and 1 KiB, ``compression.type``
+lz4, ``batch.size`` 1 MiB, ``linger.ms`` 5 — acks=1 on one broker, acks=all with RF 3 on three.
+Per workload and repeat, kopfka and Kafka alternate (the order flips every repeat); each run uses a
+fresh topic:
+
+* **produce**: ``--records`` records as fast as the client batches them, until the last delivery report;
+* **consume**: one consumer assigned to every partition reads them back from the beginning, timed
+  from the first record to the last;
+* **raw**: the bytes kopfka stored for that run (its ``.log`` files: the produce payload plus batch
+  headers) are sent in 1 MiB frames to ``bench/raw_sink.py`` — a separate process that only appends
+  them to a file and acknowledges each frame — and read back with sendfile: the machine's limit;
+* **latency** (after the throughput repeats): records stamped with the send time are produced at a
+  fixed rate — 50% of kopfka's median end-to-end maximum in that workload, the lower of its produce
+  and consume rates (beyond what the consumer sustains, latency only measures its backlog) — for
+  ``--latency-seconds``
+  (after one unmeasured second) while a consumer reads them; p50/p99/p99.9 of receive - send.
+
+Throughput is payload MB/s (records * record size / seconds; 1 MB = 10⁶ bytes) for all three, so the
+raw rows compare like with like. Reported: medians over ``--repeat`` runs; ``ratio`` is kopfka/Kafka
+(kopfka/raw for the raw rows); ``target`` comes from issue 7 point 3. The compression codec actually
+stored (first batch of each system's log) is printed: librdkafka compresses only for brokers it
+believes support it.
+
+Usage::
+
+    python bench/compare.py                    # full: 300000 records per workload, 3 repeats
+    python bench/compare.py --quick            # a few minutes: 50000 records, 1 repeat
+    python bench/compare.py --records 1000000 --repeat 5 --json results.json
+
+Two cores are shared by the clients, the brokers and ZooKeeper: numbers are noisy and only the
+ratios within one run mean anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing
+import os
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import raw_sink
+from apache_kafka import ApacheKafkaCluster
+from kafka_broker.local import LocalCluster
+from kafka_broker.local.zookeeper import ZooKeeperProcess
+
+LONG_MAX = "9223372036854775807"
+COMMON_PROPERTIES = {
+    # Kafka's defaults, written out so both flavours demonstrably run the same flush policy.
+    "log.flush.interval.messages": LONG_MAX,
+    "log.flush.interval.ms": LONG_MAX,
+    "num.partitions": "1",
+}
+CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+SYSTEMS = ("kopfka", "kafka")
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    brokers: int
+    replication_factor: int
+    acks: str
+    size: int
+
+    @property
+    def throughput_target(self) -> float:
+        if self.replication_factor > 1:
+            return 0.8
+        return 1.0 if self.size >= 1024 else 0.7
+
+
+WORKLOADS = (
+    Workload("acks=1, 1 broker, 100 B", 1, 1, "1", 100),
+    Workload("acks=1, 1 broker, 1 KiB", 1, 1, "1", 1024),
+    Workload("acks=all, RF 3, 100 B", 3, 3, "all", 100),
+    Workload("acks=all, RF 3, 1 KiB", 3, 3, "all", 1024),
+)
+
+
+@dataclass
+class Samples:
+    """Every measurement of one workload: per system, lists over the repeats."""
+
+    produce: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in (*SYSTEMS, "raw")})
+    consume: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in (*SYSTEMS, "raw")})
+    rate: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in SYSTEMS})
+    latency: dict[str, list[tuple[float, float, float]]] = field(default_factory=lambda: {s: [] for s in SYSTEMS})
+    codec: dict[str, dict[str, int]] = field(default_factory=lambda: {s: {} for s in SYSTEMS})
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- the clients -----------------------------------------------------------------------------------
+
+
+def producer_config(bootstrap: str, acks: str) -> dict[str, object]:
+    return {
+        "bootstrap.servers": bootstrap,
+        "acks": acks,
+        "compression.type": "lz4",
+        "batch.size": 1024 * 1024,
+        "linger.ms": 5,
+        "queue.buffering.max.kbytes": 1024 * 1024,
+        "queue.buffering.max.messages": 2_000_000,
+        "log_level": 3,
+    }
+
+
+def consumer_config(bootstrap: str) -> dict[str, object]:
+    return {
+        "bootstrap.servers": bootstrap,
+        "group.id": f"bench-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "enable.partition.eof": False,
+        "fetch.max.bytes": 64 * 1024 * 1024,
+        "max.partition.fetch.bytes": 8 * 1024 * 1024,
+        "log_level": 3,
+    }
+
+
+def create_topic(bootstrap: str, *, partitions: int, replication_factor: int) -> str:
+    topic = f"bench-{uuid.uuid4().hex[:12]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    futures = admin.create_topics([NewTopic(topic, partitions, replication_factor)], request_timeout=30)
+    futures[topic].result(timeout=60)
+    # Leaders are elected asynchronously on Kafka: wait until metadata shows every one.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        meta = admin.list_topics(topic, timeout=10).topics.get(topic)
+        if (
+            meta is not None
+            and meta.error is None
+            and len(meta.partitions) == partitions
+            and all(p.leader >= 0 and len(p.isrs) == replication_factor for p in meta.partitions.values())
+        ):
+            return topic
+        time.sleep(0.1)
+    raise TimeoutError(f"topic {topic} has no leaders after 30 s")
+
+
+def payloads(size: int, count: int | None = None) -> list[bytes]:
+    """Hex text (half random bytes): compressible, but not trivially. By default enough distinct
+    values to fill 256 KiB, four times lz4's 64 KiB window, so a batch cannot just repeat them."""
+    count = count or max(64, -(-256 * 1024 // max(size, 1)))
+    return [os.urandom((size + 1) // 2).hex()[:size].encode() for _ in range(count)]
+
+
+def produce(bootstrap: str, topic: str, *, size: int, records: int, acks: str) -> float:
+    """Seconds from the first produce() to the last delivery report."""
+    failed: list[KafkaError] = []
+
+    def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            failed.append(err)
+
+    producer = Producer(producer_config(bootstrap, acks) | {"delivery.report.only.error": True})
+    values = payloads(size)
+    n_values = len(values)
+    send = producer.produce
+    start = time.perf_counter()
+    for i in range(records):
+        value = values[i % n_values]
+        try:
+            send(topic, value, on_delivery=on_delivery)
+        except BufferError:
+            while True:
+                producer.poll(0.01)
+                try:
+                    send(topic, value, on_delivery=on_delivery)
+                    break
+                except BufferError:
+                    pass
+    remaining = producer.flush(300)
+    elapsed = time.perf_counter() - start
+    if remaining or failed:
+        raise RuntimeError(f"{remaining} records undelivered, {len(failed)} failed (first: {failed[:1]})")
+    return elapsed
+
+
+def consume(bootstrap: str, topic: str, *, records: int, partitions: int) -> float:
+    """Seconds to read ``records`` records, extrapolated from the time between the first batch of
+    records the client hands over and the last record: connecting, metadata and the offset lookup
+    before the first record are not the broker's throughput and are not counted."""
+    consumer = Consumer(consumer_config(bootstrap))
+    try:
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+        count = 0
+        start = 0.0
+        first = 0
+        deadline = time.monotonic() + 300
+        while count < records:
+            msgs = consumer.consume(num_messages=10_000, timeout=0.5)
+            if msgs and not start:
+                start = time.perf_counter()  # the clock starts after the first batch
+                first = len(msgs)
+            for msg in msgs:
+                if msg.error() is None:
+                    count += 1
+                else:
+                    raise RuntimeError(f"consume failed: {msg.error().str()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"read {count} of {records} records in 300 s")
+        elapsed = time.perf_counter() - start
+        return elapsed * records / max(1, records - first)
+    finally:
+        consumer.close()
+
+
+_STAMP = struct.Struct(">q")
+
+
+def _latency_reader(
+    bootstrap: str, topic: str, partitions: int, warm_until: Any, sent: Any, ready: Any, results: Any
+) -> None:
+    """The consumer side of :func:`latency`, in its own process (its own GIL): reads until ``sent``
+    (set once the producer is done) records arrived, then reports (received, p50, p99, p99.9)."""
+    consumer = Consumer(consumer_config(bootstrap) | {"fetch.wait.max.ms": 100})
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    consumer.consume(num_messages=1, timeout=1.0)  # metadata and the first (empty) fetch are done
+    ready.set()
+    latencies: list[int] = []
+    received = 0
+    unpack = _STAMP.unpack_from
+    deadline = None
+    while not warm_until.value:
+        time.sleep(0.001)
+    warm_until_ns = warm_until.value
+    while True:
+        msgs = consumer.consume(num_messages=10_000, timeout=0.1)
+        now = time.time_ns()
+        for msg in msgs:
+            if msg.error() is None:
+                (stamp,) = unpack(msg.value())
+                if stamp >= warm_until_ns:
+                    latencies.append(now - stamp)
+        received += len(msgs)
+        total = sent.value
+        if total:
+            if received >= total:
+                break
+            deadline = deadline or time.monotonic() + 60
+            if time.monotonic() > deadline:
+                break
+    consumer.close()
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1e6 if latencies else float("nan")
+
+    results.put((received, pct(0.50), pct(0.99), pct(0.999)))
+
+
+def latency(
+    bootstrap: str, topic: str, *, size: int, acks: str, rate: float, seconds: float, partitions: int
+) -> tuple[float, float, float]:
+    """p50, p99, p99.9 milliseconds from produce() to the consumer, at ``rate`` records/s.
+
+    The consumer runs in a separate process so that reading does not compete with producing for
+    one GIL. Records are sent in 1 ms ticks, each stamped with its tick's wall-clock time (one
+    clock for both processes); the first second is a warm-up and not counted.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    sent_total = ctx.Value("q", 0)
+    warm_until = ctx.Value("q", 0)
+    ready = ctx.Event()
+    results = ctx.Queue()
+    reader = ctx.Process(
+        target=_latency_reader,
+        args=(bootstrap, topic, partitions, warm_until, sent_total, ready, results),
+        daemon=True,
+    )
+    producer = Producer(producer_config(bootstrap, acks))
+    pads = payloads(size - _STAMP.size)
+    n_pads = len(pads)
+    send = producer.produce
+    sent = 0
+    reader.start()
+    try:
+        if not ready.wait(60):
+            raise TimeoutError("latency reader did not start")
+        start = time.perf_counter()
+        warm_until.value = time.time_ns() + 10**9
+        total_seconds = seconds + 1
+        while True:
+            elapsed = time.perf_counter() - start
+            if elapsed >= total_seconds:
+                break
+            due = int(elapsed * rate) + 1
+            if due > sent:
+                stamp = _STAMP.pack(time.time_ns())
+                for i in range(sent, due):
+                    send(topic, stamp + pads[i % n_pads])
+                sent = due
+                producer.poll(0)
+            else:
+                time.sleep(0.001)
+        producer.flush(60)
+        sent_total.value = sent
+        received, p50, p99, p999 = results.get(timeout=120)
+        reader.join(30)
+    finally:
+        if reader.is_alive():
+            reader.kill()
+    if received < sent:
+        raise RuntimeError(f"latency run: {received} of {sent} records arrived")
+    return p50, p99, p999
+
+
+# --- logs and the raw sink -------------------------------------------------------------------------
+
+
+def topic_log_files(cluster: LocalCluster, topic: str, partitions: int) -> list[Path]:
+    """One copy of each partition's ``.log`` files, from the first broker holding it."""
+    files: list[Path] = []
+    for p in range(partitions):
+        for broker_id in cluster.broker_ids:
+            directory = cluster.broker_dir(broker_id) / "data" / f"{topic}-{p}"
+            if directory.is_dir():
+                files += sorted(directory.glob("*.log"))
+                break
+    return files
+
+
+_BATCH_FIELDS = struct.Struct(">8xi9xh34xi")  # batchLength @8, attributes @21, recordsCount @57 (61 bytes)
+
+
+def stored_codecs(files: list[Path]) -> dict[str, int]:
+    """Records stored per compression codec, from the batch headers only."""
+    records: dict[str, int] = {}
+    for path in files:
+        with path.open("rb") as f:
+            position = 0
+            while len(head := os.pread(f.fileno(), 61, position)) == 61:
+                length, attributes, count = _BATCH_FIELDS.unpack(head)
+                codec = CODECS.get(attributes & 7, "?")
+                records[codec] = records.get(codec, 0) + count
+                position += length + 12
+    return records
+
+
+def codec_summary(records: dict[str, int]) -> str:
+    """``lz4`` or, when batches differ, e.g. ``lz4 99.98%, none 0.02%`` (librdkafka sends a batch
+    uncompressed when compressing does not make it smaller)."""
+    total = sum(records.values())
+    if len(records) <= 1:
+        return next(iter(records), "?")
+    return ", ".join(f"{c} {100 * n / total:.2f}%" for c, n in sorted(records.items(), key=lambda kv: -kv[1]))
+
+
+@contextlib.contextmanager
+def raw_sink_process(path: Path) -> Iterator[tuple[str, int]]:
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("raw_sink.py")), str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        host, _, port = line.rpartition(" ")[2].rpartition(":")
+        yield host, int(port)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        path.unlink(missing_ok=True)
+
+
+def raw_run(files: list[Path], sink_file: Path) -> tuple[float, float]:
+    """Seconds to push ``files`` through the raw sink, and to read them back."""
+    frames = raw_sink.file_frames(files)
+    with raw_sink_process(sink_file) as address:
+        _, produce_s = raw_sink.produce(address, frames)
+        _, consume_s = raw_sink.consume(address)
+    return produce_s, consume_s
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+def run_workload(
+    workload: Workload, clusters: dict[str, LocalCluster], samples: Samples, args: argparse.Namespace
+) -> None:
+    mb = workload.size * args.records / 1e6
+    for rep in range(args.repeat):
+        order = SYSTEMS if rep % 2 == 0 else SYSTEMS[::-1]
+        kopfka_files: list[Path] = []
+        for system in order:
+            cluster = clusters[system]
+            bootstrap = cluster.bootstrap_servers
+            topic = create_topic(bootstrap, partitions=args.partitions, replication_factor=workload.replication_factor)
+            produce_s = produce(bootstrap, topic, size=workload.size, records=args.records, acks=workload.acks)
+            consume_s = consume(bootstrap, topic, records=args.records, partitions=args.partitions)
+            files = topic_log_files(cluster, topic, args.partitions)
+            stored = stored_codecs(files)
+            for codec, n in stored.items():
+                samples.codec[system][codec] = samples.codec[system].get(codec, 0) + n
+            samples.produce[system].append(mb / produce_s)
+            samples.consume[system].append(mb / consume_s)
+            samples.rate[system].append(args.records / max(produce_s, consume_s))
+            log(
+                f"{workload.name} #{rep + 1} {system}: produce {mb / produce_s:.1f} MB/s "
+                f"({args.records / produce_s:,.0f} rec/s), consume {mb / consume_s:.1f} MB/s, "
+                f"stored codec {codec_summary(stored)}"
+            )
+            if system == "kopfka":
+                kopfka_files = files
+        if not args.no_raw:
+            produce_s, consume_s = raw_run(kopfka_files, args.work_dir / "raw-sink.bin")
+            samples.produce["raw"].append(mb / produce_s)
+            samples.consume["raw"].append(mb / consume_s)
+            log(f"{workload.name} #{rep + 1} raw: produce {mb / produce_s:.1f} MB/s, consume {mb / consume_s:.1f} MB/s")
+    if args.latency_seconds <= 0:
+        return
+    rate = 0.5 * statistics.median(samples.rate["kopfka"])  # of the end-to-end max: min(produce, consume)
+    for rep in range(args.repeat):
+        for system in SYSTEMS if rep % 2 == 0 else SYSTEMS[::-1]:
+            bootstrap = clusters[system].bootstrap_servers
+            topic = create_topic(bootstrap, partitions=args.partitions, replication_factor=workload.replication_factor)
+            result = latency(
+                bootstrap,
+                topic,
+                size=workload.size,
+                acks=workload.acks,
+                rate=rate,
+                seconds=args.latency_seconds,
+                partitions=args.partitions,
+            )
+            samples.latency[system].append(result)
+            log(
+                f"{workload.name} #{rep + 1} {system}: latency at {rate:,.0f} rec/s "
+                f"p50 {result[0]:.1f} ms, p99 {result[1]:.1f} ms, p99.9 {result[2]:.1f} ms"
+            )
+
+
+def warm_up(clusters: dict[str, LocalCluster], args: argparse.Namespace, replication_factor: int) -> None:
+    """An untimed produce and consume on each system: JIT, connections, the consumer-group machinery."""
+    records = max(10_000, args.records // 10)
+    for system, cluster in clusters.items():
+        bootstrap = cluster.bootstrap_servers
+        topic = create_topic(bootstrap, partitions=args.partitions, replication_factor=replication_factor)
+        for size in (100, 1024):
+            produce(bootstrap, topic, size=size, records=records, acks="all")
+        consume(bootstrap, topic, records=2 * records, partitions=args.partitions)
+        log(f"warmed up {system}")
+
+
+def make_clusters(brokers: int, zookeeper: str, work_dir: Path) -> dict[str, LocalCluster]:
+    kinds: dict[str, Callable[..., LocalCluster]] = {"kopfka": LocalCluster, "kafka": ApacheKafkaCluster}
+    return {
+        system: kinds[system](
+            brokers=brokers,
+            data_dir=work_dir / f"{system}-{brokers}",
+            zookeeper_connect=f"{zookeeper}/{system}-{brokers}",
+            overrides=COMMON_PROPERTIES,
+            start_timeout=120.0,
+        )
+        for system in SYSTEMS
+    }
+
+
+def rows(workload: Workload, samples: Samples) -> list[dict[str, object]]:
+    def med(values: list[float]) -> float | None:
+        return statistics.median(values) if values else None
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return a / b if a is not None and b else None
+
+    out: list[dict[str, object]] = []
+    for metric, data in (("produce", samples.produce), ("consume", samples.consume)):
+        k, a, r = med(data["kopfka"]), med(data["kafka"]), med(data["raw"])
+        out.append(
+            {
+                "workload": workload.name,
+                "metric": metric,
+                "unit": "MB/s",
+                "kopfka": k,
+                "kafka": a,
+                "raw": r,
+                "ratio": ratio(k, a),
+                "target": workload.throughput_target,
+                "higher_is_better": True,
+            }
+        )
+        if r is not None:
+            out.append(
+                {
+                    "workload": workload.name,
+                    "metric": f"{metric} vs raw limit",
+                    "unit": "MB/s",
+                    "kopfka": k,
+                    "kafka": None,
+                    "raw": r,
+                    "ratio": ratio(k, r),
+                    "target": 0.8 if metric == "consume" else None,
+                    "higher_is_better": True,
+                }
+            )
+    for i, name in enumerate(("latency p50", "latency p99", "latency p99.9")):
+        k = med([x[i] for x in samples.latency["kopfka"]])
+        a = med([x[i] for x in samples.latency["kafka"]])
+        if k is None and a is None:
+            continue
+        out.append(
+            {
+                "workload": workload.name,
+                "metric": name,
+                "unit": "ms",
+                "kopfka": k,
+                "kafka": a,
+                "raw": None,
+                "ratio": ratio(k, a),
+                "target": 1.5 if name == "latency p99" else None,
+                "higher_is_better": False,
+            }
+        )
+    return out
+
+
+def markdown(table: list[dict[str, object]]) -> str:
+    def num(value: object) -> str:
+        if value is None:
+            return "-"
+        assert isinstance(value, float | int)
+        return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.1f}"
+
+    lines = [
+        "| workload | metric | unit | kopfka | Kafka 3.9 | raw | ratio | target | met |",
+        "|---|---|---|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for row in table:
+        ratio, target = row["ratio"], row["target"]
+        met = "-"
+        if isinstance(ratio, float) and isinstance(target, float):
+            met = "yes" if (ratio >= target if row["higher_is_better"] else ratio <= target) else "**no**"
+        target_text = "-" if target is None else ("≥ " if row["higher_is_better"] else "≤ ") + f"{target}x"
+        lines.append(
+            f"| {row['workload']} | {row['metric']} | {row['unit']} | {num(row['kopfka'])} | "
+            f"{num(row['kafka'])} | {num(row['raw'])} | {num(ratio)} | {target_text} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the clusters on the way out
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, help="records per produce run (default 300000; --quick 50000)")
+    parser.add_argument("--repeat", type=int, help="runs per workload and system (default 3; --quick 1)")
+    parser.add_argument("--quick", action="store_true", help="fewer records, one repeat, short latency runs")
+    parser.add_argument(
+        "--latency-seconds", type=float, help="measured seconds per latency run (default 10; --quick 4; 0: skip)"
+    )
+    parser.add_argument("--partitions", type=int, default=6, help="partitions per topic (default 6)")
+    parser.add_argument(
+        "--workloads",
+        default="all",
+        help="comma-separated indexes into: " + "; ".join(f"{i}={w.name}" for i, w in enumerate(WORKLOADS)),
+    )
+    parser.add_argument("--no-raw", action="store_true", help="skip the raw-sink runs")
+    parser.add_argument(
+        "--work-dir", type=Path, help="where clusters keep their data (default: a temporary folder in /tmp)"
+    )
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
+    args = parser.parse_args(argv)
+    args.records = args.records or (50_000 if args.quick else 300_000)
+    args.repeat = args.repeat or (1 if args.quick else 3)
+    if args.latency_seconds is None:
+        args.latency_seconds = 4.0 if args.quick else 10.0
+    workloads = list(WORKLOADS) if args.workloads == "all" else [WORKLOADS[int(i)] for i in args.workloads.split(",")]
+
+    samples = {w.name: Samples() for w in workloads}
+    with contextlib.ExitStack() as stack:
+        if args.work_dir is None:
+            args.work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kopfka-compare-")))
+        args.work_dir.mkdir(parents=True, exist_ok=True)
+        zookeeper = stack.enter_context(ZooKeeperProcess(data_dir=args.work_dir / "zookeeper"))
+        for brokers in sorted({w.brokers for w in workloads}):
+            clusters = make_clusters(brokers, zookeeper.connect, args.work_dir)
+            with contextlib.ExitStack() as running:
+                for system, cluster in clusters.items():
+                    log(f"starting {system} with {brokers} broker(s)")
+                    running.enter_context(cluster)
+                warm_up(clusters, args, replication_factor=min(3, brokers))
+                for workload in workloads:
+                    if workload.brokers == brokers:
+                        run_workload(workload, clusters, samples[workload.name], args)
+
+    table = [row for w in workloads for row in rows(w, samples[w.name])]
+    print(
+        f"\n{args.records} records per run, median of {args.repeat}, {args.partitions} partitions, "
+        f"lz4 requested; stored codec: "
+        + "; ".join(
+            f"{w.name}: kopfka {codec_summary(samples[w.name].codec['kopfka'])}, "
+            f"Kafka {codec_summary(samples[w.name].codec['kafka'])}"
+            for w in workloads
+        )
+        + "\n"
+    )
+    print(markdown(table))
+    if args.json:
+        args.json.write_text(json.dumps(table, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
