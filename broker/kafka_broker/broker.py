@@ -108,7 +108,7 @@ class Broker:
         watcher = ZkWatcher(self.zk, self.cache, loop)
         await asyncio.to_thread(watcher.start)
         await asyncio.sleep(0)  # let the initial watch callbacks land in the cache
-        self.replicas.reconcile_all()
+        self.replicas.reconcile_all(starting=True)
         self.replicas.delete_stray_logs()
         admin = TopicAdmin(self.store, self.cache, default_partitions=config.num_partitions,
                            default_replication_factor=config.replication.default_replication_factor)
@@ -122,6 +122,7 @@ class Broker:
             await self.controller.try_elect()
         await self.store.register_broker(self.registration, stale_wait_s=self._stale_wait_s)
         self.registered = True
+        await self.replicas.reclaim_startup_leadership()
         log.info("broker %d registered, listening on %s (advertised %s)", config.broker_id, config.listener,
                  config.advertised)
         self._spawn(self.replicas.run(), "replica-manager")

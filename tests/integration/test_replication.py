@@ -313,3 +313,35 @@ def test_divergent_tail_is_truncated(cluster_factory) -> None:
     logs = [cluster.data_dir / f"broker-{i}" / "data" / "diverge-0" / "00000000000000000000.log" for i in (1, 2)]
     wait_for(lambda: logs[0].read_bytes() == logs[1].read_bytes(), timeout=20, message="identical logs")
     assert b"unreplicated" not in logs[0].read_bytes()
+
+
+def test_quick_restart_retakes_leadership_at_a_new_epoch(cluster_factory) -> None:
+    """A broker restarted before its old ZooKeeper session expired must not lead on the old epoch."""
+    from tests.integration.wire import WireClient
+
+    from kafka_broker.protocol import ApiKey
+
+    cluster = cluster_factory(brokers=1, overrides=FAST_FAILOVER)
+    b = cluster.bootstrap_servers
+    create_topic(b, "bounce", partitions=1, replication_factor=1)
+    ConfluentClient().produce(b, "bounce", [Outgoing(0, b"k", b"before")], "none")
+
+    def leader_epoch() -> tuple[int, int]:
+        client = WireClient.to(b)
+        try:
+            response = client.request(ApiKey.METADATA, 12, {"topics": [{"name": "bounce"}],
+                                                            "allow_auto_topic_creation": False,
+                                                            "include_topic_authorized_operations": False})
+        finally:
+            client.close()
+        partition = response["topics"][0]["partitions"][0]
+        return partition["leader_id"], partition["leader_epoch"]
+
+    assert leader_epoch() == (1, 0)
+    cluster.kill_broker(1, signal.SIGKILL)
+    cluster.start_broker(1)  # waits until the new incarnation is registered
+    assert wait_for(lambda: leader_epoch()[1] >= 1, timeout=20, message="a new leader epoch")
+    assert leader_epoch()[0] == 1
+    ConfluentClient().produce(b, "bounce", [Outgoing(0, b"k", b"after")], "none")
+    assert [m.value for m in ConfluentClient().consume(b, "bounce", [0], 2)] == [b"before", b"after"]
+    assert "re-took leadership of bounce-0 at epoch 1" in cluster.log_path(1).read_text()

@@ -58,6 +58,7 @@ class ReplicaManager:
         self._dirty: set[tuple[str, int | None]] = set()
         self._wakeup = asyncio.Event()
         self._listeners: list[Callable[[Partition], None]] = []
+        self._startup_claims: dict[tuple[str, int], int] = {}
         self.shutting_down = False
 
     # --- configuration ------------------------------------------------------------------------------
@@ -115,8 +116,20 @@ class ReplicaManager:
                 except Exception:
                     log.exception("failed to apply metadata for %s-%s", topic, partition)
 
-    def reconcile_all(self) -> None:
-        """Bring every local replica in line with the cache (start-up, after the first metadata load)."""
+    def reconcile_all(self, *, starting: bool = False) -> None:
+        """Bring every local replica in line with the cache (start-up, after the first metadata load).
+
+        At start-up, a partition state that still names this broker as leader was written for the
+        previous run of this process (killed before the cluster noticed). Leading on it would let two
+        incarnations share one leader epoch, so such claims are held (not served) until the state
+        changes or :meth:`reclaim_startup_leadership` bumps the epoch after registration.
+        """
+        if starting:
+            self._startup_claims = {
+                (info.topic, info.partition): info.leader_epoch
+                for info in self.cache.iter_partitions()
+                if info.leader == self.broker_id
+            }
         for key in list(self.partitions):
             self._reconcile(key[0], key[1])
         for info in list(self.cache.iter_partitions()):
@@ -160,6 +173,13 @@ class ReplicaManager:
         if state is None:
             return  # the controller has not elected a leader yet
         replicas = list(dict.fromkeys([*info.replicas, *info.adding_replicas]))
+        key = (part.topic, part.index)
+        claimed_epoch = self._startup_claims.get(key)
+        if claimed_epoch is not None:
+            if state.leader == self.broker_id and state.leader_epoch == claimed_epoch:
+                part.become_follower(leader_id=-1, leader_epoch=state.leader_epoch, isr=state.isr, replicas=replicas)
+                return  # held: see reconcile_all
+            del self._startup_claims[key]
         if state.leader == self.broker_id:
             if not part.is_leader or state.leader_epoch > part.leader_epoch:
                 log.info("becoming leader of %s-%d at epoch %d", part.topic, part.index, state.leader_epoch)
@@ -186,6 +206,25 @@ class ReplicaManager:
                 self._notify(part)
             else:
                 part.update_state(isr=state.isr, replicas=replicas)
+
+    async def reclaim_startup_leadership(self) -> None:
+        """After registering: take back, at a new leader epoch, the leadership held over from the last run.
+
+        The write is conditional on the state version, so if the controller has meanwhile elected
+        another replica (it saw the old session expire) that election stands and this broker follows.
+        """
+        for (topic, index), epoch in list(self._startup_claims.items()):
+            info = self.cache.partition(topic, index)
+            if info is None or info.state is None or info.leader != self.broker_id or info.leader_epoch != epoch:
+                self._startup_claims.pop((topic, index), None)
+                continue
+            state = md.PartitionState(self.broker_id, epoch + 1, info.state.isr, info.state.controller_epoch)
+            version = await self.state_writer.write_partition_state(topic, index, state, info.state_version)
+            if version is not None and version > info.state_version:
+                log.info("re-took leadership of %s-%d at epoch %d after a restart", topic, index, epoch + 1)
+                info.state, info.state_version = state, version
+                self._startup_claims.pop((topic, index), None)
+                self.metadata_changed(topic, index)
 
     def _notify(self, part: Partition) -> None:
         for listener in self._listeners:
