@@ -6,6 +6,7 @@ BIN     := $(VENV)/bin
 # `python -m pytest` puts the repository root on sys.path, so tests can import `tests.integration.…`.
 PYTEST  ?= $(BIN)/python -m pytest -p no:cacheprovider -q -ra
 BROKERS ?= 3
+BENCH_ARGS ?=
 
 .PHONY: install run test lint unit integration bench tools clean
 
@@ -29,7 +30,7 @@ integration: install
 	$(PYTEST) -m integration tests/integration
 
 bench: install
-	$(BIN)/python bench/throughput.py --local $(BROKERS)
+	$(BIN)/python bench/compare.py $(BENCH_ARGS)
 
 # Kubernetes tools (kube-apiserver, etcd, helm, kind) for the k8s/e2e tests, when that script exists.
 tools:
