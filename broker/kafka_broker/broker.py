@@ -24,7 +24,7 @@ from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.replica_fetcher import ReplicaFetcherManager
 from kafka_broker.cluster.replica_manager import ReplicaManager
 from kafka_broker.cluster.topic_admin import TopicAdmin
-from kafka_broker.cluster.zk_store import ZkStore
+from kafka_broker.cluster.zk_store import ZkStore, ensure_chroot
 from kafka_broker.cluster.zk_watcher import ZkWatcher
 from kafka_broker.config import BrokerConfig
 from kafka_broker.controller import Controller
@@ -36,27 +36,11 @@ from kafka_broker.storage.log_manager import LogManager
 log = logging.getLogger(__name__)
 
 
-def split_chroot(connect: str) -> tuple[str, str]:
-    """``h1:2181,h2:2181/kafka`` → (``h1:2181,h2:2181``, ``/kafka``)."""
-    if "/" in connect:
-        hosts, chroot = connect.split("/", 1)
-        return hosts, "/" + chroot.strip("/") if chroot.strip("/") else ""
-    return connect, ""
-
-
 def connect_zookeeper(config: BrokerConfig) -> KazooClient:
     """Connect, creating the chroot first if the connect string names one (as Kafka does)."""
-    hosts, chroot = split_chroot(config.zookeeper.connect)
     timeout = config.zookeeper.connection_timeout_ms / 1000
-    if chroot:
-        root = KazooClient(hosts=hosts, timeout=timeout)
-        root.start(timeout=timeout)
-        try:
-            root.ensure_path(chroot)
-        finally:
-            root.stop()
-            root.close()
-    zk = KazooClient(hosts=hosts + chroot, timeout=config.zookeeper.session_timeout_ms / 1000)
+    ensure_chroot(config.zookeeper.connect, timeout=timeout)
+    zk = KazooClient(hosts=config.zookeeper.connect, timeout=config.zookeeper.session_timeout_ms / 1000)
     zk.start(timeout=timeout)
     return zk
 

@@ -61,6 +61,12 @@ PERSISTENT_PATHS = (
 NO_LEADER = -1
 
 
+def split_chroot(connect: str) -> tuple[str, str]:
+    """``h1:2181,h2:2181/kafka`` → (``h1:2181,h2:2181``, ``/kafka``); the chroot is ``""`` when absent."""
+    hosts, slash, chroot = connect.partition("/")
+    return hosts, (slash + chroot).rstrip("/") if chroot else ""
+
+
 def broker_path(broker_id: int) -> str:
     return f"{BROKER_IDS_PATH}/{broker_id}"
 

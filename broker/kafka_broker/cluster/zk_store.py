@@ -21,6 +21,20 @@ from kafka_broker import metadata as md
 T = TypeVar("T")
 
 
+def ensure_chroot(connect: str, *, timeout: float = 15.0, logger: Any = None) -> None:
+    """Create the chroot of ``connect`` if it names one (as Kafka does): clients cannot use a missing chroot."""
+    hosts, chroot = md.split_chroot(connect)
+    if not chroot:
+        return
+    zk = KazooClient(hosts=hosts, timeout=timeout, **({"logger": logger} if logger is not None else {}))
+    zk.start(timeout=timeout)
+    try:
+        zk.ensure_path(chroot)
+    finally:
+        zk.stop()
+        zk.close()
+
+
 class ZkStore:
     def __init__(self, zk: KazooClient) -> None:
         self.zk = zk

@@ -34,6 +34,7 @@ from types import TracebackType
 
 from kazoo.client import KazooClient
 
+from kafka_broker.cluster.zk_store import ensure_chroot as create_chroot
 from kafka_broker.local.processes import free_port, log_tail, stop_process
 from kafka_broker.local.zookeeper import ZooKeeperProcess
 from kafka_broker.metadata import broker_path
@@ -49,24 +50,9 @@ _KAZOO_LOG = logging.getLogger("kafka_broker.local.kazoo")
 _KAZOO_LOG.setLevel(logging.ERROR)
 
 
-def split_chroot(connect: str) -> tuple[str, str]:
-    """`h1:p1,h2:p2/chroot` → (`h1:p1,h2:p2`, `/chroot`); the chroot is `""` when absent."""
-    hosts, slash, chroot = connect.partition("/")
-    return hosts, (slash + chroot).rstrip("/") if chroot else ""
-
-
 def ensure_chroot(connect: str, *, timeout: float = 15.0) -> None:
-    """Create the chroot of `connect` in ZooKeeper if it has one: clients cannot use a missing chroot."""
-    hosts, chroot = split_chroot(connect)
-    if not chroot:
-        return
-    zk = KazooClient(hosts=hosts, timeout=timeout, logger=_KAZOO_LOG)
-    zk.start(timeout=timeout)
-    try:
-        zk.ensure_path(chroot)
-    finally:
-        zk.stop()
-        zk.close()
+    """Create the chroot of `connect` in ZooKeeper if it has one (quietly: see `_KAZOO_LOG`)."""
+    create_chroot(connect, timeout=timeout, logger=_KAZOO_LOG)
 
 
 def write_properties(path: Path, properties: Mapping[str, str]) -> None:

@@ -9,8 +9,9 @@ import pytest
 
 from kafka_broker.cli.main import build_parser
 from kafka_broker.local import LocalCluster
-from kafka_broker.local.cluster import split_chroot, write_properties
+from kafka_broker.local.cluster import write_properties
 from kafka_broker.local.processes import free_port, log_tail
+from kafka_broker.metadata import split_chroot
 
 
 def test_local_defaults() -> None:
