@@ -15,6 +15,7 @@ import importlib
 import io
 from typing import Any
 
+import aiokafka.protocol.api as aio_api  # a dev dependency: missing means a broken install, never a skip
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,8 +24,6 @@ from protocol_strategies import assert_matches, struct_strategy
 from kafka_broker.protocol import API_SPECS
 from kafka_broker.protocol.codec import Output, chunks, plan_for
 from kafka_broker.protocol.schema import ArrayOf, Field, StructOf
-
-aio_api = pytest.importorskip("aiokafka.protocol.api")
 
 _MODULES = ("admin", "commit", "coordination", "fetch", "group", "metadata", "offset", "produce", "transaction")
 

@@ -11,17 +11,16 @@ import importlib
 import pkgutil
 from typing import Any
 
+import kafka.protocol as kafka_protocol  # a dev dependency: missing means a broken install, never a skip
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kafka.protocol.api_message import ApiMessage
 from protocol_strategies import assert_matches, struct_strategy
 
 from kafka_broker.protocol import API_SPECS, encode_request, encode_response
 from kafka_broker.protocol.codec import Output, chunks, plan_for
 from kafka_broker.protocol.frames import RequestHeader
-
-kafka_protocol = pytest.importorskip("kafka.protocol")
-from kafka.protocol.api_message import ApiMessage  # noqa: E402
 
 
 def _kafka_python_classes() -> dict[tuple[int, str], type]:
