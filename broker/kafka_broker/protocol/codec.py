@@ -240,11 +240,11 @@ def _field_codec(f: Field, version: int, flexible: bool) -> _FieldCodec:
         item = t.item
         if isinstance(item, StructOf):
             inner = _compile_struct(item.fields, version, flexible)
-            read, write = _struct_array_rw(inner, flexible, nullable)
+            read, write = _array_rw(inner.decode, inner.encode, "items", flexible, nullable)
             plan = FieldPlan(name, "array_struct", nullable, f.default, encode=inner.encode, decode=inner.decode)
         else:
             item_read, item_write = _primitive_rw(item, flexible, False)
-            read, write = _array_rw(item, item_read, item_write, flexible, nullable)
+            read, write = _array_rw(item_read, item_write, item.name, flexible, nullable)
             kind = "array_fixed" if item.fmt is not None else "array_other"
             plan = FieldPlan(name, kind, nullable, f.default, fmt=item.fmt, read=item_read, write=item_write)
         if f.default == EMPTY_ARRAY:
@@ -265,43 +265,10 @@ def _struct_writer(inner: _StructCodec) -> Writer:
     return write
 
 
-def _struct_array_rw(inner: _StructCodec, flexible: bool, nullable: bool) -> tuple[Reader, Writer]:
-    """Standalone array-of-struct reader/writer, used when the array is a tagged field."""
-    read_len, write_len, write_null = _array_length_rw(flexible)
-    encode, decode = inner.encode, inner.decode
-
-    def write(out: bytearray, items: Any) -> None:
-        if items is None:
-            if nullable:
-                write_null(out)
-                return
-            items = EMPTY_ARRAY
-        write_len(out, len(items))
-        for item in items:
-            encode(out, item)
-
-    def read(buf: memoryview, pos: int) -> tuple[list[dict[str, Any]] | None, int]:
-        n, pos = read_len(buf, pos)
-        if n < 0:
-            if nullable:
-                return None, pos
-            raise ProtocolError("null array for a non-nullable field")
-        if n > len(buf) - pos:
-            raise ProtocolError(f"array of {n} items is longer than the frame")
-        items = []
-        append = items.append
-        for _ in range(n):
-            item, pos = decode(buf, pos)
-            append(item)
-        return items, pos
-
-    return read, write
-
-
 def _array_rw(
-    item: p.Primitive, item_read: Reader, item_write: Writer, flexible: bool, nullable: bool
+    item_read: Reader, item_write: Writer, what: str, flexible: bool, nullable: bool
 ) -> tuple[Reader, Writer]:
-    """Standalone array-of-primitive reader/writer, used when the array is a tagged field."""
+    """Standalone array reader/writer (items are structs or primitives), used when the array is a tagged field."""
     read_len, write_len, write_null = _array_length_rw(flexible)
 
     def write(out: bytearray, items: Any) -> None:
@@ -321,7 +288,7 @@ def _array_rw(
                 return None, pos
             raise ProtocolError("null array for a non-nullable field")
         if n > len(buf) - pos:
-            raise ProtocolError(f"array of {n} {item.name} is longer than the frame")
+            raise ProtocolError(f"array of {n} {what} is longer than the frame")
         items = []
         append = items.append
         for _ in range(n):
