@@ -66,8 +66,9 @@ class NumberedProducer(threading.Thread):
                 "bootstrap.servers": bootstrap,
                 "acks": "all",
                 "linger.ms": 2,
-                "enable.idempotence": False,
-                "max.in.flight.requests.per.connection": 1,
+                # Without idempotence librdkafka may reorder a retried batch behind later ones when the
+                # partition's leader moves to another connection; idempotence keeps order across failover.
+                "enable.idempotence": True,
                 "message.send.max.retries": 1_000_000,
                 "retry.backoff.ms": 100,
                 "message.timeout.ms": 120_000,
