@@ -14,21 +14,19 @@ Responses for a partition that changed role while the request was out are ignore
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import struct
 from dataclasses import dataclass
 
+from kafka_broker.cluster.broker_connection import BrokerConnection
 from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.partition import Partition
 from kafka_broker.config import BrokerConfig
-from kafka_broker.protocol import ApiKey, ErrorCode, decode_response, encode_request
+from kafka_broker.protocol import ApiKey, ErrorCode
 
 log = logging.getLogger(__name__)
 
 FETCH_VERSION = 11
 EPOCH_VERSION = 3
-SIZE = struct.Struct(">i")
 
 
 @dataclass(slots=True)
@@ -36,37 +34,6 @@ class FollowedPartition:
     partition: Partition
     leader_epoch: int
     needs_truncation: bool = True
-
-
-class LeaderConnection:
-    """A request/response connection to another broker (one request in flight at a time)."""
-
-    def __init__(self, host: str, port: int, client_id: str) -> None:
-        self.host, self.port, self.client_id = host, port, client_id
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._ids = itertools.count(1)
-
-    async def request(self, api_key: int, version: int, body: dict, timeout: float) -> dict:
-        if self._writer is None:
-            self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), timeout=5)
-        assert self._reader is not None
-        correlation_id = next(self._ids)
-        self._writer.write(encode_request(api_key, version, correlation_id, self.client_id, body))
-        await self._writer.drain()
-        size_bytes = await asyncio.wait_for(self._reader.readexactly(4), timeout)
-        (size,) = SIZE.unpack(size_bytes)
-        frame = await asyncio.wait_for(self._reader.readexactly(size), timeout)
-        got_id, response = decode_response(api_key, version, frame)
-        if got_id != correlation_id:
-            raise ConnectionError(f"correlation id {got_id} != {correlation_id}")
-        return response
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self._reader = self._writer = None
 
 
 class LeaderFetcher:
@@ -78,7 +45,7 @@ class LeaderFetcher:
         self.partitions: dict[tuple[str, int], FollowedPartition] = {}
         self.changed = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
-        self.connection: LeaderConnection | None = None
+        self.connection: BrokerConnection | None = None
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"fetcher-{self.leader_id}")
@@ -116,7 +83,7 @@ class LeaderFetcher:
         registration = self.manager.cache.brokers.get(self.leader_id)
         if registration is None:
             raise ConnectionError(f"leader {self.leader_id} is not registered")
-        self.connection = LeaderConnection(registration.host, registration.port,
+        self.connection = BrokerConnection(registration.host, registration.port,
                                            f"replica-fetcher-{self.manager.config.broker_id}")
 
     def _current(self, key: tuple[str, int], followed: FollowedPartition) -> bool:

@@ -1,0 +1,136 @@
+"""A client connection from this broker to another one: one request at a time, responses read in place.
+
+Used by the replica fetcher, whose Fetch responses carry megabytes of record batches. The socket is
+read with an :class:`asyncio.BufferedProtocol` straight into a response buffer the connection keeps
+and reuses, so a response's bytes are never copied on their way in (asyncio's streams copy every
+chunk into their own buffer and again out of it). The decoded response's byte fields are views of
+that buffer: they stay valid until the next :meth:`BrokerConnection.request`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import struct
+from typing import Any
+
+from kafka_broker.protocol import decode_response, encode_request
+
+SIZE = struct.Struct(">i")
+MAX_RESPONSE = 1 << 30
+"""Refuse a response frame larger than this (a garbled size prefix, not a real response)."""
+
+
+class _ResponseProtocol(asyncio.BufferedProtocol):
+    """Receives size-prefixed frames: the 4-byte size into ``_head``, then the frame into ``_frame``."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._head = bytearray(4)
+        self._head_view = memoryview(self._head)
+        self._head_got = 0
+        self._frame = bytearray(64 * 1024)
+        self._frame_view = memoryview(self._frame)
+        self._size = -1  # size of the frame being received; -1 while reading its size prefix
+        self._got = 0
+        self._waiter: asyncio.Future[memoryview] | None = None
+        self._error: BaseException | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(exc or ConnectionError("connection closed by the peer"))
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self._size < 0:
+            return self._head_view[self._head_got:]
+        return self._frame_view[self._got:self._size]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._size < 0:
+            self._head_got += nbytes
+            if self._head_got < 4:
+                return
+            self._head_got = 0
+            (size,) = SIZE.unpack(self._head)
+            if not 0 <= size <= MAX_RESPONSE:
+                self._fail(ConnectionError(f"response frame of {size} bytes"))
+                if self.transport is not None:
+                    self.transport.abort()
+                return
+            if size > len(self._frame):
+                self._frame_view.release()
+                self._frame = bytearray(max(size, 2 * len(self._frame)))
+                self._frame_view = memoryview(self._frame)
+            self._size, self._got = size, 0
+            if size:
+                return
+        else:
+            self._got += nbytes
+            if self._got < self._size:
+                return
+        frame = self._frame_view[:self._size]
+        self._size = -1
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(frame)
+
+    def expect(self) -> asyncio.Future[memoryview]:
+        """A future for the next frame. The previous frame's buffer is reused from here on."""
+        if self._error is not None:
+            raise ConnectionError(str(self._error)) from self._error
+        self._waiter = asyncio.get_running_loop().create_future()
+        return self._waiter
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._error is None:
+            self._error = exc
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionError(str(exc)))
+
+
+class BrokerConnection:
+    """Request/response toward one broker, connected on first use, one request in flight."""
+
+    def __init__(self, host: str, port: int, client_id: str, *, connect_timeout: float = 5.0) -> None:
+        self.host, self.port, self.client_id = host, port, client_id
+        self.connect_timeout = connect_timeout
+        self._protocol: _ResponseProtocol | None = None
+        self._ids = itertools.count(1)
+
+    async def request(self, api_key: int, version: int, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send one request and decode its response; raises ConnectionError or TimeoutError (and the
+        connection is closed) when the broker does not answer properly within ``timeout`` seconds."""
+        protocol = self._protocol
+        if protocol is None or protocol.transport is None or protocol.transport.is_closing():
+            protocol = await self._connect()
+        correlation_id = next(self._ids)
+        frame = protocol.expect()
+        assert protocol.transport is not None
+        protocol.transport.write(encode_request(api_key, version, correlation_id, self.client_id, body))
+        try:
+            view = await asyncio.wait_for(frame, timeout)
+        except BaseException:
+            self.close()
+            raise
+        got_id, response = decode_response(api_key, version, view)
+        if got_id != correlation_id:
+            self.close()
+            raise ConnectionError(f"correlation id {got_id} != {correlation_id}")
+        return response
+
+    async def _connect(self) -> _ResponseProtocol:
+        self.close()
+        loop = asyncio.get_running_loop()
+        _transport, protocol = await asyncio.wait_for(
+            loop.create_connection(_ResponseProtocol, self.host, self.port), timeout=self.connect_timeout
+        )
+        self._protocol = protocol
+        return protocol
+
+    def close(self) -> None:
+        if self._protocol is not None and self._protocol.transport is not None:
+            self._protocol.transport.close()
+        self._protocol = None
