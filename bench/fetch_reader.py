@@ -1,0 +1,184 @@
+"""Consume at the broker's speed, not the client's: a Kafka Fetch reader that never decodes a record.
+
+A Python consumer built on librdkafka turns every record into a ``Message`` object, which caps it at a
+few hundred thousand records a second here whatever the broker does — so its throughput says little
+about how fast a broker serves its log, and nothing when set beside the raw limit (``raw_sink.py``
+sending the same bytes with ``sendfile``). This reader does what a consumer's network layer does and
+no more: one connection per partition leader (one thread each), Fetch v11 requests for every
+partition that leader has, the response received into one reused buffer, and per partition only
+the batch headers walked (base offset, last offset delta, record count) to know the next fetch
+offset. Batches cut off at the end of a response are fetched again from their start, as clients do.
+The topic is complete when it is read, so requests do not wait for data (``max_wait_ms`` 0): a
+partition the producer never wrote to would otherwise hold its leader's first answer for the wait.
+
+Used by ``bench/compare.py`` for the "fetch" rows of kopfka, Apache Kafka and the raw limit alike.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass
+
+from confluent_kafka.admin import AdminClient
+
+from kafka_broker.protocol import ApiKey, decode_response, encode_request
+
+FETCH_VERSION = 11
+SIZE = struct.Struct(">i")
+BATCH_HEAD = struct.Struct(">qi")  # baseOffset, batchLength
+LAST_OFFSET_DELTA = struct.Struct(">i")  # at byte 23 of a batch
+RECORD_COUNT = struct.Struct(">i")  # at byte 57
+BATCH_HEADER_BYTES = 61
+
+
+@dataclass
+class PartitionProgress:
+    partition: int
+    offset: int = 0
+    records: int = 0
+    high_watermark: int = -1
+
+    @property
+    def done(self) -> bool:
+        return 0 <= self.high_watermark <= self.offset
+
+
+def walk_batches(records: memoryview, progress: PartitionProgress) -> None:
+    """Advance ``progress`` past every complete batch in ``records`` (a partial last one is left)."""
+    position, end = 0, len(records)
+    while end - position >= BATCH_HEADER_BYTES:
+        base_offset, length = BATCH_HEAD.unpack_from(records, position)
+        if position + 12 + length > end:
+            break
+        (delta,) = LAST_OFFSET_DELTA.unpack_from(records, position + 23)
+        (count,) = RECORD_COUNT.unpack_from(records, position + 57)
+        progress.records += count
+        progress.offset = base_offset + delta + 1
+        position += 12 + length
+
+
+def _recv_into(sock: socket.socket, view: memoryview) -> None:
+    got = 0
+    while got < len(view):
+        n = sock.recv_into(view[got:])
+        if n == 0:
+            raise ConnectionError("broker closed the connection")
+        got += n
+
+
+class LeaderReader(threading.Thread):
+    """Fetches the partitions one broker leads up to their high watermarks (the topic is not being
+    written to while it is read)."""
+
+    def __init__(
+        self, address: tuple[str, int], topic: str, partitions: list[int], *,
+        max_bytes: int, partition_max_bytes: int, timeout: float,
+    ) -> None:
+        super().__init__(daemon=True)
+        self.address, self.topic, self.timeout = address, topic, timeout
+        self.max_bytes, self.partition_max_bytes = max_bytes, partition_max_bytes
+        self.progress = [PartitionProgress(p) for p in partitions]
+        self.started_at = 0.0
+        self.done_at = 0.0
+        self.error: BaseException | None = None
+
+    @property
+    def records(self) -> int:
+        return sum(p.records for p in self.progress)
+
+    def run(self) -> None:
+        try:
+            self._read()
+        except BaseException as exc:  # reported by read_topic
+            self.error = exc
+
+    def _read(self) -> None:
+        buffer = bytearray(self.max_bytes + (1 << 20))
+        view = memoryview(buffer)
+        head = memoryview(bytearray(4))
+        deadline = time.monotonic() + self.timeout
+        with socket.create_connection(self.address, timeout=30) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            correlation_id = 0
+            self.started_at = time.perf_counter()
+            while not all(p.done for p in self.progress):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"read {self.records} records in {self.timeout} s, not yet at the end")
+                correlation_id += 1
+                sock.sendall(encode_request(ApiKey.FETCH, FETCH_VERSION, correlation_id, "fetch-reader", {
+                    "replica_id": -1, "max_wait_ms": 0, "min_bytes": 1, "max_bytes": self.max_bytes,
+                    "isolation_level": 0, "session_id": 0, "session_epoch": -1, "rack_id": "",
+                    "forgotten_topics_data": [],
+                    "topics": [{"topic": self.topic, "partitions": [
+                        {"partition": p.partition, "current_leader_epoch": -1, "fetch_offset": p.offset,
+                         "log_start_offset": -1, "partition_max_bytes": self.partition_max_bytes}
+                        for p in self.progress if not p.done]}],
+                }))
+                _recv_into(sock, head)
+                (size,) = SIZE.unpack(head)
+                if size > len(buffer):
+                    buffer = bytearray(size)
+                    view = memoryview(buffer)
+                frame = view[:size]
+                _recv_into(sock, frame)
+                got_id, response = decode_response(ApiKey.FETCH, FETCH_VERSION, frame)
+                if got_id != correlation_id:
+                    raise ConnectionError(f"correlation id {got_id} != {correlation_id}")
+                by_partition = {p.partition: p for p in self.progress}
+                for topic in response["responses"]:
+                    for part in topic["partitions"]:
+                        if part["error_code"]:
+                            raise RuntimeError(f"fetch {self.topic}-{part['partition_index']}: "
+                                               f"error {part['error_code']}")
+                        progress = by_partition[part["partition_index"]]
+                        progress.high_watermark = part["high_watermark"]
+                        records = part["records"]
+                        if records is not None and len(records):
+                            walk_batches(records, progress)
+                del response, frame
+        self.done_at = time.perf_counter()
+
+
+def leaders(bootstrap: str, topic: str) -> dict[tuple[str, int], list[int]]:
+    """Partition indexes by the address of their leader."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    meta = admin.list_topics(topic, timeout=30)
+    brokers = {b.id: (b.host, b.port) for b in meta.brokers.values()}
+    out: dict[tuple[str, int], list[int]] = {}
+    for index, partition in sorted(meta.topics[topic].partitions.items()):
+        out.setdefault(brokers[partition.leader], []).append(index)
+    return out
+
+
+def read_topic(
+    bootstrap: str, topic: str, *, records: int, max_bytes: int = 64 << 20, partition_max_bytes: int = 8 << 20,
+    min_seconds: float = 1.0, timeout: float = 300,
+) -> float:
+    """Seconds to fetch all of ``topic`` (``records`` records, checked) from the beginning, timed from the
+    first request on: connecting and the metadata lookup are not the broker's throughput. A topic read
+    faster than ``min_seconds`` is read again until that much time has passed, and the mean is returned,
+    so that a few milliseconds of scheduling noise do not decide the figure."""
+    by_leader = leaders(bootstrap, topic)
+    rounds, elapsed = 0, 0.0
+    while elapsed < min_seconds or not rounds:
+        readers = [
+            LeaderReader(address, topic, partitions, max_bytes=max_bytes, partition_max_bytes=partition_max_bytes,
+                         timeout=timeout)
+            for address, partitions in by_leader.items()
+        ]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+        errors = [r.error for r in readers if r.error is not None]
+        if errors:
+            raise RuntimeError(f"fetch reader failed: {errors[0]!r}") from errors[0]
+        got = sum(r.records for r in readers)
+        if got != records:
+            raise RuntimeError(f"fetch reader read {got} records of {topic}, expected {records}")
+        elapsed += max(r.done_at for r in readers) - min(r.started_at for r in readers)
+        rounds += 1
+    return elapsed / rounds
