@@ -93,3 +93,24 @@ def test_compacted_topic_keeps_exactly_the_latest_value_of_each_live_key(cluster
     )
     for broker in cluster.broker_ports:
         assert "cleaned compacted-0" in cluster.log_path(broker).read_text()
+
+
+def test_compacted_topic_refuses_a_record_without_a_key(cluster_factory) -> None:
+    from confluent_kafka import KafkaError, Producer
+
+    cluster = cluster_factory(brokers=1)
+    b = cluster.bootstrap_servers
+    create_topic(b, "compacted-keys", partitions=1, replication_factor=1, config={"cleanup.policy": "compact"})
+    producer = Producer({"bootstrap.servers": b, "acks": "all", "linger.ms": 0, "retries": 0})
+    reports: list[tuple[bytes | None, int | None]] = []
+
+    def report(err, msg) -> None:
+        reports.append((msg.key(), err.code() if err else None))
+
+    producer.produce("compacted-keys", key=b"k", value=b"kept", partition=0, on_delivery=report)
+    producer.flush(30)
+    producer.produce("compacted-keys", key=None, value=b"no key", partition=0, on_delivery=report)
+    producer.flush(30)
+    assert reports == [(b"k", None), (None, KafkaError.INVALID_RECORD)]
+    stored = ConfluentClient().consume_to_end(b, "compacted-keys", partitions=[0])
+    assert [(m.offset, m.key, m.value) for m in stored] == [(0, b"k", b"kept")]

@@ -61,6 +61,7 @@ from kafka_broker.storage.producer_state import ProducerStateManager
 from kafka_broker.storage.records import (
     BatchHeader,
     assign_offsets,
+    decode_records,
     iter_batches,
     recompress_batch,
     set_log_append_time,
@@ -279,6 +280,8 @@ class PartitionLog:
         headers = validate_batches(view, max_batch_bytes=config.max_message_bytes, from_client=from_client)
         if not headers:
             return AppendInfo(-1, -1, -1, -1, 0, [])
+        if from_client and config.compacts:
+            self._require_keys(view, headers)
         if any(header.producer_id >= 0 for header in headers):
             duplicate = self.producer_state.check(headers)
             if duplicate is not None:
@@ -311,6 +314,17 @@ class PartitionLog:
         if leader_epoch > self._epochs.latest_epoch:
             self._epochs.assign(leader_epoch, first_offset)
         return self._appended(headers, log_append_time, now)
+
+    def _require_keys(self, view: memoryview, headers: list[BatchHeader]) -> None:
+        """A compacted topic keeps the latest record of each key, so a record without one could never be
+        cleaned: refused, as Kafka refuses it (the one produce path that decodes every record)."""
+        for header in headers:
+            if not header.is_control and any(
+                record.key is None for record in decode_records(view[header.position : header.end])
+            ):
+                raise InvalidRecordError(
+                    f"Compacted topic cannot accept message without key in topic partition {self.directory.name}."
+                )
 
     @staticmethod
     def _recompressed(view: memoryview, headers: list[BatchHeader], codec: int) -> bytearray:

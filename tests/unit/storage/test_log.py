@@ -417,3 +417,24 @@ def test_update_config_and_delete(partition_dir):
     assert len(log.segments) == 3
     log.delete()
     assert not partition_dir.exists()
+
+
+@pytest.mark.parametrize("compression", [Codec.NONE, Codec.LZ4])
+def test_compacted_topic_refuses_records_without_a_key(partition_dir, compression):
+    log = open_log(partition_dir, cleanup_policy="compact")
+    keyed = make_batch(3, compression=compression)
+    unkeyed = build_batch([*make_records(2), Record(2, 1_002, None, b"no key", ())], base_offset=0,
+                          compression=compression)
+    log.append_as_leader(keyed, leader_epoch=0)
+    with pytest.raises(InvalidRecordError, match="Compacted topic cannot accept message without key"):
+        log.append_as_leader(keyed + unkeyed, leader_epoch=0)
+    assert log.log_end_offset == 3  # nothing of the refused request was written
+    assert [r.offset for r in read_all(log)] == [0, 1, 2]
+    log.close()
+
+
+def test_records_without_a_key_are_fine_where_nothing_is_compacted(partition_dir):
+    log = open_log(partition_dir)
+    log.append_as_leader(build_batch([Record(0, 1_000, None, b"v", ())], base_offset=0), leader_epoch=0)
+    assert [r.key for r in read_all(log)] == [None]
+    log.close()
