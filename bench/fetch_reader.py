@@ -155,7 +155,7 @@ def leaders(bootstrap: str, topic: str) -> dict[tuple[str, int], list[int]]:
 
 def read_topic(
     bootstrap: str, topic: str, *, records: int, max_bytes: int = 64 << 20, partition_max_bytes: int = 8 << 20,
-    min_seconds: float = 1.0, timeout: float = 300,
+    min_seconds: float = 2.0, timeout: float = 300,
 ) -> float:
     """Seconds to fetch all of ``topic`` (``records`` records, checked) from the beginning, timed from the
     first request on: connecting and the metadata lookup are not the broker's throughput. A topic read
