@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Build the kopfka images here, with no container registry: kopfka/broker and kopfka/operator, FROM a
 # Debian base made with debootstrap and `docker import`, from wheels built on the host (PyPI is reachable,
-# the build containers need no network). Starts dockerd when none answers. Idempotent: the base images are
-# made once (they stay in dockerd's store); the product images are rebuilt (Docker's layer cache keeps it
-# quick when nothing changed).
+# the build containers need no network). Starts dockerd when none answers, always with the kopfka-runc
+# runtime (scripts/docker/dockerd.sh). Idempotent: the base images are made once (they stay in dockerd's
+# store); the product images are rebuilt (Docker's layer cache keeps it quick when nothing changed).
 #
 # Usage: scripts/build-images.sh [--zookeeper]
-#   --zookeeper   also make kopfka/zookeeper-test (Debian's ZooKeeper 3.8 on the same base), for tests/images.
+#   --zookeeper   also make kopfka/zookeeper-test (Debian's ZooKeeper 3.8 on the same base), for tests/images,
+#                 and kopfka/zookeeper:3.8 from it (scripts/zookeeper-image: the official image's entrypoint
+#                 contract), for the operator's managed ensemble in tests/e2e.
 # Environment: TAG (default: the project version), KOPFKA_CACHE (default ~/.cache/kopfka), PYTHON (the
 # interpreter whose pip builds the wheels; default python3).
 set -euo pipefail
@@ -16,6 +18,7 @@ TAG="${TAG:-$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/pyproject.toml" | head 
 CACHE="${KOPFKA_CACHE:-$HOME/.cache/kopfka}"
 BASE_IMAGE=kopfka/base:bookworm
 ZOOKEEPER_IMAGE=kopfka/zookeeper-test:3.8
+ZOOKEEPER_SERVER_IMAGE=kopfka/zookeeper:3.8
 SUITE=bookworm
 WITH_ZOOKEEPER=0
 [[ "${1:-}" == "--zookeeper" ]] && WITH_ZOOKEEPER=1
@@ -33,17 +36,9 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-ensure_dockerd() {
-    docker info >/dev/null 2>&1 && return 0
-    log "starting dockerd (log: $CACHE/dockerd.log)"
-    mkdir -p "$CACHE"
-    nohup dockerd >"$CACHE/dockerd.log" 2>&1 &
-    for _ in $(seq 60); do
-        docker info >/dev/null 2>&1 && return 0
-        sleep 1
-    done
-    log "dockerd did not come up:"; tail -20 "$CACHE/dockerd.log" >&2; exit 1
-}
+# ensure_dockerd: scripts/docker/dockerd.sh.
+# shellcheck source=docker/dockerd.sh
+source "$ROOT/scripts/docker/dockerd.sh"
 
 debian_mirror() {
     local uri
@@ -81,6 +76,10 @@ main() {
     rootfs_image "$BASE_IMAGE" python3,python3-venv,ca-certificates
     if ((WITH_ZOOKEEPER)); then
         rootfs_image "$ZOOKEEPER_IMAGE" zookeeper,ca-certificates
+        log "$ZOOKEEPER_SERVER_IMAGE (log: $CACHE/build-zookeeper.log)"
+        docker build --build-arg "BASE_IMAGE=$ZOOKEEPER_IMAGE" -t "$ZOOKEEPER_SERVER_IMAGE" \
+            "$ROOT/scripts/zookeeper-image" >"$CACHE/build-zookeeper.log" 2>&1 \
+            || { tail -30 "$CACHE/build-zookeeper.log" >&2; exit 1; }
     fi
     CONTEXT="$(mktemp -d)"
     trap 'rm -rf "$CONTEXT"' EXIT
