@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Build the Kubernetes tools the k8s test tier runs: etcd, kube-apiserver,
-# kube-controller-manager, kubectl and helm, at pinned versions, from their Go
-# modules (no other download source is reachable here), into
-# ${KOPFKA_CACHE:-~/.cache/kopfka}/bin.
+# Build the Kubernetes tools the k8s and e2e test tiers run, at pinned versions,
+# from their Go modules (no other download source is reachable here), into
+# ${KOPFKA_CACHE:-~/.cache/kopfka}/bin:
+#   k8s tier:  etcd, kube-apiserver, kube-controller-manager, kubectl, helm
+#   e2e tier:  kind, and what scripts/build-kind-node.sh puts into a kind node
+#              image: kubelet, kubeadm, kube-scheduler, kube-proxy, CoreDNS,
+#              containerd (+ its runc shim and ctr), crictl, the CNI plugins
+#              (in cni/), and pause (a small static C program of ours).
 #
 # Why a cache outside the repo: CI runs in a fresh clone, and a cold build takes
 # many minutes on two cores; the Go module and build caches stay in their usual
@@ -16,13 +20,23 @@
 # its own repository. We build it from a small wrapper module that requires
 # k8s.io/kubernetes and replaces every staging module with its published
 # v0.<minor>.<patch> twin. etcd's server module has ../ replaces too, so it gets
-# a wrapper as well; helm has none and is built with plain `go install`.
+# a wrapper as well; helm, kind, containerd, crictl and the CNI plugins have none
+# and are built with plain `go install`. CoreDNS gets a wrapper main that
+# compiles in only the plugins kubeadm's Corefile uses (plus log), instead of
+# every cloud DNS backend CoreDNS ships.
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.8}"     # the etcd release k8s.io/kubernetes v1.36.3 is built against
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 HELM_KUBE_MINOR=37                          # helm v3.22.0 is built with k8s.io/client-go v0.37
+KIND_VERSION="${KIND_VERSION:-v0.33.0}"
+COREDNS_VERSION="${COREDNS_VERSION:-v1.14.2}"    # kubeadm v1.36.3's CoreDNSVersion (the image tag it asks for)
+CONTAINERD_VERSION="${CONTAINERD_VERSION:-v2.3.7}"
+CRI_TOOLS_VERSION="${CRI_TOOLS_VERSION:-v1.36.0}"
+CNI_PLUGINS_VERSION="${CNI_PLUGINS_VERSION:-v1.10.0}"
+CNI_PLUGINS=(main/ptp main/loopback ipam/host-local meta/portmap)
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
 CACHE="${KOPFKA_CACHE:-$HOME/.cache/kopfka}"
 BIN="$CACHE/bin"
@@ -58,13 +72,15 @@ EOF
     stamp etcd "$ETCD_VERSION"
 }
 
+KUBERNETES_COMMANDS=(kube-apiserver kube-controller-manager kubectl kube-scheduler kube-proxy kubelet kubeadm)
+
 build_kubernetes() {
     local missing=0 name
-    for name in kube-apiserver kube-controller-manager kubectl; do
+    for name in "${KUBERNETES_COMMANDS[@]}"; do
         fresh "$name" "$K8S_VERSION" || missing=1
     done
     ((missing)) || return 0
-    log "kube-apiserver, kube-controller-manager, kubectl $K8S_VERSION"
+    log "${KUBERNETES_COMMANDS[*]} $K8S_VERSION"
     local dir="$SRC/kubernetes-$K8S_VERSION" staging="v0.${K8S_VERSION#v1.}"
     mkdir -p "$dir"
     (cd "$dir" && go mod download k8s.io/kubernetes@"$K8S_VERSION")
@@ -86,11 +102,10 @@ build_kubernetes() {
         ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
     done
     mkdir -p "$dir/out"
+    # One `go build` for all of them, so they share one compilation of their common packages.
     (cd "$dir" && "${NICE[@]}" go build -mod=mod -trimpath -ldflags "$ldflags" -o "$dir/out/" \
-        k8s.io/kubernetes/cmd/kube-apiserver \
-        k8s.io/kubernetes/cmd/kube-controller-manager \
-        k8s.io/kubernetes/cmd/kubectl)
-    for name in kube-apiserver kube-controller-manager kubectl; do
+        "${KUBERNETES_COMMANDS[@]/#/k8s.io/kubernetes/cmd/}")
+    for name in "${KUBERNETES_COMMANDS[@]}"; do
         mv "$dir/out/$name" "$BIN/$name"
         stamp "$name" "$K8S_VERSION"
     done
@@ -111,7 +126,105 @@ build_helm() {
     stamp helm "$HELM_VERSION+k8s1.$HELM_KUBE_MINOR"
 }
 
+build_kind() {
+    fresh kind "$KIND_VERSION" && return 0
+    log "kind $KIND_VERSION"
+    GOBIN="$SRC/kind-bin" "${NICE[@]}" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kind@$KIND_VERSION"
+    mv "$SRC/kind-bin/kind" "$BIN/kind"
+    stamp kind "$KIND_VERSION"
+}
+
+build_containerd() {
+    local missing=0 name
+    for name in containerd containerd-shim-runc-v2 ctr; do
+        fresh "$name" "$CONTAINERD_VERSION" || missing=1
+    done
+    ((missing)) || return 0
+    log "containerd, containerd-shim-runc-v2, ctr $CONTAINERD_VERSION"
+    local module=github.com/containerd/containerd/v2
+    # Without the snapshotters a kind node never selects (as kind's own build does), and so without cgo.
+    GOBIN="$SRC/containerd-bin" "${NICE[@]}" go install -trimpath -tags "no_aufs no_zfs no_btrfs no_devmapper" \
+        -ldflags "-s -w -X $module/version.Version=$CONTAINERD_VERSION" \
+        "$module/cmd/containerd@$CONTAINERD_VERSION" \
+        "$module/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION" \
+        "$module/cmd/ctr@$CONTAINERD_VERSION"
+    for name in containerd containerd-shim-runc-v2 ctr; do
+        mv "$SRC/containerd-bin/$name" "$BIN/$name"
+        stamp "$name" "$CONTAINERD_VERSION"
+    done
+}
+
+build_crictl() {
+    fresh crictl "$CRI_TOOLS_VERSION" && return 0
+    log "crictl $CRI_TOOLS_VERSION"
+    GOBIN="$SRC/crictl-bin" "${NICE[@]}" go install -trimpath \
+        -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRI_TOOLS_VERSION" \
+        "sigs.k8s.io/cri-tools/cmd/crictl@$CRI_TOOLS_VERSION"
+    mv "$SRC/crictl-bin/crictl" "$BIN/crictl"
+    stamp crictl "$CRI_TOOLS_VERSION"
+}
+
+build_cni() {
+    local plugin built=1
+    for plugin in "${CNI_PLUGINS[@]}"; do [[ -x "$BIN/cni/${plugin#*/}" ]] || built=0; done
+    ((built)) && [[ -f "$BIN/.cni.version" && "$(cat "$BIN/.cni.version")" == "$CNI_PLUGINS_VERSION" ]] && return 0
+    log "CNI plugins ${CNI_PLUGINS[*]} $CNI_PLUGINS_VERSION"
+    local module=github.com/containernetworking/plugins
+    mkdir -p "$BIN/cni"
+    local packages=()
+    for plugin in "${CNI_PLUGINS[@]}"; do packages+=("$module/plugins/$plugin@$CNI_PLUGINS_VERSION"); done
+    GOBIN="$SRC/cni-bin" "${NICE[@]}" go install -trimpath \
+        -ldflags "-s -w -X $module/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" "${packages[@]}"
+    for plugin in "${CNI_PLUGINS[@]}"; do
+        mv "$SRC/cni-bin/${plugin#*/}" "$BIN/cni/${plugin#*/}"
+    done
+    stamp cni "$CNI_PLUGINS_VERSION"
+}
+
+# CoreDNS's own main is coremain.Run with every plugin registered by an import; ours registers the plugins
+# of kubeadm's Corefile (errors health ready kubernetes prometheus=metrics forward cache loop reload
+# loadbalance) and log. The directive order stays CoreDNS's own (core/dnsserver).
+COREDNS_PLUGINS=(cache errors forward health kubernetes loadbalance log loop metrics ready reload)
+
+build_coredns() {
+    fresh coredns "$COREDNS_VERSION" && return 0
+    log "coredns $COREDNS_VERSION (plugins: ${COREDNS_PLUGINS[*]})"
+    local dir="$SRC/coredns-$COREDNS_VERSION" plugin
+    mkdir -p "$dir"
+    printf 'module kopfka.local/tools/coredns\n\ngo 1.24.0\n\nrequire github.com/coredns/coredns %s\n' \
+        "$COREDNS_VERSION" >"$dir/go.mod"
+    {
+        printf 'package main\n\nimport (\n\t"github.com/coredns/coredns/coremain"\n\n'
+        for plugin in "${COREDNS_PLUGINS[@]}"; do
+            printf '\t_ "github.com/coredns/coredns/plugin/%s"\n' "$plugin"
+        done
+        printf ')\n\nfunc main() { coremain.Run() }\n'
+    } >"$dir/main.go"
+    (cd "$dir" && "${NICE[@]}" go build -mod=mod -trimpath \
+        -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" -o "$BIN/coredns.tmp" .)
+    mv "$BIN/coredns.tmp" "$BIN/coredns"
+    stamp coredns "$COREDNS_VERSION"
+}
+
+build_pause() {
+    local source="$ROOT/scripts/kind-node/pause.c" version
+    version="$(sha256sum "$source" | cut -c1-12)"
+    fresh pause "$version" && return 0
+    log "pause (scripts/kind-node/pause.c)"
+    command -v cc >/dev/null || { log "a C compiler (cc) is needed for pause"; exit 1; }
+    cc -static -Os -s -o "$BIN/pause.tmp" "$source"
+    mv "$BIN/pause.tmp" "$BIN/pause"
+    stamp pause "$version"
+}
+
 build_etcd
 build_helm
 build_kubernetes
-log "ready in $BIN: etcd $ETCD_VERSION, kubernetes $K8S_VERSION, helm $HELM_VERSION"
+build_kind
+build_containerd
+build_crictl
+build_cni
+build_coredns
+build_pause
+log "ready in $BIN: etcd $ETCD_VERSION, kubernetes $K8S_VERSION, helm $HELM_VERSION, kind $KIND_VERSION," \
+    "containerd $CONTAINERD_VERSION, crictl $CRI_TOOLS_VERSION, CNI plugins $CNI_PLUGINS_VERSION, coredns $COREDNS_VERSION"
