@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import confluent_kafka
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -73,7 +74,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import fetch_reader
 import raw_sink
-from apache_kafka import ApacheKafkaCluster
+from apache_kafka import KAFKA_VERSION, ApacheKafkaCluster
 from kafka_broker.local import LocalCluster
 from kafka_broker.local.zookeeper import ZooKeeperProcess
 
@@ -579,6 +580,23 @@ def markdown(table: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def machine_summary() -> str:
+    """The machine and software a run measured: what the README's table must say it ran on."""
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Linux {os.uname().release}, load average {load}; "
+        f"Python {sys.version.split()[0]}, confluent-kafka {confluent_kafka.version()} / librdkafka "
+        f"{confluent_kafka.libversion()[0]}, Apache Kafka {KAFKA_VERSION}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the clusters on the way out
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -607,6 +625,8 @@ def main(argv: list[str] | None = None) -> int:
     workloads = list(WORKLOADS) if args.workloads == "all" else [WORKLOADS[int(i)] for i in args.workloads.split(",")]
 
     samples = {w.name: Samples() for w in workloads}
+    started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    log(f"machine: {machine_summary()}")
     with contextlib.ExitStack() as stack:
         if args.work_dir is None:
             args.work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kopfka-compare-")))
@@ -624,8 +644,9 @@ def main(argv: list[str] | None = None) -> int:
                         run_workload(workload, clusters, samples[workload.name], args)
 
     table = [row for w in workloads for row in rows(w, samples[w.name])]
+    print(f"\nstarted {started}, ended {time.strftime('%Y-%m-%d %H:%M:%S %Z')}: {machine_summary()}")
     print(
-        f"\n{args.records} records per run, median of {args.repeat}, {args.partitions} partitions, "
+        f"{args.records} records per run, median of {args.repeat}, {args.partitions} partitions, "
         f"lz4 requested; stored codec: "
         + "; ".join(
             f"{w.name}: kopfka {codec_summary(samples[w.name].codec['kopfka'])}, "
