@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from .kind_cluster import BROKER_IMAGE, BROKERS, CLUSTER, NAMESPACE, KindCluster, wait_for
+from .kind_cluster import BROKER_IMAGE, BROKERS, CLUSTER, GRACE_SECONDS, NAMESPACE, ZOOKEEPERS, KindCluster, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 
@@ -323,3 +323,116 @@ def test_deleted_broker_pod_returns_with_its_id_and_rejoins_the_isr(kind_cluster
     consumed = consume_all(kind_cluster)
     assert sorted((k, v) for _, _, k, v in consumed["records"]) == expected_records()
     assert consumed["extra"] == 0
+
+
+def _claim(kind: KindCluster, name: str) -> dict:
+    return kind.get("pvc", name, "-n", NAMESPACE)
+
+
+def _lose_broker_data(kind: KindCluster, ordinal: int) -> str:
+    """Deletes broker ``ordinal``'s PersistentVolumeClaim and then its pod (the claim is in use until the pod
+    goes): the StatefulSet makes a new pod and a new, empty claim. Returns the old claim's volume."""
+    claim = f"data-{CLUSTER}-broker-{ordinal}"
+    old_volume = _claim(kind, claim)["spec"]["volumeName"]
+    kind.kubectl("delete", "pvc", "-n", NAMESPACE, claim, "--wait=false")
+    kind.kubectl("delete", "pod", "-n", NAMESPACE, f"{CLUSTER}-broker-{ordinal}", "--wait=false")
+    return old_volume
+
+
+def test_broker_with_its_data_lost_comes_back_empty_and_refills(kind_cluster: KindCluster, kafka_cluster: dict):
+    """The claim of broker 2 is deleted with its pod: the broker restarts on a new, empty volume (the node's
+    spare one), under the same id, and its followers fetch every partition again from the leaders."""
+    victim = 2
+    claim = f"data-{CLUSTER}-broker-{victim}"
+    old_volume = _lose_broker_data(kind_cluster, victim)
+    new_volume = wait_for(
+        lambda: (
+            (c := _claim(kind_cluster, claim))["status"].get("phase") == "Bound"
+            and c["spec"]["volumeName"] != old_volume
+            and c["spec"]["volumeName"]
+        ),
+        timeout=180,
+        what=f"a new claim {claim} bound to another volume",
+    )
+    wait_for(
+        lambda: _pod_ready(_pod(kind_cluster, f"{CLUSTER}-broker-{victim}")),
+        timeout=300,
+        what=f"{CLUSTER}-broker-{victim} ready on its new volume",
+        interval=3,
+    )
+    wait_for(
+        lambda: fully_replicated(describe(kind_cluster, TOPIC), count=6, rf=3, brokers=set(range(BROKERS))),
+        timeout=240,
+        what=f"broker {victim} back in every ISR of {TOPIC}",
+        interval=3,
+    )
+    # The new volume really holds the re-fetched partitions (and the old one is left as it was, Released).
+    listing = kind_cluster.node_exec("ls", f"/var/local-pv/{new_volume}/data").stdout.split()
+    assert {f"{TOPIC}-{p}" for p in range(6)} <= set(listing), listing
+    assert kind_cluster.get("pv", old_volume)["status"]["phase"] == "Released"
+
+    consumed = consume_all(kind_cluster)
+    assert sorted((k, v) for _, _, k, v in consumed["records"]) == expected_records()
+
+
+def test_broker_lost_beyond_the_grace_period_has_its_replicas_moved(kind_cluster: KindCluster, kafka_cluster: dict):
+    """Four brokers; broker 3 loses its claim and has no volume to come back on (its pod stays Pending).
+    After ``gracePeriodSeconds`` the operator reassigns its replicas to brokers 0-2, so every partition of
+    every topic has its three replicas in sync again, and the records are all there."""
+    kind_cluster.add_volumes(1, first=ZOOKEEPERS + BROKERS + 1)
+    kind_cluster.kubectl(
+        "patch", "kafkacluster", CLUSTER, "-n", NAMESPACE, "--type=merge", "-p", json.dumps({"spec": {"brokers": 4}})
+    )
+    wait_for(
+        lambda: (
+            (s := kind_cluster.get("kafkacluster", CLUSTER, "-n", NAMESPACE)["status"])["readyBrokers"] == 4
+            and s["phase"] == "Running"
+        ),
+        timeout=300,
+        what="4 brokers Running",
+        interval=3,
+    )
+    healing = "healing"
+    kind_cluster.apply(kafka_topic(healing, partitions=8, rf=3))
+    wait_for(
+        lambda: topic_status(kind_cluster, healing).get("phase") == "Ready",
+        timeout=180,
+        what=f"KafkaTopic {healing} Ready",
+    )
+    before = describe(kind_cluster, healing)
+    assert fully_replicated(before, count=8, rf=3, brokers={0, 1, 2, 3})
+    on_lost = sorted(p for p, d in before.items() if 3 in d["replicas"])
+    assert on_lost, "broker 3 holds replicas of the new topic"
+    produced = python_client(kind_cluster, "produce", healing, "200", "8")
+    assert produced["unsent"] == 0 and produced["failures"] == []
+
+    lost_at = time.monotonic()
+    _lose_broker_data(kind_cluster, 3)
+    wait_for(
+        lambda: _claim(kind_cluster, f"data-{CLUSTER}-broker-3")["status"].get("phase") == "Pending",
+        timeout=120,
+        what="broker 3's new claim Pending (no volume left)",
+    )
+    status = wait_for(
+        lambda: (s := kind_cluster.get("kafkacluster", CLUSTER, "-n", NAMESPACE)["status"]).get("lostBrokers") and s,
+        timeout=120,
+        what="status.lostBrokers to name broker 3",
+    )
+    assert [b["id"] for b in status["lostBrokers"]] == [3]
+    after = wait_for(
+        lambda: (d := describe(kind_cluster, healing)) and fully_replicated(d, count=8, rf=3, brokers={0, 1, 2}) and d,
+        timeout=300,
+        what=f"every partition of {healing} back to 3 in-sync replicas on brokers 0-2",
+        interval=5,
+    )
+    elapsed = time.monotonic() - lost_at
+    assert elapsed >= GRACE_SECONDS, f"replicas moved after {elapsed:.0f}s, before the {GRACE_SECONDS}s grace period"
+    print(f"broker 3 lost → its replicas moved, all in sync, after {elapsed:.0f} s")
+    for partition in on_lost:
+        assert 3 not in after[partition]["replicas"]
+    assert fully_replicated(describe(kind_cluster, TOPIC), count=6, rf=3, brokers={0, 1, 2})
+    events = kind_cluster.get("events", "-n", NAMESPACE, "--field-selector", f"involvedObject.name={CLUSTER}")
+    assert any(e["reason"] == "BrokerLost" for e in events["items"])
+
+    consumed = python_client(kind_cluster, "consume", healing, "200")
+    assert sorted(v for _, _, _, v in consumed["records"]) == sorted(f"value-{i}" for i in range(200))
