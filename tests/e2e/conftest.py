@@ -7,6 +7,8 @@ cluster, loads the images into it, creates local PersistentVolumes on the node (
 StorageClass has no provisioner), installs charts/kopfka, and deletes the cluster at the end
 (``KOPFKA_E2E_KEEP=1`` keeps it for a look: ``kind get kubeconfig --name kopfka-e2e``).
 
+The fixtures are package-scoped, so the cluster is gone before the next tier starts (`make test` runs
+every tier in one pytest session, and a running cluster would take CPU and memory from them).
 Under ``CI=true`` a missing prerequisite is a failure, never a skip.
 """
 
@@ -62,7 +64,7 @@ def _build(script: str, *args: str, timeout: float) -> str:
     return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def kind_cluster(require, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KindCluster]:
     for name in ("kind", "kubectl", "helm", "kubelet", "kubeadm", "containerd", "coredns"):
         _require(require, name, "run `make tools` (scripts/build-tools.sh)")
@@ -144,7 +146,7 @@ def kind_cluster(require, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             run([kind, "delete", "cluster", "--name", CLUSTER_NAME], check=False, timeout=300)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def images_loaded(kind_cluster: KindCluster) -> dict[str, str]:
     started = time.monotonic()
     run(
@@ -164,7 +166,7 @@ def images_loaded(kind_cluster: KindCluster) -> dict[str, str]:
     return {"broker": BROKER_IMAGE, "operator": OPERATOR_IMAGE, "zookeeper": ZOOKEEPER_IMAGE}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def operator(kind_cluster: KindCluster, images_loaded: dict[str, str]) -> str:
     """charts/kopfka installed with helm: CRDs, RBAC, the operator Deployment running the operator image."""
     repository, tag = images_loaded["operator"].rsplit(":", 1)
@@ -190,7 +192,7 @@ def operator(kind_cluster: KindCluster, images_loaded: dict[str, str]) -> str:
     return "kopfka"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def kafka_cluster(kind_cluster: KindCluster, operator: str, images_loaded: dict[str, str]) -> Iterator[dict]:
     """KafkaCluster ``demo`` (3 brokers, a managed 3-server ZooKeeper) in namespace ``e2e``, Running.
 
