@@ -2,9 +2,9 @@
 
 Everything is built here, offline: ``scripts/build-images.sh --zookeeper`` (kopfka/broker, kopfka/operator,
 kopfka/zookeeper), ``scripts/build-kind-node.sh`` (the kind node image, with every control-plane image
-preloaded), kind and the Kubernetes binaries by ``make tools``. The session creates one single-node kind
-cluster, loads the images into it, creates local PersistentVolumes on the node (the node's default
-StorageClass has no provisioner), installs charts/kopfka, and deletes the cluster at the end
+preloaded), kind and the Kubernetes binaries by ``make tools``. The fixtures create one single-node kind
+cluster, load the images into it, create local PersistentVolumes on the node (the node's default
+StorageClass has no provisioner), install charts/kopfka, and delete the cluster at the end
 (``KOPFKA_E2E_KEEP=1`` keeps it for a look: ``kind get kubeconfig --name kopfka-e2e``).
 
 The fixtures are package-scoped, so the cluster is gone before the next tier starts (`make test` runs

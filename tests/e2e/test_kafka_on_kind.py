@@ -26,9 +26,10 @@ KEYS = 24
 
 # Runs in a client pod: `produce TOPIC N` writes N keyed records (acks=all, idempotent) and prints the
 # partition of each key; `consume TOPIC N` reads from the beginning until N records and prints them;
-# `brokers` prints the registered brokers' ids and advertised hosts.
+# `brokers` prints the registered brokers' ids and advertised hosts; `srvr HOST...` prints each ZooKeeper
+# server's mode (ZooKeeper's `srvr` four-letter command).
 CLIENT = r"""
-import json, sys, time
+import json, socket, sys, time
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 bootstrap, mode, args = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -67,6 +68,15 @@ elif mode == "consume":
 elif mode == "brokers":
     metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30)
     print(json.dumps({str(b.id): b.host for b in metadata.brokers.values()}))
+elif mode == "srvr":
+    modes = {}
+    for host in args:
+        with socket.create_connection((host, 2181), timeout=10) as s:
+            s.sendall(b"srvr")
+            reply = b"".join(iter(lambda: s.recv(4096), b"")).decode()
+        found = [line.split(":", 1)[1].strip() for line in reply.splitlines() if line.startswith("Mode:")]
+        modes[host] = found[0] if found else reply
+    print(json.dumps(modes))
 """
 
 
@@ -191,7 +201,13 @@ def test_kafkacluster_is_running_with_its_objects(kind_cluster: KindCluster, kaf
     assert brokers["spec"]["updateStrategy"]["type"] == "OnDelete"
     assert brokers["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "1Gi"
     zookeeper = kind_cluster.get("statefulset", f"{CLUSTER}-zookeeper", "-n", NAMESPACE)
-    assert owned(zookeeper) and zookeeper["status"]["readyReplicas"] == 3
+    assert owned(zookeeper) and zookeeper["status"]["readyReplicas"] == ZOOKEEPERS
+    # One ensemble, not three standalone servers: a leader and its followers.
+    servers = [
+        f"{CLUSTER}-zookeeper-{i}.{CLUSTER}-zookeeper-nodes.{NAMESPACE}.svc.cluster.local" for i in range(ZOOKEEPERS)
+    ]
+    modes = python_client(kind_cluster, "srvr", *servers)
+    assert sorted(modes.values()) == ["follower"] * (ZOOKEEPERS - 1) + ["leader"], modes
 
     headless = kind_cluster.get("service", f"{CLUSTER}-brokers", "-n", NAMESPACE)
     assert headless["spec"]["clusterIP"] == "None" and headless["spec"]["publishNotReadyAddresses"] is True
