@@ -17,8 +17,19 @@ from . import zookeeper
 
 
 def drain_plan(
-    assignments: Mapping[str, Mapping[int, Sequence[int]]], *, keep: Sequence[int], leaving: Sequence[int]
+    assignments: Mapping[str, Mapping[int, Sequence[int]]],
+    *,
+    keep: Sequence[int],
+    leaving: Sequence[int],
+    keep_replication_factor: bool = False,
 ) -> dict[tuple[str, int], list[int]]:
+    """New replica lists for the partitions that name a ``leaving`` broker, each leaving replica replaced
+    by the least-loaded ``keep`` broker the partition does not have yet.
+
+    When ``keep`` has too few brokers for that, a scale-down drops the replica (the user asked for fewer
+    brokers); with ``keep_replication_factor`` (a lost broker) the leaving broker stays in the list instead,
+    so the partition keeps its replication factor and catches up when the broker returns.
+    """
     load = Counter({b: 0 for b in keep})
     for parts in assignments.values():
         for replicas in parts.values():
@@ -28,14 +39,20 @@ def drain_plan(
         for partition, replicas in sorted(assignments[topic].items()):
             if not any(b in leaving for b in replicas):
                 continue
-            new = [b for b in replicas if b not in leaving]
-            for _ in range(len(replicas) - len(new)):
-                choices = sorted((b for b in keep if b not in new), key=lambda b: (load[b], b))
-                if not choices:
-                    break
-                new.append(choices[0])
-                load[choices[0]] += 1
-            plan[(topic, partition)] = new
+            staying = [b for b in replicas if b not in leaving]
+            added: list[int] = []
+            kept: set[int] = set()
+            for old in (b for b in replicas if b in leaving):
+                choices = sorted((b for b in keep if b not in staying + added), key=lambda b: (load[b], b))
+                if choices:
+                    added.append(choices[0])
+                    load[choices[0]] += 1
+                elif keep_replication_factor:
+                    kept.add(old)
+            # Survivors (and unreplaced lost brokers) keep their places, so the preferred leader stays.
+            new = [b for b in replicas if b not in leaving or b in kept] + added
+            if new != list(replicas):
+                plan[(topic, partition)] = new
     return plan
 
 

@@ -38,7 +38,22 @@ def rebalance_lost_brokers(run: ClusterRun, *, any_ready: bool) -> None:
             gone = overdue(run.lost_brokers, grace_seconds=rebalance.grace_period_seconds, now=now)
             if not gone or zookeeper.reassignment_in_progress(zk):
                 return
-            plan = drain_plan(assignments, keep=registered, leaving=gone)
+            plan = drain_plan(assignments, keep=registered, leaving=gone, keep_replication_factor=True)
+            stuck = sorted(
+                f"{topic}-{partition}"
+                for topic, parts in assignments.items()
+                for partition, replicas in parts.items()
+                if any(b in gone for b in plan.get((topic, partition), replicas))
+            )
+            if stuck:
+                run.ctx.event(
+                    run.body,
+                    reason="BrokerLostNoReplacement",
+                    message=f"broker(s) {gone} gone for more than {rebalance.grace_period_seconds}s, but no "
+                    f"registered broker can take their place in {len(stuck)} partition(s) (first: {stuck[0]}): "
+                    "they stay under-replicated until the broker returns or the cluster grows",
+                    warning=True,
+                )
             if plan and zookeeper.request_reassignment(zk, plan):
                 run.ctx.event(
                     run.body,
