@@ -39,14 +39,8 @@ ensure_packages() {
 # ensure_dockerd: scripts/docker/dockerd.sh.
 # shellcheck source=docker/dockerd.sh
 source "$ROOT/scripts/docker/dockerd.sh"
-
-debian_mirror() {
-    local uri
-    # The first Debian archive apt uses (not -security, not third-party repositories such as nodesource).
-    uri="$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?$' /etc/apt/sources.list.d/ /etc/apt/sources.list \
-        2>/dev/null | head -1 | awk '{print $2}')"
-    echo "${uri:-http://deb.debian.org/debian}"
-}
+# shellcheck source=lib/debian.sh
+source "$ROOT/scripts/lib/debian.sh"
 
 # rootfs_image NAME PACKAGES: a minbase Debian rootfs with PACKAGES, imported as image NAME (once).
 rootfs_image() {

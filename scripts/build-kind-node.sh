@@ -40,6 +40,8 @@ log() { printf '[build-kind-node] %s\n' "$*" >&2; }
 
 # shellcheck source=docker/dockerd.sh
 source "$ROOT/scripts/docker/dockerd.sh"
+# shellcheck source=lib/debian.sh
+source "$ROOT/scripts/lib/debian.sh"
 
 check_tools() {
     local missing=() name
@@ -58,13 +60,6 @@ check_tools() {
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
     }
-}
-
-debian_mirror() {
-    local uri
-    uri="$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?$' /etc/apt/sources.list.d/ /etc/apt/sources.list \
-        2>/dev/null | head -1 | awk '{print $2}')"
-    echo "${uri:-http://deb.debian.org/debian}"
 }
 
 # rootfs_tar NAME PACKAGES: path of a cached tarball of a minbase Debian rootfs with PACKAGES.
