@@ -67,6 +67,14 @@ def _int(props: Mapping[str, str], key: str, default: int, *, minimum: int | Non
     return value
 
 
+def _buffer_bytes(props: Mapping[str, str], key: str, default: int) -> int:
+    """A socket buffer size: bytes, or -1 for the operating system's default (as in Kafka)."""
+    value = _int(props, key, default)
+    if value == 0 or value < -1:
+        raise ConfigError(f"{key}: must be -1 (the OS default) or a positive number of bytes, got {value}")
+    return value
+
+
 def _bool(props: Mapping[str, str], key: str, default: bool) -> bool:
     raw = props.get(key)
     if raw is None or raw == "":
@@ -193,6 +201,8 @@ class ReplicationSettings:
     """``replica.fetch.wait.max.ms``: long-poll time of a follower's fetch."""
     replica_fetch_backoff_ms: int = 1_000
     """``replica.fetch.backoff.ms`` after a failed follower fetch."""
+    replica_socket_receive_buffer_bytes: int = 65_536
+    """``replica.socket.receive.buffer.bytes``: SO_RCVBUF of a follower's connection to its leader (-1: the OS's)."""
     auto_leader_rebalance_enable: bool = True
     """``auto.leader.rebalance.enable``: move leadership back to preferred replicas."""
     leader_imbalance_check_interval_seconds: int = 300
@@ -236,6 +246,10 @@ class BrokerConfig:
     """``socket.request.max.bytes``: larger frames are refused and the connection closed."""
     queued_max_requests: int = 500
     """``queued.max.requests``: requests in flight per connection before reading pauses."""
+    socket_send_buffer_bytes: int = 102_400
+    """``socket.send.buffer.bytes``: SO_SNDBUF of client connections (-1: the OS's, autotuned)."""
+    socket_receive_buffer_bytes: int = 102_400
+    """``socket.receive.buffer.bytes``: SO_RCVBUF of client connections (-1: the OS's, autotuned)."""
     log_retention_check_interval_ms: int = 300_000
     http_port: int = 0
     """``kopfka.http.port``: /healthz, /readyz, /metrics (0 = off)."""
@@ -297,6 +311,7 @@ def build_config(props: Mapping[str, str]) -> BrokerConfig:
         ),
         replica_fetch_wait_max_ms=_int(props, "replica.fetch.wait.max.ms", 500, minimum=0),
         replica_fetch_backoff_ms=_int(props, "replica.fetch.backoff.ms", 1_000, minimum=0),
+        replica_socket_receive_buffer_bytes=_buffer_bytes(props, "replica.socket.receive.buffer.bytes", 65_536),
         auto_leader_rebalance_enable=_bool(props, "auto.leader.rebalance.enable", True),
         leader_imbalance_check_interval_seconds=_int(
             props, "leader.imbalance.check.interval.seconds", 300, minimum=1
@@ -327,6 +342,8 @@ def build_config(props: Mapping[str, str]) -> BrokerConfig:
         delete_topic_enable=_bool(props, "delete.topic.enable", True),
         socket_request_max_bytes=_int(props, "socket.request.max.bytes", 104_857_600, minimum=1024),
         queued_max_requests=_int(props, "queued.max.requests", 500, minimum=1),
+        socket_send_buffer_bytes=_buffer_bytes(props, "socket.send.buffer.bytes", 102_400),
+        socket_receive_buffer_bytes=_buffer_bytes(props, "socket.receive.buffer.bytes", 102_400),
         log_retention_check_interval_ms=_int(props, "log.retention.check.interval.ms", 300_000, minimum=1),
         http_port=_int(props, "kopfka.http.port", 0, minimum=0),
         http_host=props.get("kopfka.http.host", "0.0.0.0"),

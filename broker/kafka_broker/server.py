@@ -29,6 +29,7 @@ import os
 import struct
 from typing import Any
 
+from kafka_broker.cluster.broker_connection import set_socket_buffers
 from kafka_broker.handlers import HANDLERS, BrokerServices, RequestContext
 from kafka_broker.handlers.api_versions import unsupported_version_response
 from kafka_broker.protocol import (
@@ -96,6 +97,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        config = self.services.config
+        set_socket_buffers(transport, send=config.socket_send_buffer_bytes, receive=config.socket_receive_buffer_bytes)
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     def connection_lost(self, exc: Exception | None) -> None:

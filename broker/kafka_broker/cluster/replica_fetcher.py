@@ -83,8 +83,11 @@ class LeaderFetcher:
         registration = self.manager.cache.brokers.get(self.leader_id)
         if registration is None:
             raise ConnectionError(f"leader {self.leader_id} is not registered")
-        self.connection = BrokerConnection(registration.host, registration.port,
-                                           f"replica-fetcher-{self.manager.config.broker_id}")
+        config = self.manager.config
+        self.connection = BrokerConnection(
+            registration.host, registration.port, f"replica-fetcher-{config.broker_id}",
+            receive_buffer=config.replication.replica_socket_receive_buffer_bytes,
+        )
 
     def _current(self, key: tuple[str, int], followed: FollowedPartition) -> bool:
         """Is this still a partition we follow, at the epoch the request was built for?"""

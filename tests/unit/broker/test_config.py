@@ -21,6 +21,14 @@ def test_defaults_and_advertised_listener():
     assert config.auto_create_topics_enable is True
 
 
+def test_socket_buffers_default_to_kafkas_and_minus_one_means_the_os_default():
+    config = build_config(BASE)
+    assert (config.socket_send_buffer_bytes, config.socket_receive_buffer_bytes) == (102_400, 102_400)
+    assert config.replication.replica_socket_receive_buffer_bytes == 65_536
+    config = build_config({**BASE, "socket.send.buffer.bytes": "-1", "socket.receive.buffer.bytes": "1048576"})
+    assert (config.socket_send_buffer_bytes, config.socket_receive_buffer_bytes) == (-1, 1_048_576)
+
+
 def test_broker_log_keys_become_topic_defaults():
     config = build_config(
         {
@@ -53,6 +61,8 @@ def test_retention_ms_wins_over_hours():
         ({**BASE, "num.partitions": "0"}, "num.partitions: must be >= 1"),
         ({**BASE, "compression.type": "brotli"}, "compression.type"),
         ({**BASE, "auto.create.topics.enable": "yes"}, "true or false"),
+        ({**BASE, "socket.send.buffer.bytes": "0"}, "socket.send.buffer.bytes: must be -1"),
+        ({**BASE, "replica.socket.receive.buffer.bytes": "-2"}, "replica.socket.receive.buffer.bytes: must be -1"),
     ],
 )
 def test_invalid_values_name_the_key(props, message):

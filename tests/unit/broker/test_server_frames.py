@@ -35,7 +35,9 @@ def test_large_and_small_frames_pipelined_in_pieces(monkeypatch, loop_factory) -
              "log_start_offset": 0}]}], "throttle_time_ms": 0}
 
     monkeypatch.setitem(server.HANDLERS, int(ApiKey.PRODUCE), Route(int(ApiKey.PRODUCE), 3, 9, handle))
-    services = SimpleNamespace(config=SimpleNamespace(socket_request_max_bytes=8 << 20, queued_max_requests=100))
+    services = SimpleNamespace(config=SimpleNamespace(
+        socket_request_max_bytes=8 << 20, queued_max_requests=100, socket_send_buffer_bytes=-1,
+        socket_receive_buffer_bytes=65_536))
     sizes = [10, 300_000, 20, 2_000_000, 65_536, 7, 1_048_576]
     payloads = [bytes([i % 251]) * n for i, n in enumerate(sizes)]
     stream = b"".join(produce(i + 1, p) for i, p in enumerate(payloads))

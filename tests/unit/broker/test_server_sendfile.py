@@ -47,8 +47,9 @@ def _read_frame(sock: socket.socket) -> bytes:
     return exactly(struct.unpack(">i", exactly(4))[0])
 
 
+@pytest.mark.parametrize("send_buffer", [-1, 102_400], ids=["autotuned", "100KB-send-buffer"])
 @pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"])
-def test_fetch_slice_goes_through_sendfile(tmp_path, monkeypatch, loop_factory) -> None:
+def test_fetch_slice_goes_through_sendfile(tmp_path, monkeypatch, loop_factory, send_buffer) -> None:
     path = tmp_path / "segment.log"
     path.write_bytes(LOG)
     fd = os.open(path, os.O_RDONLY)
@@ -68,7 +69,9 @@ def test_fetch_slice_goes_through_sendfile(tmp_path, monkeypatch, loop_factory) 
         return n
 
     monkeypatch.setattr(os, "sendfile", spy)
-    services = SimpleNamespace(config=SimpleNamespace(socket_request_max_bytes=1 << 20, queued_max_requests=10))
+    services = SimpleNamespace(config=SimpleNamespace(
+        socket_request_max_bytes=1 << 20, queued_max_requests=10, socket_send_buffer_bytes=send_buffer,
+        socket_receive_buffer_bytes=-1))
     loop = loop_factory()
     try:
         srv = loop.run_until_complete(loop.create_server(lambda: server.KafkaConnection(services), "127.0.0.1", 0))
