@@ -176,6 +176,13 @@ def create_topic(bootstrap: str, *, partitions: int, replication_factor: int) ->
     raise TimeoutError(f"topic {topic} has no leaders after 30 s")
 
 
+def delete_topic(bootstrap: str, topic: str) -> None:
+    """Measured topics are deleted once measured, so that a long run neither fills the disk nor reads
+    its data back from a page cache crowded by earlier runs."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    admin.delete_topics([topic], request_timeout=30)[topic].result(timeout=60)
+
+
 def payloads(size: int, count: int | None = None) -> list[bytes]:
     """Hex text (half random bytes): compressible, but not trivially. By default enough distinct
     values to fill 256 KiB, four times lz4's 64 KiB window, so a batch cannot just repeat them."""
@@ -422,10 +429,13 @@ def run_workload(
     for rep in range(args.repeat):
         order = SYSTEMS if rep % 2 == 0 else SYSTEMS[::-1]
         kopfka_files: list[Path] = []
+        topics: dict[str, str] = {}
         for system in order:
             cluster = clusters[system]
             bootstrap = cluster.bootstrap_servers
-            topic = create_topic(bootstrap, partitions=args.partitions, replication_factor=workload.replication_factor)
+            topic = topics[system] = create_topic(
+                bootstrap, partitions=args.partitions, replication_factor=workload.replication_factor
+            )
             produce_s = produce(bootstrap, topic, size=workload.size, records=args.records, acks=workload.acks)
             consume_s = consume(bootstrap, topic, records=args.records, partitions=args.partitions)
             fetch_s = fetch_reader.read_topic(bootstrap, topic, records=args.records)
@@ -449,6 +459,8 @@ def run_workload(
             samples.produce["raw"].append(mb / produce_s)
             samples.fetch["raw"].append(mb / consume_s)
             log(f"{workload.name} #{rep + 1} raw: produce {mb / produce_s:.1f} MB/s, read {mb / consume_s:.1f} MB/s")
+        for system, topic in topics.items():
+            delete_topic(clusters[system].bootstrap_servers, topic)
     if args.latency_seconds <= 0:
         return
     rate = 0.5 * statistics.median(samples.rate["kopfka"])  # of the end-to-end max: min(produce, consume)
@@ -466,6 +478,7 @@ def run_workload(
                 partitions=args.partitions,
             )
             samples.latency[system].append(result)
+            delete_topic(bootstrap, topic)
             log(
                 f"{workload.name} #{rep + 1} {system}: latency at {rate:,.0f} rec/s "
                 f"p50 {result[0]:.1f} ms, p99 {result[1]:.1f} ms, p99.9 {result[2]:.1f} ms"
