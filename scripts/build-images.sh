@@ -85,6 +85,9 @@ main() {
             -t "kopfka/$component:$TAG" "$CONTEXT" >"$CACHE/build-$component.log" 2>&1 \
             || { tail -30 "$CACHE/build-$component.log" >&2; exit 1; }
     done
+    # Every rebuild leaves the previous images untagged ("dangling"): on a machine that builds for every
+    # CI run they would fill the disk. Only images nothing refers to go; tagged ones and their layers stay.
+    docker image prune -f >/dev/null
     log "ready: kopfka/broker:$TAG kopfka/operator:$TAG"
 }
 
