@@ -21,7 +21,9 @@ fresh topic:
   client's, not the broker's, and only this one can be set beside the raw limit;
 * **raw**: the bytes kopfka stored for that run (its ``.log`` files: the produce payload plus batch
   headers) are sent in 1 MiB frames to ``bench/raw_sink.py`` — a separate process that only appends
-  them to a file and acknowledges each frame — and read back with sendfile: the machine's limit;
+  them to a file and acknowledges each frame — and read back with sendfile, over as many parallel
+  streams as the workload has brokers (the fetch reader has one connection per leader): the machine's
+  limit;
 * **latency** (after the throughput repeats): records stamped with the send time are produced at a
   fixed rate — 50% of kopfka's median end-to-end maximum in that workload, the lower of its produce
   and consume rates (beyond what the consumer sustains, latency only measures its backlog) — for
@@ -420,13 +422,18 @@ def raw_sink_process(path: Path) -> Iterator[tuple[str, int]]:
         path.unlink(missing_ok=True)
 
 
-def raw_run(files: list[Path], sink_file: Path) -> tuple[float, float]:
-    """Seconds to push ``files`` through the raw sink, and to read them back."""
+def raw_run(
+    files: list[Path], sink_file: Path, *, streams: int = 1, min_read_seconds: float = 2.0
+) -> tuple[float, float]:
+    """Seconds to push ``files`` through the raw sink, and per read of them back in ``streams`` parallel
+    ranges (one per leader the fetch reader talks to), re-read for ``min_read_seconds`` as the fetch
+    reader re-reads a topic."""
     frames = raw_sink.file_frames(files)
+    size = sum(len(frame) for frame in frames)
     with raw_sink_process(sink_file) as address:
         _, produce_s = raw_sink.produce(address, frames)
-        _, consume_s = raw_sink.consume(address)
-    return produce_s, consume_s
+        read_s = raw_sink.read_back(address, size=size, streams=streams, min_seconds=min_read_seconds)
+    return produce_s, read_s
 
 
 # --- the run ---------------------------------------------------------------------------------------
@@ -465,7 +472,7 @@ def run_workload(
             if system == "kopfka":
                 kopfka_files = files
         if not args.no_raw:
-            produce_s, consume_s = raw_run(kopfka_files, args.work_dir / "raw-sink.bin")
+            produce_s, consume_s = raw_run(kopfka_files, args.work_dir / "raw-sink.bin", streams=workload.brokers)
             samples.produce["raw"].append(mb / produce_s)
             samples.fetch["raw"].append(mb / consume_s)
             log(f"{workload.name} #{rep + 1} raw: produce {mb / produce_s:.1f} MB/s, read {mb / consume_s:.1f} MB/s")

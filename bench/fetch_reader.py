@@ -71,23 +71,22 @@ def _recv_into(sock: socket.socket, view: memoryview) -> None:
 
 class LeaderReader(threading.Thread):
     """Fetches the partitions one broker leads up to their high watermarks (the topic is not being
-    written to while it is read)."""
+    written to while it is read), from the beginning again on the same connection until ``min_seconds``
+    have passed: a pass over a small topic takes milliseconds, too short a sample on its own."""
 
     def __init__(
         self, address: tuple[str, int], topic: str, partitions: list[int], *,
-        max_bytes: int, partition_max_bytes: int, timeout: float,
+        max_bytes: int, partition_max_bytes: int, min_seconds: float, timeout: float,
     ) -> None:
         super().__init__(daemon=True)
         self.address, self.topic, self.timeout = address, topic, timeout
-        self.max_bytes, self.partition_max_bytes = max_bytes, partition_max_bytes
-        self.progress = [PartitionProgress(p) for p in partitions]
+        self.max_bytes, self.partition_max_bytes, self.min_seconds = max_bytes, partition_max_bytes, min_seconds
+        self.partitions = partitions
+        self.passes: list[int] = []
+        """Records read in each pass over the partitions (every pass must read the same)."""
         self.started_at = 0.0
         self.done_at = 0.0
         self.error: BaseException | None = None
-
-    @property
-    def records(self) -> int:
-        return sum(p.records for p in self.progress)
 
     def run(self) -> None:
         try:
@@ -96,50 +95,52 @@ class LeaderReader(threading.Thread):
             self.error = exc
 
     def _read(self) -> None:
-        buffer = bytearray(self.max_bytes + (1 << 20))
-        view = memoryview(buffer)
-        head = memoryview(bytearray(4))
+        self._buffer = bytearray(self.max_bytes + (1 << 20))
+        self._head = memoryview(bytearray(4))
         deadline = time.monotonic() + self.timeout
         with socket.create_connection(self.address, timeout=30) as sock:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            correlation_id = 0
+            self._correlation_id = 0
             self.started_at = time.perf_counter()
-            while not all(p.done for p in self.progress):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"read {self.records} records in {self.timeout} s, not yet at the end")
-                correlation_id += 1
-                sock.sendall(encode_request(ApiKey.FETCH, FETCH_VERSION, correlation_id, "fetch-reader", {
-                    "replica_id": -1, "max_wait_ms": 0, "min_bytes": 1, "max_bytes": self.max_bytes,
-                    "isolation_level": 0, "session_id": 0, "session_epoch": -1, "rack_id": "",
-                    "forgotten_topics_data": [],
-                    "topics": [{"topic": self.topic, "partitions": [
-                        {"partition": p.partition, "current_leader_epoch": -1, "fetch_offset": p.offset,
-                         "log_start_offset": -1, "partition_max_bytes": self.partition_max_bytes}
-                        for p in self.progress if not p.done]}],
-                }))
-                _recv_into(sock, head)
-                (size,) = SIZE.unpack(head)
-                if size > len(buffer):
-                    buffer = bytearray(size)
-                    view = memoryview(buffer)
-                frame = view[:size]
-                _recv_into(sock, frame)
-                got_id, response = decode_response(ApiKey.FETCH, FETCH_VERSION, frame)
-                if got_id != correlation_id:
-                    raise ConnectionError(f"correlation id {got_id} != {correlation_id}")
-                by_partition = {p.partition: p for p in self.progress}
-                for topic in response["responses"]:
-                    for part in topic["partitions"]:
-                        if part["error_code"]:
-                            raise RuntimeError(f"fetch {self.topic}-{part['partition_index']}: "
-                                               f"error {part['error_code']}")
-                        progress = by_partition[part["partition_index"]]
-                        progress.high_watermark = part["high_watermark"]
-                        records = part["records"]
-                        if records is not None and len(records):
-                            walk_batches(records, progress)
-                del response, frame
+            while not self.passes or time.perf_counter() - self.started_at < self.min_seconds:
+                progress = [PartitionProgress(p) for p in self.partitions]
+                while not all(p.done for p in progress):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"not at the end of {self.topic} after {self.timeout} s")
+                    self._fetch(sock, [p for p in progress if not p.done])
+                self.passes.append(sum(p.records for p in progress))
         self.done_at = time.perf_counter()
+
+    def _fetch(self, sock: socket.socket, progress: list[PartitionProgress]) -> None:
+        self._correlation_id += 1
+        sock.sendall(encode_request(ApiKey.FETCH, FETCH_VERSION, self._correlation_id, "fetch-reader", {
+            "replica_id": -1, "max_wait_ms": 0, "min_bytes": 1, "max_bytes": self.max_bytes,
+            "isolation_level": 0, "session_id": 0, "session_epoch": -1, "rack_id": "",
+            "forgotten_topics_data": [],
+            "topics": [{"topic": self.topic, "partitions": [
+                {"partition": p.partition, "current_leader_epoch": -1, "fetch_offset": p.offset,
+                 "log_start_offset": -1, "partition_max_bytes": self.partition_max_bytes}
+                for p in progress]}],
+        }))
+        _recv_into(sock, self._head)
+        (size,) = SIZE.unpack(self._head)
+        if size > len(self._buffer):
+            self._buffer = bytearray(size)
+        frame = memoryview(self._buffer)[:size]
+        _recv_into(sock, frame)
+        got_id, response = decode_response(ApiKey.FETCH, FETCH_VERSION, frame)
+        if got_id != self._correlation_id:
+            raise ConnectionError(f"correlation id {got_id} != {self._correlation_id}")
+        by_partition = {p.partition: p for p in progress}
+        for topic in response["responses"]:
+            for part in topic["partitions"]:
+                if part["error_code"]:
+                    raise RuntimeError(f"fetch {self.topic}-{part['partition_index']}: error {part['error_code']}")
+                state = by_partition[part["partition_index"]]
+                state.high_watermark = part["high_watermark"]
+                records = part["records"]
+                if records is not None and len(records):
+                    walk_batches(records, state)
 
 
 def leaders(bootstrap: str, topic: str) -> dict[tuple[str, int], list[int]]:
@@ -157,28 +158,25 @@ def read_topic(
     bootstrap: str, topic: str, *, records: int, max_bytes: int = 64 << 20, partition_max_bytes: int = 8 << 20,
     min_seconds: float = 2.0, timeout: float = 300,
 ) -> float:
-    """Seconds to fetch all of ``topic`` (``records`` records, checked) from the beginning, timed from the
-    first request on: connecting and the metadata lookup are not the broker's throughput. A topic read
-    faster than ``min_seconds`` is read again until that much time has passed, and the mean is returned,
-    so that a few milliseconds of scheduling noise do not decide the figure."""
-    by_leader = leaders(bootstrap, topic)
-    rounds, elapsed = 0, 0.0
-    while elapsed < min_seconds or not rounds:
-        readers = [
-            LeaderReader(address, topic, partitions, max_bytes=max_bytes, partition_max_bytes=partition_max_bytes,
-                         timeout=timeout)
-            for address, partitions in by_leader.items()
-        ]
-        for reader in readers:
-            reader.start()
-        for reader in readers:
-            reader.join()
-        errors = [r.error for r in readers if r.error is not None]
-        if errors:
-            raise RuntimeError(f"fetch reader failed: {errors[0]!r}") from errors[0]
-        got = sum(r.records for r in readers)
-        if got != records:
-            raise RuntimeError(f"fetch reader read {got} records of {topic}, expected {records}")
-        elapsed += max(r.done_at for r in readers) - min(r.started_at for r in readers)
-        rounds += 1
-    return elapsed / rounds
+    """Seconds per read of all of ``topic`` (``records`` records, checked) from the beginning: every
+    leader's partitions are read over one connection each, again and again for ``min_seconds``, and
+    the wall time from the first request to the last answer is divided by the passes made. Connecting
+    and the metadata lookup are not the broker's throughput and are not counted."""
+    readers = [
+        LeaderReader(address, topic, partitions, max_bytes=max_bytes, partition_max_bytes=partition_max_bytes,
+                     min_seconds=min_seconds, timeout=timeout)
+        for address, partitions in leaders(bootstrap, topic).items()
+    ]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    errors = [r.error for r in readers if r.error is not None]
+    if errors:
+        raise RuntimeError(f"fetch reader failed: {errors[0]!r}") from errors[0]
+    first = sum(r.passes[0] for r in readers)
+    if first != records or any(len(set(r.passes)) != 1 for r in readers):
+        raise RuntimeError(f"fetch reader read {[r.passes for r in readers]} records of {topic}, expected {records}")
+    read = sum(sum(r.passes) for r in readers)
+    wall = max(r.done_at for r in readers) - min(r.started_at for r in readers)
+    return wall * records / read

@@ -7,7 +7,10 @@ A minimal server with none of a broker's work (no protocol, no validation, no of
   with the 4-byte total written so far — the raw form of acks=1 produce. The client keeps a window of
   frames in flight, as a producer pipelines requests.
 * ``C`` connections get the whole file with ``os.sendfile`` — the raw form of a consumer reading the
-  log from the beginning — and the server closes the connection.
+  log from the beginning — and the server closes the connection. ``R`` connections ask for byte ranges
+  (int64 position, int64 length), each answered with its size and the bytes, for as long as the
+  client asks: a reader can use as many parallel streams as a cluster has leaders, each re-reading
+  its range over one connection, as the fetch reader re-reads a topic.
 
 One blocking thread per connection: this is the ceiling a Python process reaches on this machine
 (``/work/shared/ENVIRONMENT.md``), not an asyncio design. :func:`produce` and :func:`consume` are
@@ -29,6 +32,7 @@ from pathlib import Path
 
 SIZE = struct.Struct(">i")
 ACK = struct.Struct(">q")
+RANGE = struct.Struct(">qq")
 WINDOW = 8
 
 
@@ -70,6 +74,10 @@ class RawSink:
                 self._ingest(conn)
             elif mode == b"C":
                 self._serve_file(conn)
+            elif mode == b"R":
+                head = bytearray(RANGE.size)
+                while _recv_exactly(conn, memoryview(head)):
+                    self._serve_file(conn, *RANGE.unpack(head))
 
     def _ingest(self, conn: socket.socket) -> None:
         head = bytearray(4)
@@ -87,13 +95,13 @@ class RawSink:
             self._written += size
             conn.sendall(ACK.pack(self._written))
 
-    def _serve_file(self, conn: socket.socket) -> None:
+    def _serve_file(self, conn: socket.socket, position: int = 0, length: int = -1) -> None:
         size = os.fstat(self._fd).st_size
-        conn.sendall(ACK.pack(size))
-        position = 0
+        end = size if length < 0 else min(size, position + length)
+        conn.sendall(ACK.pack(max(0, end - position)))
         fd = conn.fileno()
-        while position < size:
-            sent = os.sendfile(fd, self._fd, position, size - position)
+        while position < end:
+            sent = os.sendfile(fd, self._fd, position, end - position)
             if sent == 0:
                 break
             position += sent
@@ -140,26 +148,70 @@ def produce(
 
 
 def consume(address: tuple[str, int]) -> tuple[int, float]:
-    """Read the whole sink file back; (bytes, seconds)."""
+    """Read the whole sink file back once; (bytes, seconds)."""
     buf = bytearray(4 << 20)
     view = memoryview(buf)
     with socket.create_connection(address) as sock:
         start = time.perf_counter()
         sock.sendall(b"C")
-        head = bytearray(ACK.size)
-        if not _recv_exactly(sock, memoryview(head)):
-            raise RuntimeError("raw sink closed the connection")
-        (size,) = ACK.unpack(head)
-        got = 0
-        while got < size:
-            n = sock.recv_into(view)
-            if n == 0:
-                break
-            got += n
+        got, size = _read_answer(sock, view)
         elapsed = time.perf_counter() - start
     if got != size:
         raise RuntimeError(f"read {got} of {size} bytes from the raw sink")
     return got, elapsed
+
+
+def read_back(address: tuple[str, int], *, size: int, streams: int = 1, min_seconds: float = 2.0) -> float:
+    """Seconds per read of the whole ``size``-byte sink file: ``streams`` threads, one connection each,
+    read equal ranges of it again and again for ``min_seconds``; the wall time from the first request
+    to the last byte divided by the passes made over the file."""
+    step = -(-size // max(1, streams))
+    ranges = [(start, min(step, size - start)) for start in range(0, size, step)] or [(0, 0)]
+    results: list[tuple[int, float, float]] = []
+    errors: list[BaseException] = []
+
+    def read(position: int, length: int) -> None:
+        try:
+            view = memoryview(bytearray(4 << 20))
+            with socket.create_connection(address) as sock:
+                sock.sendall(b"R")
+                start = time.perf_counter()
+                total = 0
+                while not total or time.perf_counter() - start < min_seconds:
+                    sock.sendall(RANGE.pack(position, length))
+                    got, expected = _read_answer(sock, view)
+                    if got != expected or expected != length:
+                        raise RuntimeError(f"read {got} of {length} bytes from the raw sink")
+                    total += got
+                results.append((total, start, time.perf_counter()))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read, args=r) for r in ranges]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"a raw read stream failed: {errors[0]!r}") from errors[0]
+    total = sum(r[0] for r in results)
+    wall = max(r[2] for r in results) - min(r[1] for r in results)
+    return wall * size / total if total else wall
+
+
+def _read_answer(sock: socket.socket, view: memoryview) -> tuple[int, int]:
+    """One answer: its 8-byte size, then that many bytes (discarded); (bytes read, size announced)."""
+    head = bytearray(ACK.size)
+    if not _recv_exactly(sock, memoryview(head)):
+        raise RuntimeError("raw sink closed the connection")
+    (size,) = ACK.unpack(head)
+    got = 0
+    while got < size:
+        n = sock.recv_into(view[: min(len(view), size - got)])
+        if n == 0:
+            break
+        got += n
+    return got, size
 
 
 def file_frames(paths: Iterable[Path], frame_bytes: int = 1 << 20) -> list[bytes]:
