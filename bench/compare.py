@@ -152,8 +152,8 @@ def consumer_config(bootstrap: str) -> dict[str, object]:
         "group.id": f"bench-{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": False,
         "enable.partition.eof": False,
-        "fetch.max.bytes": 64 * 1024 * 1024,
-        "max.partition.fetch.bytes": 8 * 1024 * 1024,
+        "fetch.max.bytes": fetch_reader.MAX_BYTES,
+        "max.partition.fetch.bytes": fetch_reader.PARTITION_MAX_BYTES,
         # One 64 MiB answer holds far more than queued.min.messages (100000) small records, and a
         # partition over that threshold stops *every* partition's fetches for fetch.queue.backoff.ms
         # (1 s by default), whichever broker it reads from: a consumer that starts with half its
@@ -428,16 +428,20 @@ def raw_sink_process(path: Path) -> Iterator[tuple[str, int]]:
 
 
 def raw_run(
-    files: list[Path], sink_file: Path, *, streams: int = 1, min_read_seconds: float = 2.0
+    files: list[Path], sink_file: Path, *, streams: int = 1, partitions: int = 6, min_read_seconds: float = 2.0
 ) -> tuple[float, float]:
     """Seconds to push ``files`` through the raw sink, and per read of them back in ``streams`` parallel
     ranges (one per leader the fetch reader talks to), re-read for ``min_read_seconds`` as the fetch
-    reader re-reads a topic."""
+    reader re-reads a topic, in answers as large as its Fetch responses can be (each leader's share of
+    the partitions times ``max.partition.fetch.bytes``)."""
     frames = raw_sink.file_frames(files)
     size = sum(len(frame) for frame in frames)
+    answer_bytes = fetch_reader.PARTITION_MAX_BYTES * -(-partitions // max(1, streams))
     with raw_sink_process(sink_file) as address:
         _, produce_s = raw_sink.produce(address, frames)
-        read_s = raw_sink.read_back(address, size=size, streams=streams, min_seconds=min_read_seconds)
+        read_s = raw_sink.read_back(
+            address, size=size, streams=streams, answer_bytes=answer_bytes, min_seconds=min_read_seconds
+        )
     return produce_s, read_s
 
 
@@ -477,7 +481,9 @@ def run_workload(
             if system == "kopfka":
                 kopfka_files = files
         if not args.no_raw:
-            produce_s, consume_s = raw_run(kopfka_files, args.work_dir / "raw-sink.bin", streams=workload.brokers)
+            produce_s, consume_s = raw_run(
+                kopfka_files, args.work_dir / "raw-sink.bin", streams=workload.brokers, partitions=args.partitions
+            )
             samples.produce["raw"].append(mb / produce_s)
             samples.fetch["raw"].append(mb / consume_s)
             log(f"{workload.name} #{rep + 1} raw: produce {mb / produce_s:.1f} MB/s, read {mb / consume_s:.1f} MB/s")

@@ -28,6 +28,8 @@ from kafka_broker.protocol import ApiKey, decode_response, encode_request
 
 FETCH_VERSION = 11
 SIZE = struct.Struct(">i")
+MAX_BYTES = 64 << 20  # fetch.max.bytes, as the bench consumer sets it
+PARTITION_MAX_BYTES = 8 << 20  # max.partition.fetch.bytes, likewise
 BATCH_HEAD = struct.Struct(">qi")  # baseOffset, batchLength
 LAST_OFFSET_DELTA = struct.Struct(">i")  # at byte 23 of a batch
 RECORD_COUNT = struct.Struct(">i")  # at byte 57
@@ -155,8 +157,14 @@ def leaders(bootstrap: str, topic: str) -> dict[tuple[str, int], list[int]]:
 
 
 def read_topic(
-    bootstrap: str, topic: str, *, records: int, max_bytes: int = 64 << 20, partition_max_bytes: int = 8 << 20,
-    min_seconds: float = 2.0, timeout: float = 300,
+    bootstrap: str,
+    topic: str,
+    *,
+    records: int,
+    max_bytes: int = MAX_BYTES,
+    partition_max_bytes: int = PARTITION_MAX_BYTES,
+    min_seconds: float = 2.0,
+    timeout: float = 300,
 ) -> float:
     """Seconds per read of all of ``topic`` (``records`` records, checked) from the beginning: every
     leader's partitions are read over one connection each, again and again for ``min_seconds``, and

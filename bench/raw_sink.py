@@ -6,14 +6,14 @@ A minimal server with none of a broker's work (no protocol, no validation, no of
   with ``os.write`` (no fsync: the same flush policy as the brokers' defaults) and acknowledged
   with the 4-byte total written so far — the raw form of acks=1 produce. The client keeps a window of
   frames in flight, as a producer pipelines requests.
-* ``C`` connections get the whole file with ``os.sendfile`` — the raw form of a consumer reading the
-  log from the beginning — and the server closes the connection. ``R`` connections ask for byte ranges
-  (int64 position, int64 length), each answered with its size and the bytes, for as long as the
-  client asks: a reader can use as many parallel streams as a cluster has leaders, each re-reading
-  its range over one connection, as the fetch reader re-reads a topic.
+* ``R`` connections ask for byte ranges (int64 position, int64 length) of the file, each answered
+  with its size and the bytes by ``os.sendfile``, for as long as the client asks — the raw form of a
+  consumer reading the log: a reader can use as many parallel streams as a cluster has leaders, each
+  re-reading its range over one connection in answers as large as a Fetch response, as the fetch
+  reader re-reads a topic.
 
 One blocking thread per connection: this is the ceiling a Python process reaches on this machine
-(``/work/shared/ENVIRONMENT.md``), not an asyncio design. :func:`produce` and :func:`consume` are
+(``/work/shared/ENVIRONMENT.md``), not an asyncio design. :func:`produce` and :func:`read_back` are
 the client side, used by ``bench/compare.py``, which runs the server as its own process
 (``python bench/raw_sink.py FILE`` prints ``raw sink on HOST:PORT``; the file starts empty).
 """
@@ -73,8 +73,6 @@ class RawSink:
             mode = conn.recv(1)
             if mode == b"P":
                 self._ingest(conn)
-            elif mode == b"C":
-                self._serve_file(conn)
             elif mode == b"R":
                 # the brokers' send buffer (Kafka's socket.send.buffer.bytes): an autotuned one costs
                 # the kernel more than twice the CPU per byte sent here, which would lower the limit
@@ -99,9 +97,9 @@ class RawSink:
             self._written += size
             conn.sendall(ACK.pack(self._written))
 
-    def _serve_file(self, conn: socket.socket, position: int = 0, length: int = -1) -> None:
+    def _serve_file(self, conn: socket.socket, position: int, length: int) -> None:
         size = os.fstat(self._fd).st_size
-        end = size if length < 0 else min(size, position + length)
+        end = min(size, position + length)
         conn.sendall(ACK.pack(max(0, end - position)))
         fd = conn.fileno()
         while position < end:
@@ -151,24 +149,14 @@ def produce(
     return total, elapsed
 
 
-def consume(address: tuple[str, int]) -> tuple[int, float]:
-    """Read the whole sink file back once; (bytes, seconds)."""
-    buf = bytearray(4 << 20)
-    view = memoryview(buf)
-    with socket.create_connection(address) as sock:
-        start = time.perf_counter()
-        sock.sendall(b"C")
-        got, size = _read_answer(sock, view)
-        elapsed = time.perf_counter() - start
-    if got != size:
-        raise RuntimeError(f"read {got} of {size} bytes from the raw sink")
-    return got, elapsed
-
-
-def read_back(address: tuple[str, int], *, size: int, streams: int = 1, min_seconds: float = 2.0) -> float:
+def read_back(
+    address: tuple[str, int], *, size: int, streams: int = 1, answer_bytes: int = 8 << 20, min_seconds: float = 2.0
+) -> float:
     """Seconds per read of the whole ``size``-byte sink file: ``streams`` threads, one connection each,
-    read equal ranges of it again and again for ``min_seconds``; the wall time from the first request
-    to the last byte divided by the passes made over the file."""
+    read equal ranges of it again and again for ``min_seconds``, in answers of at most ``answer_bytes``
+    each received whole into one reused buffer — as the fetch reader receives a Fetch response (a
+    reader that overwrote one small buffer would keep its copies in the CPU cache, which no consumer
+    can); the wall time from the first request to the last byte divided by the passes made."""
     step = -(-size // max(1, streams))
     ranges = [(start, min(step, size - start)) for start in range(0, size, step)] or [(0, 0)]
     results: list[tuple[int, float, float]] = []
@@ -176,17 +164,19 @@ def read_back(address: tuple[str, int], *, size: int, streams: int = 1, min_seco
 
     def read(position: int, length: int) -> None:
         try:
-            view = memoryview(bytearray(4 << 20))
+            view = memoryview(bytearray(max(1, min(answer_bytes, length))))
+            pieces = [(p, min(len(view), position + length - p)) for p in range(position, position + length, len(view))]
             with socket.create_connection(address) as sock:
                 sock.sendall(b"R")
                 start = time.perf_counter()
                 total = 0
                 while not total or time.perf_counter() - start < min_seconds:
-                    sock.sendall(RANGE.pack(position, length))
-                    got, expected = _read_answer(sock, view)
-                    if got != expected or expected != length:
-                        raise RuntimeError(f"read {got} of {length} bytes from the raw sink")
-                    total += got
+                    for piece in pieces:
+                        sock.sendall(RANGE.pack(*piece))
+                        got = _read_answer(sock, view)
+                        if got != piece[1]:
+                            raise RuntimeError(f"read {got} of {piece[1]} bytes from the raw sink")
+                        total += got
                 results.append((total, start, time.perf_counter()))
         except BaseException as exc:  # reported below
             errors.append(exc)
@@ -203,19 +193,15 @@ def read_back(address: tuple[str, int], *, size: int, streams: int = 1, min_seco
     return wall * size / total if total else wall
 
 
-def _read_answer(sock: socket.socket, view: memoryview) -> tuple[int, int]:
-    """One answer: its 8-byte size, then that many bytes (discarded); (bytes read, size announced)."""
+def _read_answer(sock: socket.socket, view: memoryview) -> int:
+    """One answer: its 8-byte size, then that many bytes, received whole into ``view``; the size."""
     head = bytearray(ACK.size)
     if not _recv_exactly(sock, memoryview(head)):
         raise RuntimeError("raw sink closed the connection")
     (size,) = ACK.unpack(head)
-    got = 0
-    while got < size:
-        n = sock.recv_into(view[: min(len(view), size - got)])
-        if n == 0:
-            break
-        got += n
-    return got, size
+    if size > len(view) or not _recv_exactly(sock, view[:size]):
+        raise RuntimeError(f"raw sink answered {size} bytes for a {len(view)}-byte range")
+    return size
 
 
 def file_frames(paths: Iterable[Path], frame_bytes: int = 1 << 20) -> list[bytes]:

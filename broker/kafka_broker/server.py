@@ -17,7 +17,9 @@ Fetch responses are header bytes followed by the log slice, which goes to the so
 ``sendfile`` (zero-copy) once the transport has sent everything before it — on the stdlib loop
 through ``loop.sendfile``; under uvloop (whose ``loop.sendfile`` is not implemented) with
 ``os.sendfile`` on the socket itself, waiting for the socket to become writable again (a watch on
-a duplicate of its descriptor, which the transport does not own) whenever the kernel's buffer is full.
+a duplicate of its descriptor, which the transport does not own) whenever the kernel's buffer is full
+— or, for a slice with more than :data:`~kafka_broker.sendfile_pool.THREADED_MIN_BYTES` left when it
+first fills, handing the rest to a :class:`~kafka_broker.sendfile_pool.SendfilePool` thread.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from kafka_broker.protocol import (
     decode_request_header,
     encode_response,
 )
+from kafka_broker.sendfile_pool import THREADED_MIN_BYTES, SendfilePool
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +69,11 @@ class _FdFile:
 
 
 class KafkaConnection(asyncio.BufferedProtocol):
-    def __init__(self, services: BrokerServices, metrics: Any = None) -> None:
+    def __init__(
+        self, services: BrokerServices, sendfile_pool: SendfilePool | None = None
+    ) -> None:
         self.services = services
+        self.sendfile_pool = sendfile_pool
         self.max_frame = services.config.socket_request_max_bytes
         self.max_inflight = services.config.queued_max_requests
         self.transport: asyncio.Transport | None = None
@@ -308,6 +314,11 @@ class KafkaConnection(asyncio.BufferedProtocol):
                     try:
                         sent = os.sendfile(fd, chunk.fd, position, remaining)
                     except (BlockingIOError, InterruptedError):
+                        if self.sendfile_pool is not None and remaining >= THREADED_MIN_BYTES:
+                            sent = await self.sendfile_pool.send(fd, chunk.fd, position, remaining, self._is_closing)
+                            position += sent
+                            remaining -= sent
+                            break  # whatever is left (a shorter file) is written below, as when sendfile stops
                         await self._writable(fd)
                         continue
                     except OSError:
@@ -319,6 +330,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
                     remaining -= sent
         if remaining and not self._closing:
             transport.write(os.pread(chunk.fd, remaining, position))
+
+    def _is_closing(self) -> bool:
+        return self._closing
 
     async def _writable(self, fd: int) -> None:
         """Wait until the socket ``fd`` can take more bytes, watching a duplicate of it: the event loop
@@ -335,7 +349,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 loop.remove_writer(self._watch_fd)
 
 
-async def start_server(services: BrokerServices, host: str, port: int) -> asyncio.Server:
+async def start_server(
+    services: BrokerServices, host: str, port: int, sendfile_pool: SendfilePool | None = None
+) -> asyncio.Server:
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: KafkaConnection(services), host or None, port,
-                                    reuse_address=True, backlog=1024)
+    return await loop.create_server(lambda: KafkaConnection(services, sendfile_pool=sendfile_pool), host or None,
+                                    port, reuse_address=True, backlog=1024)
