@@ -22,8 +22,9 @@ fresh topic:
 * **raw**: the bytes kopfka stored for that run (its ``.log`` files: the produce payload plus batch
   headers) are sent in 1 MiB frames to ``bench/raw_sink.py`` — a separate process that only appends
   them to a file and acknowledges each frame — and read back with sendfile, over as many parallel
-  streams as the workload has brokers (the fetch reader has one connection per leader): the machine's
-  limit;
+  streams as the workload has brokers (the fetch reader has one connection per leader), in answers as
+  large as a Fetch response can be, each received whole, with the brokers' 100 KB send buffer: the
+  machine's limit;
 * **latency** (after the throughput repeats): records stamped with the send time are produced at a
   fixed rate — 50% of kopfka's median end-to-end maximum in that workload, the lower of its produce
   and consume rates (beyond what the consumer sustains, latency only measures its backlog) — for

@@ -29,7 +29,6 @@ from kafka_broker.cluster.zk_watcher import ZkWatcher
 from kafka_broker.config import BrokerConfig
 from kafka_broker.controller import Controller
 from kafka_broker.handlers import BrokerServices
-from kafka_broker.sendfile_pool import SendfilePool
 from kafka_broker.server import start_server
 from kafka_broker.storage.log_config import LogConfig
 from kafka_broker.storage.log_manager import LogManager
@@ -60,7 +59,6 @@ class Broker:
         self.registered = False
         self._tasks: list[asyncio.Task[Any]] = []
         self._server: asyncio.Server | None = None
-        self._sendfile_pool: SendfilePool | None = None
         self._http: Any = None
         self._stop = asyncio.Event()
         self._session_lost = False
@@ -101,10 +99,7 @@ class Broker:
         self.services = BrokerServices(config=config, cache=self.cache, replicas=self.replicas, admin=admin,
                                        store=self.store)
         self._attach_features()
-        self._sendfile_pool = SendfilePool(config.num_network_threads)
-        self._server = await start_server(
-            self.services, config.listener.host, config.listener.port, sendfile_pool=self._sendfile_pool
-        )
+        self._server = await start_server(self.services, config.listener.host, config.listener.port)
         if self.cache.controller_id == md.NO_LEADER:
             # contend before registering, so a cluster whose brokers are registered always has a controller
             # (admin clients that see no controller wait for a broker state change that may never come)
@@ -186,8 +181,6 @@ class Broker:
         await self._controlled_shutdown()
         if self._server is not None:
             self._server.close()
-        if self._sendfile_pool is not None:
-            self._sendfile_pool.shutdown()
         if self._http is not None:
             await self._http.cleanup()
         for task in self._tasks:

@@ -246,8 +246,6 @@ class BrokerConfig:
     """``socket.request.max.bytes``: larger frames are refused and the connection closed."""
     queued_max_requests: int = 500
     """``queued.max.requests``: requests in flight per connection before reading pauses."""
-    num_network_threads: int = 3
-    """``num.network.threads``: threads that finish large sendfile transfers off the event loop."""
     socket_send_buffer_bytes: int = 102_400
     """``socket.send.buffer.bytes``: SO_SNDBUF of client connections (-1: the OS's, autotuned)."""
     socket_receive_buffer_bytes: int = 102_400
@@ -344,7 +342,6 @@ def build_config(props: Mapping[str, str]) -> BrokerConfig:
         delete_topic_enable=_bool(props, "delete.topic.enable", True),
         socket_request_max_bytes=_int(props, "socket.request.max.bytes", 104_857_600, minimum=1024),
         queued_max_requests=_int(props, "queued.max.requests", 500, minimum=1),
-        num_network_threads=_int(props, "num.network.threads", 3, minimum=1),
         socket_send_buffer_bytes=_buffer_bytes(props, "socket.send.buffer.bytes", 102_400),
         socket_receive_buffer_bytes=_buffer_bytes(props, "socket.receive.buffer.bytes", 102_400),
         log_retention_check_interval_ms=_int(props, "log.retention.check.interval.ms", 300_000, minimum=1),

@@ -17,9 +17,8 @@ Fetch responses are header bytes followed by the log slice, which goes to the so
 ``sendfile`` (zero-copy) once the transport has sent everything before it — on the stdlib loop
 through ``loop.sendfile``; under uvloop (whose ``loop.sendfile`` is not implemented) with
 ``os.sendfile`` on the socket itself, waiting for the socket to become writable again (a watch on
-a duplicate of its descriptor, which the transport does not own) whenever the kernel's buffer is full
-— or, for a slice with more than :data:`~kafka_broker.sendfile_pool.THREADED_MIN_BYTES` left when it
-first fills, handing the rest to a :class:`~kafka_broker.sendfile_pool.SendfilePool` thread.
+a duplicate of its descriptor, which the transport does not own, kept registered for the whole
+slice) whenever the kernel's buffer is full.
 """
 
 from __future__ import annotations
@@ -43,7 +42,6 @@ from kafka_broker.protocol import (
     decode_request_header,
     encode_response,
 )
-from kafka_broker.sendfile_pool import THREADED_MIN_BYTES, SendfilePool
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +66,37 @@ class _FdFile:
         return os.lseek(self._fd, offset, whence)
 
 
+class _WritableWatch:
+    """Waits for a socket to take more bytes, staying registered across the waits of one transfer:
+    a writer watch added and removed for every buffer-full (two epoll_ctl calls and a handle each)
+    costs more than the wait itself."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        self._loop = loop
+        self._fd = fd
+        self._waiter: asyncio.Future[None] | None = None
+        self._registered = False
+
+    def _on_writable(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self) -> None:
+        if not self._registered:
+            self._loop.add_writer(self._fd, self._on_writable)
+            self._registered = True
+        self._waiter = self._loop.create_future()
+        await self._waiter
+
+    def close(self) -> None:
+        if self._registered:
+            self._registered = False
+            self._loop.remove_writer(self._fd)
+
+
 class KafkaConnection(asyncio.BufferedProtocol):
-    def __init__(
-        self, services: BrokerServices, sendfile_pool: SendfilePool | None = None
-    ) -> None:
+    def __init__(self, services: BrokerServices) -> None:
         self.services = services
-        self.sendfile_pool = sendfile_pool
         self.max_frame = services.config.socket_request_max_bytes
         self.max_inflight = services.config.queued_max_requests
         self.transport: asyncio.Transport | None = None
@@ -310,29 +333,32 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 while transport.get_write_buffer_size() and not self._closing:
                     await self._writable(fd)
                     await asyncio.sleep(0)  # let the transport flush its buffer on this wake-up
-                while remaining and not self._closing:
-                    try:
-                        sent = os.sendfile(fd, chunk.fd, position, remaining)
-                    except (BlockingIOError, InterruptedError):
-                        if self.sendfile_pool is not None and remaining >= THREADED_MIN_BYTES:
-                            sent = await self.sendfile_pool.send(fd, chunk.fd, position, remaining, self._is_closing)
-                            position += sent
-                            remaining -= sent
-                            break  # whatever is left (a shorter file) is written below, as when sendfile stops
-                        await self._writable(fd)
-                        continue
-                    except OSError:
-                        self._abort()
-                        return
-                    if sent == 0:
-                        break
-                    position += sent
-                    remaining -= sent
+                watch_fd = self._watch_fd_for(fd)
+                watch = _WritableWatch(loop, watch_fd)
+                try:
+                    while remaining and not self._closing:
+                        try:
+                            sent = os.sendfile(fd, chunk.fd, position, remaining)
+                        except (BlockingIOError, InterruptedError):
+                            await watch.wait()
+                            continue
+                        except OSError:
+                            self._abort()
+                            return
+                        if sent == 0:
+                            break
+                        position += sent
+                        remaining -= sent
+                finally:
+                    if self._watch_fd == watch_fd:  # else connection_lost closed it and removed the watch
+                        watch.close()
         if remaining and not self._closing:
             transport.write(os.pread(chunk.fd, remaining, position))
 
-    def _is_closing(self) -> bool:
-        return self._closing
+    def _watch_fd_for(self, fd: int) -> int:
+        if self._watch_fd < 0:
+            self._watch_fd = os.dup(fd)
+        return self._watch_fd
 
     async def _writable(self, fd: int) -> None:
         """Wait until the socket ``fd`` can take more bytes, watching a duplicate of it: the event loop
@@ -349,9 +375,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 loop.remove_writer(self._watch_fd)
 
 
-async def start_server(
-    services: BrokerServices, host: str, port: int, sendfile_pool: SendfilePool | None = None
-) -> asyncio.Server:
+async def start_server(services: BrokerServices, host: str, port: int) -> asyncio.Server:
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: KafkaConnection(services, sendfile_pool=sendfile_pool), host or None,
-                                    port, reuse_address=True, backlog=1024)
+    return await loop.create_server(lambda: KafkaConnection(services), host or None, port,
+                                    reuse_address=True, backlog=1024)

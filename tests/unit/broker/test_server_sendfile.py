@@ -7,7 +7,6 @@ import asyncio
 import os
 import socket
 import struct
-import threading
 from types import SimpleNamespace
 
 import pytest
@@ -16,7 +15,6 @@ import uvloop
 from kafka_broker import server
 from kafka_broker.handlers import Route
 from kafka_broker.protocol import ApiKey, FileSlice, decode_response, encode_request
-from kafka_broker.sendfile_pool import SendfilePool
 
 LOG = bytes(range(256)) * 4096  # 1 MiB "log segment"
 
@@ -49,10 +47,9 @@ def _read_frame(sock: socket.socket) -> bytes:
     return exactly(struct.unpack(">i", exactly(4))[0])
 
 
-@pytest.mark.parametrize("threads", [0, 2], ids=["on-the-loop", "sendfile-pool"])
 @pytest.mark.parametrize("send_buffer", [-1, 102_400], ids=["autotuned", "100KB-send-buffer"])
 @pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"])
-def test_fetch_slice_goes_through_sendfile(tmp_path, monkeypatch, loop_factory, send_buffer, threads) -> None:
+def test_fetch_slice_goes_through_sendfile(tmp_path, monkeypatch, loop_factory, send_buffer) -> None:
     path = tmp_path / "segment.log"
     path.write_bytes(LOG)
     fd = os.open(path, os.O_RDONLY)
@@ -63,26 +60,21 @@ def test_fetch_slice_goes_through_sendfile(tmp_path, monkeypatch, loop_factory, 
 
     monkeypatch.setitem(server.HANDLERS, int(ApiKey.FETCH), Route(int(ApiKey.FETCH), 4, 12, handle))
     sent: list[int] = []
-    threads_used: set[str] = set()
     real_sendfile = os.sendfile
 
     def spy(out_fd: int, in_fd: int, pos: int, count: int) -> int:
         n = real_sendfile(out_fd, in_fd, pos, count)
         if in_fd == fd:
             sent.append(n)
-            threads_used.add(threading.current_thread().name.split("_")[0])
         return n
 
     monkeypatch.setattr(os, "sendfile", spy)
     services = SimpleNamespace(config=SimpleNamespace(
         socket_request_max_bytes=1 << 20, queued_max_requests=10, socket_send_buffer_bytes=send_buffer,
         socket_receive_buffer_bytes=-1))
-    pool = SendfilePool(threads) if threads else None
     loop = loop_factory()
     try:
-        srv = loop.run_until_complete(
-            loop.create_server(lambda: server.KafkaConnection(services, sendfile_pool=pool), "127.0.0.1", 0)
-        )
+        srv = loop.run_until_complete(loop.create_server(lambda: server.KafkaConnection(services), "127.0.0.1", 0))
         port = srv.sockets[0].getsockname()[1]
 
         def client() -> bytes:
@@ -96,17 +88,12 @@ def test_fetch_slice_goes_through_sendfile(tmp_path, monkeypatch, loop_factory, 
     finally:
         loop.close()
         os.close(fd)
-        if pool is not None:
-            pool.shutdown()
     for frame in _split(frames):
         correlation_id, body = decode_response(ApiKey.FETCH, 12, frame)
         assert correlation_id == 7
         records = body["responses"][0]["partitions"][0]["records"]
         assert bytes(records) == LOG[offset: offset + length]
     assert sum(sent) > 0, "the slice never went through sendfile"
-    if threads and loop_factory is uvloop.new_event_loop and send_buffer > 0:
-        # a 100 KB buffer fills with most of the 1 MiB slice still to send: a pool thread finishes it
-        assert "sendfile" in threads_used
 
 
 def _split(frames: bytes) -> list[bytes]:
