@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -231,90 +231,109 @@ class LocalKubernetes:
 
     def start(self) -> None:
         self.pki.generate()
+        logs = self.workdir / "logs"
+        etcd_client = 0
+
+        def etcd() -> tuple[Process, Callable[[], bool]]:
+            nonlocal etcd_client
+            etcd_client, etcd_peer = free_port(), free_port()
+            process = Process(
+                "etcd",
+                [
+                    str(tool("etcd")),
+                    "--name=default",
+                    f"--data-dir={self.workdir / 'etcd'}",
+                    f"--listen-client-urls=http://127.0.0.1:{etcd_client}",
+                    f"--advertise-client-urls=http://127.0.0.1:{etcd_client}",
+                    f"--listen-peer-urls=http://127.0.0.1:{etcd_peer}",
+                    f"--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}",
+                    f"--initial-cluster=default=http://127.0.0.1:{etcd_peer}",
+                    "--unsafe-no-fsync",
+                    "--log-level=warn",
+                ],
+                logs / "etcd.log",
+            )
+            return process, lambda: self._http_ok(f"http://127.0.0.1:{etcd_client}/health")
+
+        def apiserver() -> tuple[Process, Callable[[], bool]]:
+            self.api_port = free_port()
+            process = Process(
+                "kube-apiserver",
+                [
+                    str(tool("kube-apiserver")),
+                    f"--etcd-servers=http://127.0.0.1:{etcd_client}",
+                    "--bind-address=127.0.0.1",
+                    "--advertise-address=127.0.0.1",
+                    f"--secure-port={self.api_port}",
+                    "--endpoint-reconciler-type=none",
+                    f"--cert-dir={self.workdir / 'apiserver-certs'}",
+                    f"--tls-cert-file={self.pki.path('apiserver.crt')}",
+                    f"--tls-private-key-file={self.pki.path('apiserver.key')}",
+                    f"--client-ca-file={self.pki.path('ca.crt')}",
+                    f"--service-account-key-file={self.pki.path('sa.pub')}",
+                    f"--service-account-signing-key-file={self.pki.path('sa.key')}",
+                    "--service-account-issuer=https://kubernetes.default.svc",
+                    "--service-cluster-ip-range=10.0.0.0/24",
+                    "--authorization-mode=RBAC",
+                    "--allow-privileged=true",
+                    "--v=1",
+                ],
+                logs / "kube-apiserver.log",
+            )
+            return process, lambda: self._http_ok(f"{self.server}/readyz")
+
+        def controller_manager() -> tuple[Process, Callable[[], bool]]:
+            process = Process(
+                "kube-controller-manager",
+                [
+                    str(tool("kube-controller-manager")),
+                    f"--kubeconfig={self.kubeconfig}",
+                    f"--authentication-kubeconfig={self.kubeconfig}",
+                    f"--authorization-kubeconfig={self.kubeconfig}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={free_port()}",
+                    f"--cert-dir={self.workdir / 'kcm-certs'}",
+                    f"--service-account-private-key-file={self.pki.path('sa.key')}",
+                    f"--root-ca-file={self.pki.path('ca.crt')}",
+                    "--use-service-account-credentials=false",
+                    "--leader-elect=false",
+                    "--concurrent-statefulset-syncs=5",
+                    "--v=1",
+                ],
+                logs / "kube-controller-manager.log",
+            )
+            # The service-account controller creating "default" in "default" shows the controllers run.
+            return process, lambda: (
+                self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0
+            )
+
+        self._start_listening(etcd, timeout=30, what="etcd")
+        self._start_listening(apiserver, timeout=90, what="kube-apiserver /readyz")
         self._write_kubeconfig(
             self.kubeconfig,
             user={"client-certificate": self.pki.path("admin.crt"), "client-key": self.pki.path("admin.key")},
         )
-        etcd_client, etcd_peer = free_port(), free_port()
-        logs = self.workdir / "logs"
-        etcd = Process(
-            "etcd",
-            [
-                str(tool("etcd")),
-                "--name=default",
-                f"--data-dir={self.workdir / 'etcd'}",
-                f"--listen-client-urls=http://127.0.0.1:{etcd_client}",
-                f"--advertise-client-urls=http://127.0.0.1:{etcd_client}",
-                f"--listen-peer-urls=http://127.0.0.1:{etcd_peer}",
-                f"--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}",
-                f"--initial-cluster=default=http://127.0.0.1:{etcd_peer}",
-                "--unsafe-no-fsync",
-                "--log-level=warn",
-            ],
-            logs / "etcd.log",
-        )
-        apiserver = Process(
-            "kube-apiserver",
-            [
-                str(tool("kube-apiserver")),
-                f"--etcd-servers=http://127.0.0.1:{etcd_client}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={self.api_port}",
-                "--endpoint-reconciler-type=none",
-                f"--cert-dir={self.workdir / 'apiserver-certs'}",
-                f"--tls-cert-file={self.pki.path('apiserver.crt')}",
-                f"--tls-private-key-file={self.pki.path('apiserver.key')}",
-                f"--client-ca-file={self.pki.path('ca.crt')}",
-                f"--service-account-key-file={self.pki.path('sa.pub')}",
-                f"--service-account-signing-key-file={self.pki.path('sa.key')}",
-                "--service-account-issuer=https://kubernetes.default.svc",
-                "--service-cluster-ip-range=10.0.0.0/24",
-                "--authorization-mode=RBAC",
-                "--allow-privileged=true",
-                "--v=1",
-            ],
-            logs / "kube-apiserver.log",
-        )
-        controller_manager = Process(
-            "kube-controller-manager",
-            [
-                str(tool("kube-controller-manager")),
-                f"--kubeconfig={self.kubeconfig}",
-                f"--authentication-kubeconfig={self.kubeconfig}",
-                f"--authorization-kubeconfig={self.kubeconfig}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
-                f"--cert-dir={self.workdir / 'kcm-certs'}",
-                f"--service-account-private-key-file={self.pki.path('sa.key')}",
-                f"--root-ca-file={self.pki.path('ca.crt')}",
-                "--use-service-account-credentials=false",
-                "--leader-elect=false",
-                "--concurrent-statefulset-syncs=5",
-                "--v=1",
-            ],
-            logs / "kube-controller-manager.log",
-        )
-        self.processes = [etcd, apiserver, controller_manager]
-        etcd.start()
-        wait_until(
-            lambda: self._http_ok(f"http://127.0.0.1:{etcd_client}/health"), timeout=30, what="etcd", alive=[etcd]
-        )
-        apiserver.start()
-        wait_until(
-            lambda: self._http_ok(f"{self.server}/readyz"),
-            timeout=90,
-            what="kube-apiserver /readyz",
-            alive=[etcd, apiserver],
-        )
-        controller_manager.start()
-        # The service-account controller creating "default" in "default" shows the controllers run.
-        wait_until(
-            lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0,
-            timeout=60,
-            what="kube-controller-manager",
-            alive=self.processes,
-        )
+        self._start_listening(controller_manager, timeout=60, what="kube-controller-manager")
+
+    def _start_listening(
+        self, build: Callable[[], tuple[Process, Callable[[], bool]]], *, timeout: float, what: str, attempts: int = 3
+    ) -> None:
+        """Start the process ``build`` makes (with fresh ports) until it is ready. A port found free can
+        be taken before the process binds it — any outgoing connection on this machine may be handed
+        it as its ephemeral port — so a process that exits on "address already in use" is rebuilt on
+        new ports and started again."""
+        for attempt in range(attempts):
+            process, ready = build()
+            self.processes.append(process)
+            process.start()
+            try:
+                wait_until(ready, timeout=timeout, what=what, alive=self.processes)
+                return
+            except RuntimeError as exc:
+                if "address already in use" not in str(exc) or attempt == attempts - 1:
+                    raise
+                self.processes.remove(process)
+                process.stop()
 
     def stop(self) -> None:
         for p in reversed(self.processes):
