@@ -169,8 +169,9 @@ def read_back(
             with socket.create_connection(address) as sock:
                 sock.sendall(b"R")
                 start = time.perf_counter()
-                total = 0
-                while not total or time.perf_counter() - start < min_seconds:
+                total = passes = 0
+                while not passes or time.perf_counter() - start < min_seconds:
+                    passes += 1
                     for piece in pieces:
                         sock.sendall(RANGE.pack(*piece))
                         got = _read_answer(sock, view)

@@ -329,13 +329,13 @@ class KafkaConnection(asyncio.BufferedProtocol):
             sock = transport.get_extra_info("socket")
             if sock is not None:
                 fd = sock.fileno()
-                # The bytes before the slice must be on the wire first.
-                while transport.get_write_buffer_size() and not self._closing:
-                    await self._writable(fd)
-                    await asyncio.sleep(0)  # let the transport flush its buffer on this wake-up
                 watch_fd = self._watch_fd_for(fd)
                 watch = _WritableWatch(loop, watch_fd)
                 try:
+                    # The bytes before the slice must be on the wire first.
+                    while transport.get_write_buffer_size() and not self._closing:
+                        await watch.wait()
+                        await asyncio.sleep(0)  # let the transport flush its buffer on this wake-up
                     while remaining and not self._closing:
                         try:
                             sent = os.sendfile(fd, chunk.fd, position, remaining)
@@ -356,23 +356,11 @@ class KafkaConnection(asyncio.BufferedProtocol):
             transport.write(os.pread(chunk.fd, remaining, position))
 
     def _watch_fd_for(self, fd: int) -> int:
+        """A duplicate of the socket's descriptor to watch for writability: the event loop refuses
+        watchers on descriptors its transports own."""
         if self._watch_fd < 0:
             self._watch_fd = os.dup(fd)
         return self._watch_fd
-
-    async def _writable(self, fd: int) -> None:
-        """Wait until the socket ``fd`` can take more bytes, watching a duplicate of it: the event loop
-        refuses watchers on descriptors its transports own."""
-        if self._watch_fd < 0:
-            self._watch_fd = os.dup(fd)
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
-        loop.add_writer(self._watch_fd, lambda: waiter.done() or waiter.set_result(None))
-        try:
-            await waiter
-        finally:
-            if self._watch_fd >= 0:
-                loop.remove_writer(self._watch_fd)
 
 
 async def start_server(services: BrokerServices, host: str, port: int) -> asyncio.Server:

@@ -207,7 +207,7 @@ class LocalKubernetes:
 
     def __post_init__(self) -> None:
         self.pki = Pki(self.workdir / "pki")
-        self.api_port = free_port()
+        self.api_port = 0  # chosen when the API server starts (``start``)
         self.kubeconfig = self.workdir / "admin.kubeconfig"
 
     @property
