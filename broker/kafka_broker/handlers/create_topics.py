@@ -1,10 +1,17 @@
 """CreateTopics: validate, place replicas, write the topic to ZooKeeper, then wait (up to the
-request's timeout) until the controller has elected a leader for every partition."""
+request's timeout) until the controller has elected a leader for every partition.
+
+From v5 each created topic's result carries its partition count, replication factor and every
+effective topic config (its overrides, else the broker's setting, else the default), as Kafka
+answers: validate_only answers the configs the topic would have; a failed topic answers an empty
+list and -1 counts. Kafka's AdminClient reads that list for every created topic.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from kafka_broker.handlers.configs import topic_config_entries
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.handlers.waiting import wait_until
 from kafka_broker.metadata import topic_id_to_uuid
@@ -23,26 +30,27 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     for treq in request["topics"]:
         name = treq["name"]
         result: dict[str, Any] = {"name": name, "error_code": ErrorCode.NONE, "error_message": None,
-                                  "num_partitions": -1, "replication_factor": -1, "configs": None}
+                                  **_failed()}
         results.append(result)
         if name in seen:
             result.update(error_code=ErrorCode.INVALID_REQUEST, error_message="Duplicate topic name.")
             continue
         seen.add(name)
         try:
+            config = {c["name"]: c["value"] for c in treq["configs"] if c["value"] is not None}
             assignment = admin.plan_topic(
                 name,
                 partitions=treq["num_partitions"],
                 replication_factor=treq["replication_factor"],
                 assignment={a["partition_index"]: list(a["broker_ids"]) for a in treq["assignments"]},
-                config={c["name"]: c["value"] for c in treq["configs"] if c["value"] is not None},
+                config=config,
             )
-            result["num_partitions"] = len(assignment)
-            result["replication_factor"] = len(next(iter(assignment.values())))
             if not request["validate_only"]:
-                await admin.create_topic(name, assignment,
-                                         {c["name"]: c["value"] for c in treq["configs"] if c["value"] is not None})
+                await admin.create_topic(name, assignment, config)
                 created.append(name)
+            result.update(num_partitions=len(assignment),
+                          replication_factor=len(next(iter(assignment.values()))),
+                          configs=_configs(ctx, config))
         except KafkaError as exc:
             result.update(error_code=exc.code, error_message=exc.message or None)
     if created:
@@ -57,9 +65,24 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
             for result in results:
                 if result["name"] in created:
                     result.update(error_code=ErrorCode.REQUEST_TIMED_OUT,
-                                  error_message="The topic was created but its leaders are not elected yet.")
+                                  error_message="The topic was created but its leaders are not elected yet.",
+                                  **_failed())
     for result in results:
         info = cache.topics.get(result["name"])
         if info is not None and result["error_code"] == ErrorCode.NONE:
             result["topic_id"] = topic_id_to_uuid(info.topic_id)
     return {"throttle_time_ms": 0, "topics": results}
+
+
+def _failed() -> dict[str, Any]:
+    """The result fields of a topic that was not created, as Kafka resets them: no counts, no configs."""
+    return {"num_partitions": -1, "replication_factor": -1, "configs": []}
+
+
+def _configs(ctx: RequestContext, overrides: dict[str, str]) -> list[dict[str, Any]]:
+    """The topic's effective configs as CreateTopics carries them (no synonyms or documentation)."""
+    return [
+        {"name": e["name"], "value": e["value"], "read_only": e["read_only"],
+         "config_source": e["config_source"], "is_sensitive": e["is_sensitive"]}
+        for e in topic_config_entries(ctx.services.config, overrides, keys=None, synonyms=False)
+    ]
