@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
-import kubernetes
 
 from . import CLUSTER_PLURAL, GROUP, TOPIC_PLURAL, VERSION
 from .model import names
@@ -61,14 +60,7 @@ def resync_cluster(body: kopf.Body, **_: Any) -> None:
 def _owner(body: kopf.Body) -> dict[str, Any] | None:
     for ref in body.get("metadata", {}).get("ownerReferences") or []:
         if ref.get("kind") == "KafkaCluster" and ref.get("apiVersion", "").startswith(f"{GROUP}/"):
-            try:
-                return ctx().custom.get_namespaced_custom_object(
-                    GROUP, VERSION, body["metadata"]["namespace"], CLUSTER_PLURAL, ref["name"]
-                )
-            except kubernetes.client.ApiException as exc:
-                if exc.status == 404:
-                    return None
-                raise
+            return ctx().kube.get_custom(CLUSTER_PLURAL, body["metadata"]["namespace"], ref["name"])
     return None
 
 

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import kopf
-import kubernetes
 
-from . import CLUSTER_PLURAL, GROUP, VERSION
+from . import CLUSTER_PLURAL
 from .model.spec import ClusterSpec, TopicSpec
 from .model.topic import validate
 from .reconcile.context import ReconcileContext
@@ -40,12 +39,9 @@ def topic_admission_error(
     if old is not None and old.get("spec") == body.get("spec"):
         return None
     spec = TopicSpec.from_resource(body)
-    try:
-        cluster = ctx.custom.get_namespaced_custom_object(GROUP, VERSION, spec.namespace, CLUSTER_PLURAL, spec.cluster)
-    except kubernetes.client.ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+    cluster = ctx.kube.get_custom(CLUSTER_PLURAL, spec.namespace, spec.cluster)
+    if cluster is None:
+        return None
     refusal = validate(spec, brokers=ClusterSpec.from_resource(cluster).brokers)
     return f"{refusal[0]}: {refusal[1]}" if refusal else None
 

@@ -11,9 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import kubernetes
-
-from .context import FIELD_MANAGER, ReconcileContext
+from .context import ReconcileContext
 
 
 @dataclass(frozen=True)
@@ -25,23 +23,17 @@ class Applied:
     object: dict[str, Any]
 
 
-def _resource(ctx: ReconcileContext, manifest: Mapping[str, Any]) -> Any:
-    return ctx.dynamic.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
-
-
 def get(ctx: ReconcileContext, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The stored object a manifest describes, or None when it does not exist."""
     meta = manifest["metadata"]
-    try:
-        return ctx.dynamic.get(_resource(ctx, manifest), name=meta["name"], namespace=meta.get("namespace")).to_dict()
-    except kubernetes.dynamic.exceptions.NotFoundError:
-        return None
+    return ctx.kube.get(
+        api_version=manifest["apiVersion"], kind=manifest["kind"], name=meta["name"], namespace=meta.get("namespace")
+    )
 
 
 def apply(ctx: ReconcileContext, manifest: Mapping[str, Any]) -> Applied:
     before = get(ctx, manifest)
-    result = ctx.dynamic.server_side_apply(
-        _resource(ctx, manifest), body=dict(manifest), field_manager=FIELD_MANAGER, force_conflicts=True
-    ).to_dict()
+    result = ctx.kube.apply(manifest)
     old_version = (before or {}).get("metadata", {}).get("resourceVersion")
     return Applied(
         kind=manifest["kind"],

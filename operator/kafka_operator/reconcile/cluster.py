@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import kubernetes
 
-from .. import CLUSTER_PLURAL, GROUP, VERSION
+from .. import CLUSTER_PLURAL
 from ..model import broker as broker_model
 from ..model import cluster as cluster_model
 from ..model import names
@@ -25,36 +24,12 @@ from ..model.config import config_hash, ignored_config_keys, server_properties
 from ..model.spec import ClusterSpec
 from ..roller import BrokerPod, plan_roll
 from . import drain
-from .apply import Applied, apply, get
+from .apply import apply, get
 from .context import ReconcileContext
 from .rebalance import rebalance_lost_brokers
+from .run import ClusterRun, pod_ready
 
-
-@dataclass
-class ClusterRun:
-    """State shared by the steps of one reconcile of one KafkaCluster."""
-
-    ctx: ReconcileContext
-    body: Mapping[str, Any]
-    spec: ClusterSpec
-    brokers: int
-    """StatefulSet replicas to apply now: ``spec.brokers``, or the old size while a drain runs."""
-    conditions: list[Condition] = field(default_factory=list)
-    statefulset: dict[str, Any] | None = None
-    rolling: str | None = None
-    lost_brokers: list[dict[str, Any]] | None = None
-    """``status.lostBrokers`` when it was observed in this run (None: keep the previous one)."""
-
-    @property
-    def new_generation(self) -> bool:
-        status = self.body.get("status") or {}
-        return status.get("observedGeneration") != self.body["metadata"].get("generation")
-
-    def record(self, applied: Applied) -> None:
-        if applied.created:
-            self.ctx.event(self.body, reason="Created", message=f"created {applied.kind} {applied.name}")
-        elif applied.changed:
-            self.ctx.event(self.body, reason="Updated", message=f"updated {applied.kind} {applied.name}")
+__all__ = ["STEPS", "ClusterRun", "cluster_status", "reconcile_cluster", "refresh_status"]
 
 
 def check_config(run: ClusterRun) -> None:
@@ -92,7 +67,7 @@ def drain_before_scale_down(run: ClusterRun) -> None:
     if replicas <= run.spec.brokers or not ready:
         return
     connect = names.zookeeper_connect(run.spec, cluster_domain=run.ctx.cluster_domain)
-    waiting = drain.drain(connect, current=replicas, desired=run.spec.brokers)
+    waiting = drain.drain(run.ctx.zookeeper, connect, current=replicas, desired=run.spec.brokers)
     if waiting:
         run.brokers = replicas
         run.ctx.event(run.body, reason="Draining", message=waiting)
@@ -119,24 +94,13 @@ def apply_pdb(run: ClusterRun) -> None:
     run.record(apply(run.ctx, broker_model.broker_pdb(run.spec)))
 
 
-def _broker_pods(run: ClusterRun) -> list[dict[str, Any]]:
-    selector = ",".join(f"{k}={v}" for k, v in names.selector_labels(run.spec, names.BROKER).items())
-    pods = run.ctx.core.list_namespaced_pod(run.spec.namespace, label_selector=selector)
-    return [run.ctx.api.sanitize_for_serialization(p) for p in pods.items]
-
-
-def _pod_ready(pod: Mapping[str, Any]) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
 def _as_broker_pod(pod: Mapping[str, Any]) -> BrokerPod:
     meta = pod["metadata"]
     annotations = meta.get("annotations") or {}
     return BrokerPod(
         name=meta["name"],
         ordinal=int(meta["name"].rsplit("-", 1)[1]),
-        ready=_pod_ready(pod),
+        ready=pod_ready(pod),
         terminating=bool(meta.get("deletionTimestamp")),
         config_hash=annotations.get(names.CONFIG_HASH_ANNOTATION),
         revision=(meta.get("labels") or {}).get("controller-revision-hash"),
@@ -149,14 +113,14 @@ def roll_brokers(run: ClusterRun) -> None:
         return
     desired_hash = config_hash(server_properties(run.spec, cluster_domain=run.ctx.cluster_domain))
     decision = plan_roll(
-        [_as_broker_pod(p) for p in _broker_pods(run)],
+        [_as_broker_pod(p) for p in run.broker_pods()],
         replicas=run.brokers,
         desired_hash=desired_hash,
         update_revision=(run.statefulset.get("status") or {}).get("updateRevision"),
     )
     if decision.restart is not None:
         reasons = ", ".join(r.value for r in decision.reasons)
-        run.ctx.core.delete_namespaced_pod(decision.restart.name, run.spec.namespace)
+        run.ctx.kube.delete_pod(run.spec.namespace, decision.restart.name)
         run.ctx.event(run.body, reason="RollingRestart", message=f"restarting {decision.restart.name}: {reasons}")
     if decision.rolling:
         run.rolling = decision.waiting_for or f"restarting {decision.restart.name if decision.restart else ''}"
@@ -166,7 +130,7 @@ def roll_brokers(run: ClusterRun) -> None:
 
 
 def rebalance(run: ClusterRun) -> None:
-    rebalance_lost_brokers(run, any_ready=any(_pod_ready(p) for p in _broker_pods(run)))
+    rebalance_lost_brokers(run, any_ready=any(pod_ready(p) for p in run.broker_pods()))
 
 
 STEPS: tuple[Callable[[ClusterRun], None], ...] = (
@@ -183,7 +147,7 @@ STEPS: tuple[Callable[[ClusterRun], None], ...] = (
 
 
 def cluster_status(run: ClusterRun) -> dict[str, Any]:
-    pods = {p["metadata"]["name"]: p for p in _broker_pods(run)}
+    pods = {p["metadata"]["name"]: p for p in run.broker_pods()}
     domain = run.ctx.cluster_domain
     brokers = []
     for ordinal in range(run.spec.brokers):
@@ -194,7 +158,7 @@ def cluster_status(run: ClusterRun) -> dict[str, Any]:
                 "id": ordinal,
                 "pod": pod_name,
                 "host": names.broker_host(run.spec, ordinal, cluster_domain=domain),
-                "ready": bool(pod and _pod_ready(pod)),
+                "ready": bool(pod and pod_ready(pod)),
             }
         )
     ready = sum(b["ready"] for b in brokers)
@@ -228,9 +192,7 @@ def cluster_status(run: ClusterRun) -> dict[str, Any]:
 
 def write_status(ctx: ReconcileContext, body: Mapping[str, Any], status: Mapping[str, Any]) -> None:
     meta = body["metadata"]
-    ctx.custom.patch_namespaced_custom_object_status(
-        GROUP, VERSION, meta["namespace"], CLUSTER_PLURAL, meta["name"], {"status": dict(status)}
-    )
+    ctx.kube.patch_custom_status(CLUSTER_PLURAL, meta["namespace"], meta["name"], status)
 
 
 def reconcile_cluster(ctx: ReconcileContext, body: Mapping[str, Any]) -> dict[str, Any]:

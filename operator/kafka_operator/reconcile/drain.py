@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from kazoo.handlers.threading import KazooTimeoutError
-
-from . import zookeeper
+from .zookeeper import ZooKeeper, ZooKeeperUnavailable
 
 
 def drain_plan(
@@ -56,18 +54,18 @@ def drain_plan(
     return plan
 
 
-def drain(connect: str, *, current: int, desired: int) -> str | None:
+def drain(zookeeper: ZooKeeper, connect: str, *, current: int, desired: int) -> str | None:
     """Start or check the drain; None when the scale-down may proceed, else what it waits for."""
     leaving = list(range(desired, current))
     keep = list(range(desired))
     try:
         with zookeeper.session(connect) as zk:
-            if zookeeper.reassignment_in_progress(zk):
+            if zk.reassignment_in_progress():
                 return "a partition reassignment is in progress"
-            plan = drain_plan(zookeeper.topic_assignments(zk), keep=keep, leaving=leaving)
+            plan = drain_plan(zk.topic_assignments(), keep=keep, leaving=leaving)
             if not plan:
                 return None
-            zookeeper.request_reassignment(zk, plan)
+            zk.request_reassignment(plan)
             return f"moving {len(plan)} partition(s) off brokers {leaving}"
-    except (KazooTimeoutError, OSError):
+    except ZooKeeperUnavailable:
         return None

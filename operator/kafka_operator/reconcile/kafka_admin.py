@@ -1,87 +1,98 @@
 """The Kafka admin calls the topic reconcile needs, through confluent-kafka's AdminClient (librdkafka).
 
-Each function is synchronous and bounded by ``timeout`` seconds; kopf runs sync handlers in threads.
+Steps see a ``KafkaAdmin`` made by a ``KafkaAdminFactory`` (``ConfluentAdmin`` in the operator, an in-memory
+fake in unit tests). Each call is synchronous and bounded by the admin's timeout; kopf runs sync handlers
+in threads. Failures raise confluent-kafka's ``KafkaException``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import (
-    AdminClient,
-    AlterConfigOpType,
-    ConfigEntry,
-    ConfigResource,
-    ConfigSource,
-    NewPartitions,
-    NewTopic,
-)
+from confluent_kafka.admin import AdminClient
+
+# confluent_kafka.admin re-imports these without re-exporting them; import them from their own modules.
+from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource
+from confluent_kafka.cimpl import NewPartitions, NewTopic
 
 from ..model.topic import ObservedTopic
 
 
-def client(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000})
+class KafkaAdmin(Protocol):
+    def broker_ids(self) -> list[int]:
+        """Ids of the brokers the cluster's metadata lists, sorted."""
+
+    def describe(self, topic: str) -> ObservedTopic | None:
+        """The topic's replica assignment and topic-level config overrides, or None when it does not exist."""
+
+    def create(self, topic: str, *, partitions: int, replication_factor: int, config: Mapping[str, str]) -> None:
+        """Create the topic; one that already exists is left as it is."""
+
+    def grow_partitions(self, topic: str, *, count: int) -> None: ...
+
+    def alter_config(self, topic: str, *, set_config: Mapping[str, str], delete: tuple[str, ...]) -> None:
+        """Incrementally set and delete topic-level config keys."""
+
+    def delete(self, topic: str) -> None:
+        """Delete the topic; a missing topic is not an error."""
 
 
-def broker_ids(admin: AdminClient, *, timeout: float) -> list[int]:
-    return sorted(admin.list_topics(timeout=timeout).brokers)
+class KafkaAdminFactory(Protocol):
+    def __call__(self, bootstrap: str, *, timeout: float) -> KafkaAdmin: ...
 
 
-def describe(admin: AdminClient, topic: str, *, timeout: float) -> ObservedTopic | None:
-    # Metadata for all topics, never for the one topic: a Metadata request naming a missing topic lets a
-    # broker with auto.create.topics.enable create it, with default partitions and replication.
-    meta = admin.list_topics(timeout=timeout).topics.get(topic)
-    if meta is None or (meta.error is not None and meta.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
-        return None
-    if meta.error is not None:
-        raise KafkaException(meta.error)
-    partitions = {p: list(pm.replicas) for p, pm in meta.partitions.items()}
-    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
-    entries = admin.describe_configs([resource], request_timeout=timeout)[resource].result(timeout)
-    config = {
-        name: entry.value
-        for name, entry in entries.items()
-        if getattr(entry.source, "value", entry.source) == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
-        and entry.value is not None
-    }
-    return ObservedTopic(partitions=partitions, config=config)
+class ConfluentAdmin:
+    """``KafkaAdmin`` over confluent-kafka; ``timeout`` (seconds) bounds every request."""
 
+    def __init__(self, bootstrap: str, *, timeout: float) -> None:
+        self.admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000})
+        self.timeout = timeout
 
-def create(
-    admin: AdminClient,
-    topic: str,
-    *,
-    partitions: int,
-    replication_factor: int,
-    config: Mapping[str, str],
-    timeout: float,
-) -> None:
-    new = NewTopic(topic, num_partitions=partitions, replication_factor=replication_factor, config=dict(config))
-    try:
-        admin.create_topics([new], request_timeout=timeout)[topic].result(timeout)
-    except KafkaException as exc:
-        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-            raise
+    def broker_ids(self) -> list[int]:
+        return sorted(self.admin.list_topics(timeout=self.timeout).brokers)
 
+    def describe(self, topic: str) -> ObservedTopic | None:
+        # Metadata for all topics, never for the one topic: a Metadata request naming a missing topic lets a
+        # broker with auto.create.topics.enable create it, with default partitions and replication.
+        meta = self.admin.list_topics(timeout=self.timeout).topics.get(topic)
+        if meta is None or (meta.error is not None and meta.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
+            return None
+        if meta.error is not None:
+            raise KafkaException(meta.error)
+        partitions = {p: list(pm.replicas) for p, pm in meta.partitions.items()}
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        entries = self.admin.describe_configs([resource], request_timeout=self.timeout)[resource].result(self.timeout)
+        config = {
+            name: entry.value
+            for name, entry in entries.items()
+            if getattr(entry.source, "value", entry.source) == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+            and entry.value is not None
+        }
+        return ObservedTopic(partitions=partitions, config=config)
 
-def grow_partitions(admin: AdminClient, topic: str, *, count: int, timeout: float) -> None:
-    admin.create_partitions([NewPartitions(topic, count)], request_timeout=timeout)[topic].result(timeout)
+    def create(self, topic: str, *, partitions: int, replication_factor: int, config: Mapping[str, str]) -> None:
+        new = NewTopic(topic, num_partitions=partitions, replication_factor=replication_factor, config=dict(config))
+        try:
+            self.admin.create_topics([new], request_timeout=self.timeout)[topic].result(self.timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
 
+    def grow_partitions(self, topic: str, *, count: int) -> None:
+        futures = self.admin.create_partitions([NewPartitions(topic, count)], request_timeout=self.timeout)
+        futures[topic].result(self.timeout)
 
-def alter_config(
-    admin: AdminClient, topic: str, *, set_config: Mapping[str, str], delete: tuple[str, ...], timeout: float
-) -> None:
-    entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in set_config.items()]
-    entries += [ConfigEntry(k, "", incremental_operation=AlterConfigOpType.DELETE) for k in delete]
-    resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=entries)
-    admin.incremental_alter_configs([resource], request_timeout=timeout)[resource].result(timeout)
+    def alter_config(self, topic: str, *, set_config: Mapping[str, str], delete: tuple[str, ...]) -> None:
+        entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in set_config.items()]
+        entries += [ConfigEntry(k, "", incremental_operation=AlterConfigOpType.DELETE) for k in delete]
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=entries)
+        self.admin.incremental_alter_configs([resource], request_timeout=self.timeout)[resource].result(self.timeout)
 
-
-def delete(admin: AdminClient, topic: str, *, timeout: float) -> None:
-    try:
-        admin.delete_topics([topic], request_timeout=timeout)[topic].result(timeout)
-    except KafkaException as exc:
-        if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
-            raise
+    def delete(self, topic: str) -> None:
+        try:
+            self.admin.delete_topics([topic], request_timeout=self.timeout)[topic].result(self.timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise

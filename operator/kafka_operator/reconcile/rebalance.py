@@ -6,19 +6,11 @@ where they are); ZooKeeper being unreachable keeps the previous lost-broker list
 
 from __future__ import annotations
 
-import datetime
-from typing import TYPE_CHECKING
-
-from kazoo.exceptions import KazooException
-from kazoo.handlers.threading import KazooTimeoutError
-
 from ..model import names
 from ..model.rebalance import lost_brokers, lost_since, overdue
-from . import zookeeper
 from .drain import drain_plan
-
-if TYPE_CHECKING:
-    from .cluster import ClusterRun
+from .run import ClusterRun
+from .zookeeper import ZooKeeperUnavailable
 
 
 def rebalance_lost_brokers(run: ClusterRun, *, any_ready: bool) -> None:
@@ -26,17 +18,17 @@ def rebalance_lost_brokers(run: ClusterRun, *, any_ready: bool) -> None:
     if not rebalance.on_node_loss or not (any_ready or run.spec.bootstrap_override):
         return
     previous = (run.body.get("status") or {}).get("lostBrokers") or []
-    now = datetime.datetime.now(datetime.UTC)
+    now = run.ctx.now()
     connect = names.zookeeper_connect(run.spec, cluster_domain=run.ctx.cluster_domain)
     try:
-        with zookeeper.session(connect, timeout=3) as zk:
-            assignments = zookeeper.topic_assignments(zk)
-            registered = zookeeper.registered_brokers(zk)
+        with run.ctx.zookeeper.session(connect, timeout=3) as zk:
+            assignments = zk.topic_assignments()
+            registered = zk.registered_brokers()
             if not registered:
                 return  # the whole cluster is down: nowhere to move replicas to
             run.lost_brokers = lost_since(previous, lost_brokers(assignments, registered), now=now)
             gone = overdue(run.lost_brokers, grace_seconds=rebalance.grace_period_seconds, now=now)
-            if not gone or zookeeper.reassignment_in_progress(zk):
+            if not gone or zk.reassignment_in_progress():
                 return
             plan = drain_plan(assignments, keep=registered, leaving=gone, keep_replication_factor=True)
             stuck = sorted(
@@ -54,7 +46,7 @@ def rebalance_lost_brokers(run: ClusterRun, *, any_ready: bool) -> None:
                     "they stay under-replicated until the broker returns or the cluster grows",
                     warning=True,
                 )
-            if plan and zookeeper.request_reassignment(zk, plan):
+            if plan and zk.request_reassignment(plan):
                 run.ctx.event(
                     run.body,
                     reason="BrokerLost",
@@ -62,5 +54,5 @@ def rebalance_lost_brokers(run: ClusterRun, *, any_ready: bool) -> None:
                     f"moving {len(plan)} partition(s) to brokers {registered}",
                     warning=True,
                 )
-    except (KazooTimeoutError, KazooException, OSError):
+    except ZooKeeperUnavailable:
         return

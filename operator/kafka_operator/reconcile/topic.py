@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import kubernetes
 from confluent_kafka import KafkaException
 
-from .. import CLUSTER_PLURAL, GROUP, TOPIC_PLURAL, VERSION
+from .. import CLUSTER_PLURAL, TOPIC_PLURAL
 from ..model import names
 from ..model.conditions import READY, Condition, merge_conditions
 from ..model.spec import ClusterSpec, TopicSpec
 from ..model.topic import ObservedTopic, plan_topic, validate
-from . import kafka_admin, zookeeper
 from .context import ReconcileContext
 
 
@@ -27,12 +25,7 @@ class TopicNotReady(Exception):
 
 
 def _cluster(ctx: ReconcileContext, spec: TopicSpec) -> dict[str, Any] | None:
-    try:
-        return ctx.custom.get_namespaced_custom_object(GROUP, VERSION, spec.namespace, CLUSTER_PLURAL, spec.cluster)
-    except kubernetes.client.ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+    return ctx.kube.get_custom(CLUSTER_PLURAL, spec.namespace, spec.cluster)
 
 
 def _write_status(
@@ -56,9 +49,7 @@ def _write_status(
     if observed is not None:
         status["partitions"] = observed.partition_count
         status["replicationFactor"] = observed.replication_factor
-    ctx.custom.patch_namespaced_custom_object_status(
-        GROUP, VERSION, meta["namespace"], TOPIC_PLURAL, meta["name"], {"status": status}
-    )
+    ctx.kube.patch_custom_status(TOPIC_PLURAL, meta["namespace"], meta["name"], status)
     return status
 
 
@@ -86,21 +77,16 @@ def reconcile_topic(ctx: ReconcileContext, body: Mapping[str, Any]) -> dict[str,
             ctx.event(body, reason=reason, message=message, warning=True)
         return _write_status(ctx, body, phase="Refused", condition=Condition(READY, False, reason, message), spec=spec)
 
-    timeout = ctx.settings.reconcile.admin_timeout_seconds
-    admin = kafka_admin.client(names.bootstrap_servers(cluster, cluster_domain=ctx.cluster_domain))
+    admin = ctx.kafka_admin(names.bootstrap_servers(cluster, cluster_domain=ctx.cluster_domain))
     try:
-        observed = kafka_admin.describe(admin, spec.topic_name, timeout=timeout)
-        plan = plan_topic(
-            spec, observed, brokers=cluster.brokers, broker_ids=kafka_admin.broker_ids(admin, timeout=timeout)
-        )
+        observed = admin.describe(spec.topic_name)
+        plan = plan_topic(spec, observed, brokers=cluster.brokers, broker_ids=admin.broker_ids())
         if plan.create:
-            kafka_admin.create(
-                admin,
+            admin.create(
                 spec.topic_name,
                 partitions=spec.partitions,
                 replication_factor=spec.replication_factor,
                 config=spec.config,
-                timeout=timeout,
             )
             ctx.event(
                 body,
@@ -108,17 +94,15 @@ def reconcile_topic(ctx: ReconcileContext, body: Mapping[str, Any]) -> dict[str,
                 message=f"created topic {spec.topic_name} ({spec.partitions}x{spec.replication_factor})",
             )
         if plan.grow_partitions_to:
-            kafka_admin.grow_partitions(admin, spec.topic_name, count=plan.grow_partitions_to, timeout=timeout)
+            admin.grow_partitions(spec.topic_name, count=plan.grow_partitions_to)
             ctx.event(body, reason="PartitionsAdded", message=f"partitions grown to {plan.grow_partitions_to}")
         if not plan.create and (plan.set_config or plan.delete_config):
-            kafka_admin.alter_config(
-                admin, spec.topic_name, set_config=plan.set_config, delete=plan.delete_config, timeout=timeout
-            )
+            admin.alter_config(spec.topic_name, set_config=plan.set_config, delete=plan.delete_config)
             changed = sorted([*plan.set_config, *plan.delete_config])
             ctx.event(body, reason="ConfigChanged", message=f"topic config changed: {', '.join(changed)}")
         if plan.reassignment:
             _reassign(ctx, body, cluster, spec, plan.reassignment)
-        observed = kafka_admin.describe(admin, spec.topic_name, timeout=timeout)
+        observed = admin.describe(spec.topic_name)
     except KafkaException as exc:
         message = f"Kafka admin request failed: {exc.args[0]}"
         _write_status(ctx, body, phase="Error", condition=Condition(READY, False, "KafkaError", message), spec=spec)
@@ -169,8 +153,8 @@ def _reassign(
     reassignment: Mapping[int, list[int]],
 ) -> None:
     connect = names.zookeeper_connect(cluster, cluster_domain=ctx.cluster_domain)
-    with zookeeper.session(connect) as zk:
-        written = zookeeper.request_reassignment(zk, {(spec.topic_name, p): r for p, r in reassignment.items()})
+    with ctx.zookeeper.session(connect) as zk:
+        written = zk.request_reassignment({(spec.topic_name, p): r for p, r in reassignment.items()})
     if written:
         ctx.event(
             body,
@@ -185,6 +169,5 @@ def delete_topic(ctx: ReconcileContext, body: Mapping[str, Any]) -> None:
     if cluster_body is None:
         return  # the cluster, and its topics with it, is gone
     cluster = ClusterSpec.from_resource(cluster_body)
-    admin = kafka_admin.client(names.bootstrap_servers(cluster, cluster_domain=ctx.cluster_domain))
-    kafka_admin.delete(admin, spec.topic_name, timeout=ctx.settings.reconcile.admin_timeout_seconds)
+    ctx.kafka_admin(names.bootstrap_servers(cluster, cluster_domain=ctx.cluster_domain)).delete(spec.topic_name)
     ctx.event(body, reason="TopicDeleted", message=f"deleted topic {spec.topic_name}")

@@ -1,0 +1,57 @@
+"""One reconcile of one KafkaCluster: the state its steps share, and what they read about broker pods.
+
+``ClusterRun`` is created by ``cluster.reconcile_cluster`` and handed to every step in turn; steps add
+conditions to it and record what they observed, and the status is computed from it at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model import names
+from ..model.conditions import Condition
+from ..model.spec import ClusterSpec
+from .apply import Applied
+from .context import ReconcileContext
+
+
+@dataclass
+class ClusterRun:
+    """State shared by the steps of one reconcile of one KafkaCluster."""
+
+    ctx: ReconcileContext
+    body: Mapping[str, Any]
+    spec: ClusterSpec
+    brokers: int
+    """StatefulSet replicas to apply now: ``spec.brokers``, or the old size while a drain runs."""
+    conditions: list[Condition] = field(default_factory=list)
+    statefulset: dict[str, Any] | None = None
+    rolling: str | None = None
+    lost_brokers: list[dict[str, Any]] | None = None
+    """``status.lostBrokers`` when it was observed in this run (None: keep the previous one)."""
+
+    @property
+    def status(self) -> Mapping[str, Any]:
+        """The status the KafkaCluster had when this run started."""
+        status: Mapping[str, Any] = self.body.get("status") or {}
+        return status
+
+    @property
+    def new_generation(self) -> bool:
+        return self.status.get("observedGeneration") != self.body["metadata"].get("generation")
+
+    def record(self, applied: Applied) -> None:
+        if applied.created:
+            self.ctx.event(self.body, reason="Created", message=f"created {applied.kind} {applied.name}")
+        elif applied.changed:
+            self.ctx.event(self.body, reason="Updated", message=f"updated {applied.kind} {applied.name}")
+
+    def broker_pods(self) -> list[dict[str, Any]]:
+        return self.ctx.kube.list_pods(self.spec.namespace, labels=names.selector_labels(self.spec, names.BROKER))
+
+
+def pod_ready(pod: Mapping[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
