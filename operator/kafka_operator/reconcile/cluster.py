@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import kubernetes
+from kubernetes.dynamic.exceptions import UnprocessibleEntityError
 
 from .. import CLUSTER_PLURAL
 from ..model import broker as broker_model
@@ -79,7 +79,7 @@ def apply_statefulset(run: ClusterRun) -> None:
     manifest = broker_model.broker_statefulset(spec, cluster_domain=run.ctx.cluster_domain)
     try:
         applied = apply(run.ctx, manifest)
-    except kubernetes.dynamic.exceptions.UnprocessableEntityError as exc:
+    except UnprocessibleEntityError as exc:  # the client's spelling (HTTP 422)
         # Typically storage changes: volumeClaimTemplates of a StatefulSet are immutable.
         message = f"StatefulSet {manifest['metadata']['name']} rejected the update: {exc.summary()}"
         run.ctx.event(run.body, reason="StatefulSetRejected", message=message, warning=True)
