@@ -57,23 +57,6 @@ def apply_services(run: ClusterRun) -> None:
     run.record(apply(run.ctx, broker_model.bootstrap_service(run.spec)))
 
 
-def drain_before_scale_down(run: ClusterRun) -> None:
-    manifest = broker_model.broker_statefulset(run.spec, cluster_domain=run.ctx.cluster_domain)
-    current = get(run.ctx, manifest)
-    if current is None:
-        return
-    replicas = current["spec"].get("replicas", 0)
-    ready = (current.get("status") or {}).get("readyReplicas", 0)
-    if replicas <= run.spec.brokers or not ready:
-        return
-    connect = names.zookeeper_connect(run.spec, cluster_domain=run.ctx.cluster_domain)
-    waiting = drain.drain(run.ctx.zookeeper, connect, current=replicas, desired=run.spec.brokers)
-    if waiting:
-        run.brokers = replicas
-        run.ctx.event(run.body, reason="Draining", message=waiting)
-        run.conditions.append(Condition(RECONCILED, False, "Draining", waiting))
-
-
 def apply_statefulset(run: ClusterRun) -> None:
     spec = dataclasses.replace(run.spec, brokers=run.brokers)
     manifest = broker_model.broker_statefulset(spec, cluster_domain=run.ctx.cluster_domain)
@@ -138,7 +121,7 @@ STEPS: tuple[Callable[[ClusterRun], None], ...] = (
     apply_zookeeper,
     apply_config_map,
     apply_services,
-    drain_before_scale_down,
+    drain.drain_before_scale_down,
     apply_statefulset,
     apply_pdb,
     roll_brokers,

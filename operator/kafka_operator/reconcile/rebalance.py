@@ -30,7 +30,7 @@ def rebalance_lost_brokers(run: ClusterRun, *, any_ready: bool) -> None:
             gone = overdue(run.lost_brokers, grace_seconds=rebalance.grace_period_seconds, now=now)
             if not gone or zk.reassignment_in_progress():
                 return
-            plan = drain_plan(assignments, keep=registered, leaving=gone, keep_replication_factor=True)
+            plan = drain_plan(assignments, keep=registered, leaving=gone)
             stuck = sorted(
                 f"{topic}-{partition}"
                 for topic, parts in assignments.items()

@@ -48,6 +48,14 @@ class ClusterRun:
         elif applied.changed:
             self.ctx.event(self.body, reason="Updated", message=f"updated {applied.kind} {applied.name}")
 
+    def report(self, condition: Condition, *, warning: bool = False) -> None:
+        """Add a condition, and record it as an Event when it is news: its reason differs from the one in
+        the status, or the spec is new. A refusal repeated at every resync is one Event, not one a minute."""
+        self.conditions.append(condition)
+        previous = next((c for c in self.status.get("conditions") or [] if c.get("type") == condition.type), {})
+        if self.new_generation or previous.get("reason") != condition.reason:
+            self.ctx.event(self.body, reason=condition.reason, message=condition.message, warning=warning)
+
     def broker_pods(self) -> list[dict[str, Any]]:
         return self.ctx.kube.list_pods(self.spec.namespace, labels=names.selector_labels(self.spec, names.BROKER))
 
