@@ -20,10 +20,9 @@ from ..model import broker as broker_model
 from ..model import cluster as cluster_model
 from ..model import names
 from ..model.conditions import READY, RECONCILED, ROLLING, Condition, merge_conditions
-from ..model.config import config_hash, ignored_config_keys, server_properties
+from ..model.config import ignored_config_keys
 from ..model.spec import ClusterSpec
-from ..roller import BrokerPod, plan_roll
-from . import drain
+from . import drain, roll
 from .apply import apply, get
 from .context import ReconcileContext
 from .rebalance import rebalance_lost_brokers
@@ -77,41 +76,6 @@ def apply_pdb(run: ClusterRun) -> None:
     run.record(apply(run.ctx, broker_model.broker_pdb(run.spec)))
 
 
-def _as_broker_pod(pod: Mapping[str, Any]) -> BrokerPod:
-    meta = pod["metadata"]
-    annotations = meta.get("annotations") or {}
-    return BrokerPod(
-        name=meta["name"],
-        ordinal=int(meta["name"].rsplit("-", 1)[1]),
-        ready=pod_ready(pod),
-        terminating=bool(meta.get("deletionTimestamp")),
-        config_hash=annotations.get(names.CONFIG_HASH_ANNOTATION),
-        revision=(meta.get("labels") or {}).get("controller-revision-hash"),
-        manual=names.MANUAL_ROLL_ANNOTATION in annotations,
-    )
-
-
-def roll_brokers(run: ClusterRun) -> None:
-    if not run.statefulset:
-        return
-    desired_hash = config_hash(server_properties(run.spec, cluster_domain=run.ctx.cluster_domain))
-    decision = plan_roll(
-        [_as_broker_pod(p) for p in run.broker_pods()],
-        replicas=run.brokers,
-        desired_hash=desired_hash,
-        update_revision=(run.statefulset.get("status") or {}).get("updateRevision"),
-    )
-    if decision.restart is not None:
-        reasons = ", ".join(r.value for r in decision.reasons)
-        run.ctx.kube.delete_pod(run.spec.namespace, decision.restart.name)
-        run.ctx.event(run.body, reason="RollingRestart", message=f"restarting {decision.restart.name}: {reasons}")
-    if decision.rolling:
-        run.rolling = decision.waiting_for or f"restarting {decision.restart.name if decision.restart else ''}"
-        run.conditions.append(Condition(ROLLING, True, "RollingRestart", run.rolling))
-    else:
-        run.conditions.append(Condition(ROLLING, False, "Idle", "no broker needs a restart"))
-
-
 def rebalance(run: ClusterRun) -> None:
     rebalance_lost_brokers(run, any_ready=any(pod_ready(p) for p in run.broker_pods()))
 
@@ -124,7 +88,7 @@ STEPS: tuple[Callable[[ClusterRun], None], ...] = (
     drain.drain_before_scale_down,
     apply_statefulset,
     apply_pdb,
-    roll_brokers,
+    roll.roll_brokers,
     rebalance,
 )
 

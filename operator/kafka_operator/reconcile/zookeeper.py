@@ -39,6 +39,9 @@ class ZooKeeperSession(Protocol):
     def registered_brokers(self) -> list[int]:
         """Ids of the brokers with a live registration (``/brokers/ids``), sorted."""
 
+    def controller_id(self) -> int | None:
+        """The broker id in ``/controller``, or None when no controller is elected."""
+
     def reassignment_in_progress(self) -> bool: ...
 
     def request_reassignment(self, plan: Mapping[tuple[str, int], list[int]]) -> bool:
@@ -85,6 +88,18 @@ class KazooSession:
             return sorted(int(b) for b in self.zk.get_children(metadata.BROKER_IDS_PATH))
         except NoNodeError:
             return []
+
+    @_translated
+    def controller_id(self) -> int | None:
+        try:
+            data, _ = self.zk.get(metadata.CONTROLLER_PATH)
+        except NoNodeError:
+            return None
+        try:
+            broker = metadata.decode_controller(data)
+        except (ValueError, KeyError, TypeError):
+            return None  # not Kafka's format: as good as no controller
+        return broker if broker != metadata.NO_LEADER else None
 
     @_translated
     def reassignment_in_progress(self) -> bool:

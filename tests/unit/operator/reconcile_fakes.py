@@ -199,6 +199,8 @@ class FakeZooKeeper:
     on_call: Callable[[str], None] | None = None
     """Called with the method's name at the start of every session call (tests use it to block a reconcile)."""
     connects: list[str] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    """Every session method called, in order."""
 
     @contextlib.contextmanager
     def session(self, connect: str, *, timeout: float = 5.0) -> Iterator[FakeZooKeeperSession]:
@@ -219,6 +221,7 @@ class FakeZooKeeperSession:
     zk: FakeZooKeeper
 
     def _enter(self, method: str) -> None:
+        self.zk.calls.append(method)
         if self.zk.on_call is not None:
             self.zk.on_call(method)
         if method in self.zk.fail_on:
