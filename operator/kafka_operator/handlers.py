@@ -48,45 +48,46 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 @kopf.on.resume(GROUP, VERSION, CLUSTER_PLURAL)
 @kopf.on.create(GROUP, VERSION, CLUSTER_PLURAL)
 @kopf.on.update(GROUP, VERSION, CLUSTER_PLURAL, field="spec")
-def reconcile_cluster(body: kopf.Body, **_: Any) -> None:
-    cluster_steps.reconcile_cluster(ctx(), dict(body))
+async def reconcile_cluster(body: kopf.Body, **_: Any) -> None:
+    meta = body["metadata"]
+    await cluster_steps.exclusively(ctx(), meta["namespace"], meta["name"], cluster_steps.reconcile_cluster)
 
 
 @kopf.timer(GROUP, VERSION, CLUSTER_PLURAL, interval=SETTINGS.reconcile.resync_seconds)
-def resync_cluster(body: kopf.Body, **_: Any) -> None:
-    cluster_steps.reconcile_cluster(ctx(), dict(body))
+async def resync_cluster(body: kopf.Body, **_: Any) -> None:
+    meta = body["metadata"]
+    await cluster_steps.exclusively(ctx(), meta["namespace"], meta["name"], cluster_steps.reconcile_cluster)
 
 
-def _owner(body: kopf.Body) -> dict[str, Any] | None:
+def _owner(body: kopf.Body) -> tuple[str, str] | None:
+    """(namespace, name) of the KafkaCluster that owns this object, if one does."""
     for ref in body.get("metadata", {}).get("ownerReferences") or []:
         if ref.get("kind") == "KafkaCluster" and ref.get("apiVersion", "").startswith(f"{GROUP}/"):
-            return ctx().kube.get_custom(CLUSTER_PLURAL, body["metadata"]["namespace"], ref["name"])
+            return body["metadata"]["namespace"], ref["name"]
     return None
 
 
-def _owned_event(type: str | None, body: kopf.Body, *, repair: bool) -> None:
+async def _owned_event(type: str | None, body: kopf.Body, *, repair: bool) -> None:
     """An owned object changed: a deletion (drift) re-runs the reconcile, anything else refreshes status."""
     owner = _owner(body)
-    if owner is None or owner["metadata"].get("deletionTimestamp"):
+    if owner is None:
         return
-    if repair and type == "DELETED":
-        cluster_steps.reconcile_cluster(ctx(), owner)
-    else:
-        cluster_steps.refresh_status(ctx(), owner)
+    step = cluster_steps.reconcile_cluster if repair and type == "DELETED" else cluster_steps.refresh_status
+    await cluster_steps.exclusively(ctx(), *owner, step)
 
 
 @kopf.on.event("v1", "services", labels=OWNED)
 @kopf.on.event("v1", "configmaps", labels=OWNED)
 @kopf.on.event("policy", "v1", "poddisruptionbudgets", labels=OWNED)
-def owned_object_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+async def owned_object_event(type: str | None, body: kopf.Body, **_: Any) -> None:
     if type == "DELETED":
-        _owned_event(type, body, repair=True)
+        await _owned_event(type, body, repair=True)
 
 
 @kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
-def statefulset_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+async def statefulset_event(type: str | None, body: kopf.Body, **_: Any) -> None:
     # Replica readiness arrives here (the StatefulSet's status), so the cluster's status follows it.
-    _owned_event(type, body, repair=True)
+    await _owned_event(type, body, repair=True)
 
 
 # --- KafkaTopic ------------------------------------------------------------------------------

@@ -5,13 +5,17 @@
 
 Every step is idempotent (server-side apply), so the same list serves creation, updates, drift repair
 (a deleted Service comes back on the next run) and the periodic resync.
+
+Handlers go through ``exclusively``: one reconcile (or status refresh) of a cluster at a time, each on the
+KafkaCluster as stored when it starts, never on the possibly older body its handler was handed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from kubernetes.dynamic.exceptions import UnprocessibleEntityError
 
@@ -28,7 +32,9 @@ from .context import ReconcileContext
 from .rebalance import rebalance_lost_brokers
 from .run import ClusterRun, pod_ready
 
-__all__ = ["STEPS", "ClusterRun", "cluster_status", "reconcile_cluster", "refresh_status"]
+__all__ = ["STEPS", "ClusterRun", "cluster_status", "exclusively", "reconcile_cluster", "refresh_status"]
+
+R = TypeVar("R")
 
 
 def check_config(run: ClusterRun) -> None:
@@ -166,3 +172,22 @@ def refresh_status(ctx: ReconcileContext, body: Mapping[str, Any]) -> dict[str, 
     status = cluster_status(run)
     write_status(ctx, body, status)
     return status
+
+
+def _on_latest(
+    ctx: ReconcileContext, namespace: str, name: str, step: Callable[[ReconcileContext, Mapping[str, Any]], R]
+) -> R | None:
+    body = ctx.kube.get_custom(CLUSTER_PLURAL, namespace, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return None  # gone, or going: its owned objects are garbage-collected with it
+    return step(ctx, body)
+
+
+async def exclusively(
+    ctx: ReconcileContext, namespace: str, name: str, step: Callable[[ReconcileContext, Mapping[str, Any]], R]
+) -> R | None:
+    """Run ``step`` (``reconcile_cluster`` or ``refresh_status``) on the KafkaCluster as stored now, holding
+    the cluster's lock, in a worker thread (the steps block on the API server and ZooKeeper). None when the
+    cluster is gone or being deleted."""
+    async with ctx.locks.lock(namespace, name):
+        return await asyncio.to_thread(_on_latest, ctx, namespace, name, step)

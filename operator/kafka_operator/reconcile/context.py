@@ -18,6 +18,7 @@ import kubernetes
 from ..settings import OperatorSettings
 from .kafka_admin import ConfluentAdmin, KafkaAdmin, KafkaAdminFactory
 from .kube import FIELD_MANAGER, ApiKube, Kube
+from .locks import KeyedLocks
 from .zookeeper import KazooZooKeeper, ZooKeeper
 
 __all__ = ["FIELD_MANAGER", "ReconcileContext"]
@@ -37,6 +38,8 @@ class ReconcileContext:
     settings: OperatorSettings = field(default_factory=OperatorSettings)
     clock: Callable[[], datetime.datetime] = utc_now
     """The current time, timezone-aware (UTC)."""
+    locks: KeyedLocks = field(default_factory=KeyedLocks)
+    """One lock per KafkaCluster: its reconciles never overlap (``cluster.exclusively``)."""
 
     @classmethod
     def from_environment(cls, settings: OperatorSettings | None = None) -> ReconcileContext:
