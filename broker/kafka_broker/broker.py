@@ -125,11 +125,11 @@ class Broker:
 
         attach_groups(self)
         from kafka_broker.coordinator.producer_ids import ProducerIdManager
-        from kafka_broker.storage.cleaner import CleanerSettings, LogCleaner
+        from kafka_broker.storage.cleaner import LogCleaner
 
         assert self.services is not None and self.zk is not None and self.replicas is not None
         self.services.producer_ids = ProducerIdManager(self.zk, self.config.broker_id)
-        cleaner = LogCleaner(self.config.log_dirs, settings=CleanerSettings.from_properties(self.config.raw))
+        cleaner = LogCleaner(self.config.log_dirs, settings=self.config.cleaner)
         self.services.extras["cleaner"] = cleaner
         replicas = self.replicas
         self._spawn(cleaner.run(lambda: [(p.log, p.high_watermark) for p in list(replicas.partitions.values())]),

@@ -1,10 +1,19 @@
-"""Shared pieces of the config APIs: resource types, config sources and types, Kafka's names."""
+"""Config entries as the config APIs report them: value, source, synonyms, type, documentation.
+
+Everything is read from the config tables (:data:`~kafka_broker.config.TOPIC_CONFIGS`,
+:data:`~kafka_broker.config.BROKER_CONFIGS`). A topic config's value comes from, in order, the
+topic's override (TOPIC_CONFIG), the first of its broker synonyms set in ``server.properties``
+(STATIC_BROKER_CONFIG; a scaled synonym such as ``log.retention.hours`` converted), or the default
+(DEFAULT_CONFIG, reported under the broker synonym that carries it, as Kafka does). The synonyms
+list is that chain, highest precedence first, with each broker value as written.
+"""
 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
-from kafka_broker.config import BROKER_TO_TOPIC_KEYS, BrokerConfig
+from kafka_broker.config import BROKER_CONFIGS, TOPIC_CONFIGS, BrokerConfig, ConfigDef, effective_value
 
 
 class ResourceType(IntEnum):
@@ -22,76 +31,72 @@ class ConfigSource(IntEnum):
     DEFAULT_CONFIG = 5
 
 
-class ConfigType(IntEnum):
-    UNKNOWN = 0
-    BOOLEAN = 1
-    STRING = 2
-    INT = 3
-    SHORT = 4
-    LONG = 5
-    DOUBLE = 6
-    LIST = 7
+Chain = list[tuple[str, str | None, ConfigSource]]
 
 
-TOPIC_CONFIG_TYPES: dict[str, ConfigType] = {
-    "segment.bytes": ConfigType.INT,
-    "segment.ms": ConfigType.LONG,
-    "retention.ms": ConfigType.LONG,
-    "retention.bytes": ConfigType.LONG,
-    "segment.index.bytes": ConfigType.INT,
-    "index.interval.bytes": ConfigType.INT,
-    "max.message.bytes": ConfigType.INT,
-    "compression.type": ConfigType.STRING,
-    "message.timestamp.type": ConfigType.STRING,
-    "cleanup.policy": ConfigType.LIST,
-    "file.delete.delay.ms": ConfigType.LONG,
-    "flush.messages": ConfigType.LONG,
-    "flush.ms": ConfigType.LONG,
-    "min.insync.replicas": ConfigType.INT,
-    "unclean.leader.election.enable": ConfigType.BOOLEAN,
-    "delete.retention.ms": ConfigType.LONG,
-    "min.cleanable.dirty.ratio": ConfigType.DOUBLE,
-    "min.compaction.lag.ms": ConfigType.LONG,
-}
+def _topic_chain(config: BrokerConfig, name: str, overrides: dict[str, str]) -> Chain:
+    chain: Chain = []
+    if name in overrides:
+        chain.append((name, overrides[name], ConfigSource.TOPIC_CONFIG))
+    row = TOPIC_CONFIGS[name]
+    for synonym in row.synonyms:
+        if synonym.name in config.raw:
+            chain.append((synonym.name, config.raw[synonym.name], ConfigSource.STATIC_BROKER_CONFIG))
+    if row.synonyms:
+        carrier = BROKER_CONFIGS[row.synonyms[-1].name]
+        chain.append((carrier.name, carrier.default, ConfigSource.DEFAULT_CONFIG))
+    return chain
 
-_TOPIC_TO_BROKER_KEY = {topic: broker for broker, topic in BROKER_TO_TOPIC_KEYS.items()}
+
+def _entry(definition: ConfigDef, value: str | None, source: ConfigSource, chain: Chain, *,
+           synonyms: bool, documentation: bool, read_only: bool) -> dict[str, Any]:
+    return {
+        "name": definition.name,
+        "value": value,
+        "read_only": read_only,
+        "config_source": source,
+        "is_sensitive": False,
+        "synonyms": [{"name": n, "value": v, "source": s} for n, v, s in chain] if synonyms else [],
+        "config_type": definition.type,
+        "documentation": definition.doc if documentation else None,
+    }
 
 
 def topic_config_entries(
-    config: BrokerConfig, overrides: dict[str, str], *, keys: list[str] | None, synonyms: bool
-) -> list[dict[str, object]]:
-    """Every topic config with its value and where the value comes from (topic, broker, default)."""
+    config: BrokerConfig, overrides: dict[str, str], *, keys: list[str] | None, synonyms: bool,
+    documentation: bool = False,
+) -> list[dict[str, Any]]:
+    """Every topic config (or those named in ``keys``) with its effective value and where it comes from."""
     entries = []
-    for name in sorted(config.topic_defaults):
+    for name, row in sorted(TOPIC_CONFIGS.items()):
         if keys and name not in keys:
             continue
-        broker_key = _TOPIC_TO_BROKER_KEY.get(name)
-        chain = []
+        value: str | None
         if name in overrides:
-            chain.append((name, overrides[name], ConfigSource.TOPIC_CONFIG))
-        if broker_key and broker_key in config.raw:
-            chain.append((broker_key, config.raw[broker_key], ConfigSource.STATIC_BROKER_CONFIG))
-        chain.append((broker_key or name, config.topic_defaults[name], ConfigSource.DEFAULT_CONFIG))
-        _, value, source = chain[0]
-        entries.append({
-            "name": name,
-            "value": value,
-            "read_only": False,
-            "is_default": source == ConfigSource.DEFAULT_CONFIG,
-            "config_source": source,
-            "is_sensitive": False,
-            "synonyms": [{"name": n, "value": v, "source": s} for n, v, s in chain] if synonyms else [],
-            "config_type": TOPIC_CONFIG_TYPES.get(name, ConfigType.STRING),
-            "documentation": None,
-        })
+            value, source = overrides[name], ConfigSource.TOPIC_CONFIG
+        else:
+            value, _, raw = effective_value(name, config.raw)
+            source = ConfigSource.DEFAULT_CONFIG if raw is None else ConfigSource.STATIC_BROKER_CONFIG
+        entries.append(_entry(row.definition, value, source, _topic_chain(config, name, overrides),
+                              synonyms=synonyms, documentation=documentation, read_only=False))
     return entries
 
 
-def broker_config_entries(config: BrokerConfig, *, keys: list[str] | None) -> list[dict[str, object]]:
-    return [
-        {"name": name, "value": value, "read_only": True, "is_default": False,
-         "config_source": ConfigSource.STATIC_BROKER_CONFIG, "is_sensitive": False, "synonyms": [],
-         "config_type": ConfigType.STRING, "documentation": None}
-        for name, value in sorted(config.raw.items())
-        if not keys or name in keys
-    ]
+def broker_config_entries(
+    config: BrokerConfig, *, keys: list[str] | None, synonyms: bool = False, documentation: bool = False
+) -> list[dict[str, Any]]:
+    """Every broker key kopfka knows (or those named in ``keys``): as set in server.properties, else the
+    default. All are static (read-only) until dynamic broker configs exist."""
+    entries = []
+    for name, definition in sorted(BROKER_CONFIGS.items()):
+        if keys and name not in keys:
+            continue
+        chain: Chain = []
+        if name in config.raw:
+            chain.append((name, config.raw[name], ConfigSource.STATIC_BROKER_CONFIG))
+        if definition.default is not None:
+            chain.append((name, definition.default, ConfigSource.DEFAULT_CONFIG))
+        value, source = (chain[0][1], chain[0][2]) if chain else (None, ConfigSource.DEFAULT_CONFIG)
+        entries.append(_entry(definition, value, source, chain, synonyms=synonyms, documentation=documentation,
+                              read_only=True))
+    return entries

@@ -1,5 +1,5 @@
 """DescribeConfigs: topic configs (override, broker setting or default, with synonyms) and the
-broker's static configs."""
+broker's configs, typed and documented from the config tables."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ VERSIONS = (1, 4)
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     services = ctx.services
+    synonyms, documentation = request["include_synonyms"], request["include_documentation"]
     results = []
     for res in request["resources"]:
         rtype, name = res["resource_type"], res["resource_name"]
@@ -28,13 +29,14 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
                               error_message=f"Topic '{name}' does not exist.")
             else:
                 result["configs"] = topic_config_entries(services.config, info.config, keys=keys,
-                                                         synonyms=request.get("include_synonyms", False))
+                                                         synonyms=synonyms, documentation=documentation)
         elif rtype == ResourceType.BROKER:
             if name not in ("", str(services.config.broker_id)):
                 result.update(error_code=ErrorCode.INVALID_REQUEST,
                               error_message=f"configs of broker {name} are only known by that broker")
             else:
-                result["configs"] = broker_config_entries(services.config, keys=keys)
+                result["configs"] = broker_config_entries(services.config, keys=keys, synonyms=synonyms,
+                                                          documentation=documentation)
         else:
             result.update(error_code=ErrorCode.INVALID_REQUEST,
                           error_message=f"unsupported resource type {rtype}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kafka_broker.config import ConfigError, validate_topic_config
+from kafka_broker.config import TOPIC_CONFIGS, ConfigError, ConfigType, validate_topic_config
 from kafka_broker.handlers.configs import ResourceType
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
@@ -30,6 +30,11 @@ def apply_operations(current: dict[str, str], operations: list[dict[str, Any]]) 
         elif kind == DELETE:
             updated.pop(name, None)
         elif kind in (APPEND, SUBTRACT):
+            row = TOPIC_CONFIGS.get(name)
+            if row is not None and row.definition.type != ConfigType.LIST:
+                verb = "append" if kind == APPEND else "subtract"
+                raise KafkaError(f"Config value {verb} is not allowed for config key: {name}",
+                                 code=ErrorCode.INVALID_CONFIG)
             items = [v for v in updated.get(name, "").split(",") if v]
             values = [v for v in (value or "").split(",") if v]
             if kind == APPEND:
@@ -59,7 +64,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
                 raise KafkaError(f"Topic '{name}' does not exist.", code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
             updated = apply_operations(info.config, res["configs"])
             try:
-                validate_topic_config(updated)
+                validate_topic_config(updated, defaults=services.config.topic_defaults)
             except ConfigError as exc:
                 raise KafkaError(str(exc), code=ErrorCode.INVALID_CONFIG) from None
             if not request["validate_only"]:

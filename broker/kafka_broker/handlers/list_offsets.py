@@ -2,7 +2,9 @@
 
 "Latest" is the high watermark for consumers (what they can read) and the log end for replicas;
 a timestamp lookup uses the time index and answers the first offset whose timestamp is at or
-after the requested one.
+after the requested one; max-timestamp (KIP-734) answers the offset and timestamp of the record with
+the largest timestamp (the first such record on ties). Consumers are never answered an offset at or
+above the high watermark (-1 instead), as in Kafka.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from typing import Any
 
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
+from kafka_broker.storage.log import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP
 
 API = ApiKey.LIST_OFFSETS
 VERSIONS = (1, 7)
 
-LATEST, EARLIEST, MAX_TIMESTAMP = -1, -2, -3
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -29,23 +31,27 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
             try:
                 part = replicas.leader_partition(treq["name"], index, preq.get("current_leader_epoch", -1))
             except KafkaError as exc:
-                results.append({"partition_index": index, "error_code": exc.code, "timestamp": -1, "offset": -1,
-                                "leader_epoch": -1})
+                results.append(_error(index, exc.code))
                 continue
             timestamp = preq["timestamp"]
             offset, found_ts = -1, -1
-            if timestamp == LATEST:
+            if timestamp == LATEST_TIMESTAMP:
                 offset = part.log.log_end_offset if is_replica else part.high_watermark
-            elif timestamp == EARLIEST:
+            elif timestamp == EARLIEST_TIMESTAMP:
                 offset = part.log.log_start_offset
-            else:
-                target = 0 if timestamp == MAX_TIMESTAMP else timestamp
-                hit = (part.log.max_timestamp_offset() if timestamp == MAX_TIMESTAMP
-                       else part.log.offset_for_timestamp(target))
+            elif timestamp >= 0 or timestamp == MAX_TIMESTAMP:
+                hit = part.log.offset_for_timestamp(timestamp)
+                # Only what a consumer could read: a record above the high watermark is not answered.
                 if hit is not None and (is_replica or hit[0] < part.high_watermark):
                     offset, found_ts = hit
+            else:
+                results.append(_error(index, ErrorCode.INVALID_REQUEST))
+                continue
             results.append({"partition_index": index, "error_code": ErrorCode.NONE, "timestamp": found_ts,
-                            "offset": offset, "leader_epoch": part.leader_epoch,
-                            "old_style_offsets": [offset]})
+                            "offset": offset, "leader_epoch": part.leader_epoch})
         topics.append({"name": treq["name"], "partitions": results})
     return {"throttle_time_ms": 0, "topics": topics}
+
+
+def _error(index: int, code: int) -> dict[str, Any]:
+    return {"partition_index": index, "error_code": code, "timestamp": -1, "offset": -1, "leader_epoch": -1}

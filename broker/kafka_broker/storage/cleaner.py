@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kafka_broker.config import CleanerSettings
 from kafka_broker.storage.checkpoint import CheckpointError, fsync_dir, read_checkpoint, write_checkpoint
 from kafka_broker.storage.compression import Codec
 from kafka_broker.storage.records import BatchHeader, Record, build_batch, decode_records, iter_batches
@@ -69,26 +70,6 @@ SWAP_SUFFIX = ".swap"
 RETIRED_SUFFIX = ".retired"
 CLEANER_CHECKPOINT = "cleaner-offset-checkpoint"
 _WRITE_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class CleanerSettings:
-    """Broker-level cleaner settings (server.properties)."""
-
-    enable: bool = True
-    """``log.cleaner.enable``: run the cleaner at all (true)."""
-    backoff_ms: int = 15_000
-    """``log.cleaner.backoff.ms``: sleep between passes that found nothing to clean (15 s)."""
-
-    @classmethod
-    def from_properties(cls, props: Mapping[str, str]) -> CleanerSettings:
-        enable = str(props.get("log.cleaner.enable", "true")).strip().lower()
-        if enable not in ("true", "false"):
-            raise ValueError(f"log.cleaner.enable: expected true or false, got {enable!r}")
-        backoff = int(str(props.get("log.cleaner.backoff.ms", "15000")).strip())
-        if backoff < 0:
-            raise ValueError(f"log.cleaner.backoff.ms: must be at least 0, got {backoff}")
-        return cls(enable=enable == "true", backoff_ms=backoff)
 
 
 @dataclass(slots=True)

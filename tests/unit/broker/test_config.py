@@ -45,6 +45,18 @@ def test_broker_log_keys_become_topic_defaults():
     assert config.min_insync_replicas == 2
 
 
+def test_every_topic_config_has_a_broker_default():
+    from kafka_broker.config import TOPIC_CONFIGS
+
+    config = build_config(BASE)
+    assert set(config.topic_defaults) == set(TOPIC_CONFIGS)
+    assert config.topic_defaults["segment.ms"] == "604800000"  # from log.roll.hours' default of 168
+
+
+def test_negative_retention_hours_mean_unlimited():
+    assert build_config({**BASE, "log.retention.hours": "-1"}).topic_defaults["retention.ms"] == "-1"
+
+
 def test_retention_ms_wins_over_hours():
     config = build_config({**BASE, "log.retention.hours": "2", "log.retention.ms": "1000"})
     assert config.topic_defaults["retention.ms"] == "1000"
@@ -55,10 +67,13 @@ def test_retention_ms_wins_over_hours():
     [
         ({"zookeeper.connect": "z:2181"}, "broker.id"),
         ({"broker.id": "1"}, "zookeeper.connect"),
-        ({**BASE, "broker.id": "x"}, "broker.id: expected an integer"),
+        ({**BASE, "broker.id": "x"}, "Invalid value x for configuration broker.id: Not a number of type INT"),
         ({**BASE, "listeners": "SSL://h:9093"}, "PLAINTEXT"),
         ({**BASE, "listeners": "PLAINTEXT://h:99999"}, "port out of range"),
-        ({**BASE, "num.partitions": "0"}, "num.partitions: must be >= 1"),
+        ({**BASE, "num.partitions": "0"}, "num.partitions: Value must be at least 1"),
+        ({**BASE, "log.segment.bytes": "3000000000"}, "log.segment.bytes: Not a number of type INT"),
+        ({**BASE, "log.retention.ms": "1_000"}, "log.retention.ms: Not a number of type LONG"),
+        ({**BASE, "log.retention.hours": "two"}, "log.retention.hours: Not a number of type INT"),
         ({**BASE, "compression.type": "brotli"}, "compression.type"),
         ({**BASE, "auto.create.topics.enable": "yes"}, "true or false"),
         ({**BASE, "socket.send.buffer.bytes": "0"}, "socket.send.buffer.bytes: must be -1"),
@@ -83,3 +98,18 @@ def test_overrides_win_over_file(tmp_path):
     assert config.broker_id == 4
     with pytest.raises(ConfigError, match="key=value"):
         parse_overrides(["novalue"])
+
+
+@pytest.mark.parametrize("override", ["log.segment.bytes=3000000000", "log.retention.ms=1_000_000"])
+def test_a_bad_broker_log_setting_exits_2_with_one_line(tmp_path, capsys, override):
+    """It used to pass broker validation and fail in LogConfig with a traceback; now every key is
+    checked against the same table as topic configs."""
+    from kafka_broker.main import main
+
+    data = tmp_path / "data"
+    args = ["--override", "broker.id=1", "--override", "zookeeper.connect=127.0.0.1:1",
+            "--override", f"log.dirs={data}", "--override", override]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Invalid value" in err and override.split("=")[0] in err
+    assert not data.exists()

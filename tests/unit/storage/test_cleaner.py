@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.unit.storage.helpers import read_all
 
+from kafka_broker.config import CleanerSettings, settings_from
 from kafka_broker.storage.cleaner import (
     CLEANED_DIR,
     RETIRED_SUFFIX,
     SWAP_SUFFIX,
-    CleanerSettings,
     LogCleaner,
     build_cleaned,
 )
@@ -271,12 +271,12 @@ def test_cleaned_log_survives_a_restart_and_the_checkpoint_remembers(partition_d
 
 
 def test_settings_from_properties() -> None:
-    assert CleanerSettings.from_properties({}) == CleanerSettings(enable=True, backoff_ms=15000)
-    assert CleanerSettings.from_properties({"log.cleaner.enable": "false", "log.cleaner.backoff.ms": "100"}) == (
+    assert settings_from(CleanerSettings, {}) == CleanerSettings(enable=True, backoff_ms=15000)
+    assert settings_from(CleanerSettings, {"log.cleaner.enable": "false", "log.cleaner.backoff.ms": "100"}) == (
         CleanerSettings(enable=False, backoff_ms=100)
     )
-    with pytest.raises(ValueError):
-        CleanerSettings.from_properties({"log.cleaner.enable": "maybe"})
+    with pytest.raises(ValueError, match=r"log\.cleaner\.enable: Expected value to be either true or false"):
+        settings_from(CleanerSettings, {"log.cleaner.enable": "maybe"})
 
 
 def test_log_config_knows_the_compaction_settings() -> None:

@@ -11,7 +11,7 @@ def test_kafka_defaults():
     assert config.max_message_bytes == 1048588 and config.file_delete_delay_ms == 60000
     assert config.compression_type == "producer" and config.codec is None
     assert config.message_timestamp_type == "CreateTime" and not config.log_append_time
-    assert config.cleanup_policy == "delete" and config.deletes and not config.compacts
+    assert config.cleanup_policy == ("delete",) and config.deletes and not config.compacts
     assert config.flush_messages == config.flush_ms == LONG_MAX
 
 
@@ -30,7 +30,7 @@ def test_from_kafka_applies_and_ignores_others():
     )
     assert config.segment_bytes == 1048576 and config.retention_bytes == 5000 and config.retention_ms == 1000
     assert config.codec == 3 and config.log_append_time and config.compacts and config.deletes
-    assert config.cleanup_policy == "compact,delete"
+    assert config.cleanup_policy == ("compact", "delete")
     assert LogConfig.from_kafka(config.to_kafka()) == config
     assert set(LogConfig.TOPIC_CONFIG_NAMES) == set(config.to_kafka())
 
@@ -48,7 +48,6 @@ def test_from_kafka_applies_and_ignores_others():
         ("compression.type", "none"),
         ("message.timestamp.type", "createtime"),
         ("cleanup.policy", "forever"),
-        ("cleanup.policy", ""),
         ("flush.messages", "0"),
         ("index.interval.bytes", "-1"),
         ("max.message.bytes", "1_000"),
@@ -57,6 +56,27 @@ def test_from_kafka_applies_and_ignores_others():
 def test_invalid_values_name_the_property(name, value):
     with pytest.raises(ValueError, match=name.replace(".", r"\.")):
         LogConfig.from_kafka({name: value})
+
+
+def test_messages_are_kafkas():
+    with pytest.raises(ValueError, match=r"^Invalid value 3000000000 for configuration segment\.bytes: "
+                                         r"Not a number of type INT$"):
+        LogConfig.from_kafka({"segment.bytes": "3000000000"})
+    with pytest.raises(ValueError, match=r"^Invalid value 13 for configuration segment\.bytes: "
+                                         r"Value must be at least 14$"):
+        LogConfig.from_kafka({"segment.bytes": "13"})
+
+
+def test_an_empty_cleanup_policy_neither_deletes_nor_compacts():
+    config = LogConfig.from_kafka({"cleanup.policy": ""})
+    assert config.cleanup_policy == () and not config.deletes and not config.compacts
+
+
+def test_stored_configs_that_are_invalid_are_ignored_not_fatal(caplog):
+    base = LogConfig(retention_ms=1000)
+    config = LogConfig.from_stored({"segment.bytes": "3000000000", "retention.bytes": "5"}, base, topic="t")
+    assert config.segment_bytes == base.segment_bytes and config.retention_bytes == 5
+    assert "topic t: ignoring stored config: Invalid value 3000000000 for configuration segment.bytes" in caplog.text
 
 
 def test_direct_construction_is_validated():

@@ -1,0 +1,142 @@
+"""A broker without ZooKeeper or sockets, for calling request handlers directly.
+
+The handlers get the broker's real parts — config (``build_config``), metadata cache, log manager
+and partition logs on a temporary directory, replica manager, topic admin — and only ZooKeeper is
+faked: :class:`FakeStore` keeps topics, configs and partition states in memory and applies a change
+to the metadata cache at once, the way the controller and the broker's own watches would (a created
+topic has its leaders elected, the first replica leading with the full ISR).
+
+:meth:`Broker.call` encodes nothing: it runs the handler, checks the response dict's shape against
+the API's declaration (:mod:`tests.unit.handlers.shape`) and, for a round trip, encodes and decodes
+it at the requested version, so a field the wire cannot carry would fail too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from kafka_broker import metadata as md
+from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo, TopicInfo
+from kafka_broker.cluster.replica_manager import ReplicaManager
+from kafka_broker.cluster.topic_admin import TopicAdmin
+from kafka_broker.config import build_config
+from kafka_broker.handlers.context import BrokerServices, RequestContext
+from kafka_broker.protocol import FileSlice, RequestHeader, decode_response, encode_response
+from kafka_broker.storage.log_config import LogConfig
+from kafka_broker.storage.log_manager import LogManager
+
+from .shape import assert_response_shape
+
+
+@dataclass
+class FakeStore:
+    """The ZooKeeper store, in memory; every write is applied to ``cache`` immediately."""
+
+    cache: MetadataCache
+    assignments: dict[str, md.TopicAssignment] = field(default_factory=dict)
+    configs: dict[str, dict[str, str]] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
+    state_writes: list[tuple[str, int, md.PartitionState]] = field(default_factory=list)
+    controller_epoch: int = 1
+
+    def add_topic(self, name: str, assignment: Mapping[int, list[int]], config: Mapping[str, str] | None = None,
+                  *, leaders: bool = True) -> None:
+        """A topic as the controller leaves it: first replica leading, every replica in the ISR."""
+        topic = md.TopicAssignment(partitions={p: list(r) for p, r in assignment.items()},
+                                   topic_id=md.new_topic_id())
+        self.assignments[name] = topic
+        self.configs[name] = dict(config or {})
+        info = TopicInfo(name, topic.topic_id, config=dict(config or {}))
+        for partition, replicas in topic.partitions.items():
+            state = md.PartitionState(replicas[0], 0, tuple(replicas), self.controller_epoch) if leaders else None
+            info.partitions[partition] = PartitionInfo(name, partition, list(replicas), state, 0)
+        self.cache.topics[name] = info
+        self.cache.notify_topic(name, None)
+
+    # --- what TopicAdmin and the replica manager call ------------------------------------------
+
+    async def create_topic(self, topic: str, assignment: md.TopicAssignment, config: Mapping[str, str]) -> bool:
+        if topic in self.assignments:
+            return False
+        self.add_topic(topic, assignment.partitions, config)
+        return True
+
+    async def read_topic_assignment(self, topic: str) -> tuple[md.TopicAssignment, int] | None:
+        assignment = self.assignments.get(topic)
+        return None if assignment is None else (assignment, 0)
+
+    async def write_topic_assignment(self, topic: str, assignment: md.TopicAssignment, version: int) -> bool:
+        self.add_topic(topic, assignment.partitions, self.configs.get(topic))
+        return True
+
+    async def set_topic_config(self, topic: str, config: Mapping[str, str]) -> None:
+        self.configs[topic] = dict(config)
+        self.cache.topics[topic].config = dict(config)
+        self.cache.notify_topic(topic, None)
+
+    async def mark_topic_for_deletion(self, topic: str) -> None:
+        self.deleted.append(topic)
+
+    async def write_partition_state(self, topic: str, partition: int, state: md.PartitionState,
+                                    version: int) -> int | None:
+        self.state_writes.append((topic, partition, state))
+        info = self.cache.partition(topic, partition)
+        if info is None or info.state_version != version:
+            return None
+        info.state, info.state_version = state, version + 1
+        return version + 1
+
+
+class Broker:
+    """Broker ``broker_id`` of a cluster of ``brokers``, with handlers callable directly."""
+
+    def __init__(self, data: Path, *, broker_id: int = 1, brokers: int = 3, **props: str) -> None:
+        self.config = build_config({"broker.id": str(broker_id), "zookeeper.connect": "zk.invalid:2181",
+                                    "log.dirs": str(data), "listeners": f"PLAINTEXT://127.0.0.1:{9091 + broker_id}",
+                                    **props})
+        self.cache = MetadataCache()
+        self.cache.cluster_id = "kopfka-unit-test"
+        for b in range(1, brokers + 1):
+            self.cache.brokers[b] = md.BrokerRegistration(b, "127.0.0.1", 9091 + b)
+        self.cache.controller_id = 1
+        self.store = FakeStore(self.cache)
+        self.logs = LogManager([data], LogConfig.from_kafka(self.config.topic_defaults))
+        self.replicas = ReplicaManager(self.config, self.cache, self.logs, self.store)
+        self.cache.on_topic_change(lambda topic, partition: self.replicas.reconcile_all())
+        self.admin = TopicAdmin(self.store, self.cache, default_partitions=self.config.num_partitions,
+                                default_replication_factor=self.config.replication.default_replication_factor)
+        self.last_decoded: dict[str, Any] = {}
+        """The last response as a client would decode it (set by :meth:`call` with ``round_trip``)."""
+        self.services = BrokerServices(config=self.config, cache=self.cache, replicas=self.replicas,
+                                       admin=self.admin, store=self.store)
+
+    def add_topic(self, name: str, assignment: Mapping[int, list[int]], config: Mapping[str, str] | None = None,
+                  *, leaders: bool = True) -> None:
+        self.store.add_topic(name, assignment, config, leaders=leaders)
+
+    def partition(self, topic: str, index: int) -> Any:
+        return self.replicas.partitions[(topic, index)]
+
+    async def call(self, handler: ModuleType, version: int, request: dict[str, Any], *,
+                   round_trip: bool = True) -> dict[str, Any] | None:
+        """Run ``handler`` on ``request`` at ``version``; check and return its response."""
+        header = RequestHeader(int(handler.API), version, 7, "unit-test")
+        ctx = RequestContext(header=header, services=self.services, peer="127.0.0.1:50000")
+        response: dict[str, Any] | None = await handler.handle(request, ctx)
+        if response is None:
+            return None
+        assert_response_shape(handler.API, version, response)
+        if round_trip:
+            chunks = encode_response(header, response)
+            wire = b"".join(c.read() if isinstance(c, FileSlice) else bytes(c) for c in chunks)
+            assert int.from_bytes(wire[:4], "big") == len(wire) - 4
+            correlation_id, self.last_decoded = decode_response(int(handler.API), version, wire[4:])
+            assert correlation_id == 7
+        return response
+
+    def close(self) -> None:
+        self.logs.close_all()
