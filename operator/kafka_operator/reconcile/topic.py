@@ -18,6 +18,7 @@ from ..model.conditions import READY, Condition, merge_conditions
 from ..model.spec import ClusterSpec, TopicSpec
 from ..model.topic import ObservedTopic, plan_topic, validate
 from .context import ReconcileContext
+from .zookeeper import ZooKeeperUnavailable
 
 
 class TopicNotReady(Exception):
@@ -106,6 +107,11 @@ def reconcile_topic(ctx: ReconcileContext, body: Mapping[str, Any]) -> dict[str,
     except KafkaException as exc:
         message = f"Kafka admin request failed: {exc.args[0]}"
         _write_status(ctx, body, phase="Error", condition=Condition(READY, False, "KafkaError", message), spec=spec)
+        raise TopicNotReady(message) from exc
+    except ZooKeeperUnavailable as exc:
+        message = f"cannot write the replica reassignment: {exc}"
+        condition = Condition(READY, False, "ZooKeeperUnavailable", message)
+        _write_status(ctx, body, phase="Pending", condition=condition, spec=spec)
         raise TopicNotReady(message) from exc
 
     if plan.refusal:
