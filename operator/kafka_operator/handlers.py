@@ -108,7 +108,8 @@ def delete_topic(body: kopf.Body, **_: Any) -> None:
     topic_steps.delete_topic(ctx(), dict(body))
 
 
-def validate_topic(body: kopf.Body, old: kopf.Body | None, **_: Any) -> None:
+def validate_topic(*, body: kopf.Body, old: kopf.Body | None = None, **_: Any) -> None:
+    """kopf passes ``old`` (the stored object, None on CREATE) among its admission keyword arguments."""
     error = topic_admission_error(ctx(), dict(body), old=dict(old) if old else None)
     if error:
         raise kopf.AdmissionError(error, code=422)

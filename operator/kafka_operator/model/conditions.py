@@ -37,12 +37,12 @@ def merge_conditions(
     for cond in updates:
         status = "True" if cond.status else "False"
         old = by_type.get(cond.type)
-        changed = old is None or old.get("status") != status
+        unchanged = old is not None and old.get("status") == status
         by_type[cond.type] = {
             "type": cond.type,
             "status": status,
             "reason": cond.reason,
             "message": cond.message,
-            "lastTransitionTime": now if changed else old.get("lastTransitionTime", now),
+            "lastTransitionTime": old.get("lastTransitionTime", now) if old is not None and unchanged else now,
         }
     return [by_type[t] for t in sorted(by_type)]

@@ -12,8 +12,31 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TypedDict
 
 _FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class LostBroker(TypedDict):
+    """One entry of ``status.lostBrokers``."""
+
+    id: int
+    since: str
+    """When the broker was first seen lost, ``YYYY-MM-DDTHH:MM:SSZ`` (UTC)."""
+
+
+def parse_lost(entries: Iterable[Mapping[str, object]]) -> list[LostBroker]:
+    """``status.lostBrokers`` as read back from the API; malformed entries (a hand edit) are skipped."""
+    result: list[LostBroker] = []
+    for entry in entries:
+        broker, since = entry.get("id"), entry.get("since")
+        if isinstance(broker, int) and isinstance(since, str):
+            try:
+                datetime.datetime.strptime(since, _FORMAT)
+            except ValueError:
+                continue
+            result.append({"id": broker, "since": since})
+    return result
 
 
 def lost_brokers(assignments: Mapping[str, Mapping[int, Sequence[int]]], registered: Iterable[int]) -> set[int]:
@@ -21,19 +44,17 @@ def lost_brokers(assignments: Mapping[str, Mapping[int, Sequence[int]]], registe
     return named - set(registered)
 
 
-def lost_since(
-    previous: Iterable[Mapping[str, object]], lost: set[int], *, now: datetime.datetime
-) -> list[dict[str, object]]:
+def lost_since(previous: Iterable[LostBroker], lost: set[int], *, now: datetime.datetime) -> list[LostBroker]:
     """The status list ``[{id, since}]``: first-seen times kept for brokers still lost, new ones stamped now."""
-    known = {int(entry["id"]): str(entry["since"]) for entry in previous}
+    known = {entry["id"]: entry["since"] for entry in previous}
     stamp = now.strftime(_FORMAT)
     return [{"id": b, "since": known.get(b, stamp)} for b in sorted(lost)]
 
 
-def overdue(entries: Iterable[Mapping[str, object]], *, grace_seconds: int, now: datetime.datetime) -> list[int]:
+def overdue(entries: Iterable[LostBroker], *, grace_seconds: int, now: datetime.datetime) -> list[int]:
     result = []
     for entry in entries:
-        since = datetime.datetime.strptime(str(entry["since"]), _FORMAT).replace(tzinfo=datetime.UTC)
+        since = datetime.datetime.strptime(entry["since"], _FORMAT).replace(tzinfo=datetime.UTC)
         if (now - since).total_seconds() >= grace_seconds:
-            result.append(int(entry["id"]))
+            result.append(entry["id"])
     return sorted(result)

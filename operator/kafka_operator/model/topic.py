@@ -72,6 +72,7 @@ def reassign_replication(
     load = Counter(b for replicas in assignment.values() for b in replicas)
     for b in broker_ids:
         load.setdefault(b, 0)
+    ring = max(broker_ids, default=0) + 1
     result: dict[int, list[int]] = {}
     for partition in sorted(assignment):
         replicas = list(assignment[partition])
@@ -82,10 +83,8 @@ def reassign_replication(
         while len(replicas) < replication_factor:
             # Least-loaded first; on a tie the broker right after the leader, so replicas form a ring.
             leader = replicas[0] if replicas else 0
-            candidates = sorted(
-                (b for b in broker_ids if b not in replicas),
-                key=lambda b, leader=leader: (load[b], (b - leader) % (max(broker_ids) + 1), b),
-            )
+            rank = {b: (load[b], (b - leader) % ring, b) for b in broker_ids if b not in replicas}
+            candidates = sorted(rank, key=rank.__getitem__)
             if not candidates:
                 break
             replicas.append(candidates[0])

@@ -25,6 +25,7 @@ from ..model import cluster as cluster_model
 from ..model import names
 from ..model.conditions import READY, RECONCILED, ROLLING, Condition, merge_conditions
 from ..model.config import ignored_config_keys
+from ..model.rebalance import parse_lost
 from ..model.spec import ClusterSpec
 from . import drain, roll
 from .apply import apply, get
@@ -102,19 +103,21 @@ STEPS: tuple[Callable[[ClusterRun], None], ...] = (
 def cluster_status(run: ClusterRun) -> dict[str, Any]:
     pods = {p["metadata"]["name"]: p for p in run.broker_pods()}
     domain = run.ctx.cluster_domain
-    brokers = []
+    brokers: list[dict[str, str | int | bool]] = []
+    ready = 0
     for ordinal in range(run.spec.brokers):
         pod_name = names.broker_pod_name(run.spec, ordinal)
         pod = pods.get(pod_name)
+        broker_ready = pod is not None and pod_ready(pod)
+        ready += broker_ready
         brokers.append(
             {
                 "id": ordinal,
                 "pod": pod_name,
                 "host": names.broker_host(run.spec, ordinal, cluster_domain=domain),
-                "ready": bool(pod and pod_ready(pod)),
+                "ready": broker_ready,
             }
         )
-    ready = sum(b["ready"] for b in brokers)
     phase = "Running" if ready == run.spec.brokers else ("Degraded" if ready else "Pending")
     if run.rolling:
         phase = "Rolling"
@@ -129,8 +132,8 @@ def cluster_status(run: ClusterRun) -> dict[str, Any]:
             f"{ready}/{run.spec.brokers} brokers ready",
         )
     )
-    old = run.body.get("status") or {}
-    lost = run.lost_brokers if run.lost_brokers is not None else old.get("lostBrokers") or []
+    old = run.status
+    lost = run.lost_brokers if run.lost_brokers is not None else parse_lost(old.get("lostBrokers") or [])
     return {
         "lostBrokers": lost,
         "phase": phase,

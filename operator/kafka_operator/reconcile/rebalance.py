@@ -7,7 +7,7 @@ where they are); ZooKeeper being unreachable keeps the previous lost-broker list
 from __future__ import annotations
 
 from ..model import names
-from ..model.rebalance import lost_brokers, lost_since, overdue
+from ..model.rebalance import lost_brokers, lost_since, overdue, parse_lost
 from .drain import drain_plan
 from .run import ClusterRun
 from .zookeeper import ZooKeeperUnavailable
@@ -17,7 +17,7 @@ def rebalance_lost_brokers(run: ClusterRun, *, any_ready: bool) -> None:
     rebalance = run.spec.rebalance
     if not rebalance.on_node_loss or not (any_ready or run.spec.bootstrap_override):
         return
-    previous = (run.body.get("status") or {}).get("lostBrokers") or []
+    previous = parse_lost(run.status.get("lostBrokers") or [])
     now = run.ctx.now()
     connect = names.zookeeper_connect(run.spec, cluster_domain=run.ctx.cluster_domain)
     try:

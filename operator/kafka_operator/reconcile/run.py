@@ -12,6 +12,7 @@ from typing import Any
 
 from ..model import names
 from ..model.conditions import Condition
+from ..model.rebalance import LostBroker
 from ..model.spec import ClusterSpec
 from .apply import Applied
 from .context import ReconcileContext
@@ -29,7 +30,7 @@ class ClusterRun:
     conditions: list[Condition] = field(default_factory=list)
     statefulset: dict[str, Any] | None = None
     rolling: str | None = None
-    lost_brokers: list[dict[str, Any]] | None = None
+    lost_brokers: list[LostBroker] | None = None
     """``status.lostBrokers`` when it was observed in this run (None: keep the previous one)."""
 
     @property
@@ -40,7 +41,9 @@ class ClusterRun:
 
     @property
     def new_generation(self) -> bool:
-        return self.status.get("observedGeneration") != self.body["metadata"].get("generation")
+        observed: object = self.status.get("observedGeneration")
+        generation: object = self.body["metadata"].get("generation")
+        return observed != generation
 
     def record(self, applied: Applied) -> None:
         if applied.created:
@@ -52,7 +55,9 @@ class ClusterRun:
         """Add a condition, and record it as an Event when it is news: its reason differs from the one in
         the status, or the spec is new. A refusal repeated at every resync is one Event, not one a minute."""
         self.conditions.append(condition)
-        previous = next((c for c in self.status.get("conditions") or [] if c.get("type") == condition.type), {})
+        previous: Mapping[str, Any] = next(
+            (c for c in self.status.get("conditions") or [] if c.get("type") == condition.type), {}
+        )
         if self.new_generation or previous.get("reason") != condition.reason:
             self.ctx.event(self.body, reason=condition.reason, message=condition.message, warning=warning)
 

@@ -57,7 +57,7 @@ def _write_status(
 def _newly_refused(body: Mapping[str, Any], reason: str) -> bool:
     """True when a refusal is news (a new spec, or a different reason): warn once, not at every retry."""
     status = body.get("status") or {}
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == READY), {})
+    ready: Mapping[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == READY), {})
     new_generation = status.get("observedGeneration") != body["metadata"].get("generation")
     return new_generation or ready.get("reason") != reason
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from kafka_operator.model.rebalance import lost_brokers, lost_since, overdue
+from kafka_operator.model.rebalance import lost_brokers, lost_since, overdue, parse_lost
 
 T0 = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.UTC)
 
@@ -28,3 +28,13 @@ def test_only_brokers_past_the_grace_period_are_overdue():
     now = T0 + datetime.timedelta(seconds=120)
     assert overdue(entries, grace_seconds=120, now=now) == [3]
     assert overdue(entries, grace_seconds=10, now=now) == [3, 4]
+
+
+def test_lost_brokers_read_back_from_status_skip_malformed_entries():
+    raw = [
+        {"id": 3, "since": "2026-01-01T12:00:00Z"},
+        {"id": "4", "since": "2026-01-01T12:00:00Z"},
+        {"id": 5, "since": "yesterday"},
+        {"since": "2026-01-01T12:00:00Z"},
+    ]
+    assert parse_lost(raw) == [{"id": 3, "since": "2026-01-01T12:00:00Z"}]
