@@ -93,9 +93,7 @@ def test_config_change_updates_the_config_map_and_restarts_one_broker_highest_or
     assert [e.message for e in rolling] == ["restarting demo-broker-2: ConfigChanged"]
     assert status["phase"] == "Rolling"
     assert conditions(status)["Rolling"]["status"] == "True"
-    assert {"ConfigMap", "StatefulSet"} <= {
-        e.message.split()[1] for e in world.kube.events if e.reason == "Updated"
-    }
+    assert {"ConfigMap", "StatefulSet"} <= {e.message.split()[1] for e in world.kube.events if e.reason == "Updated"}
 
 
 def test_the_roll_waits_while_a_broker_is_not_ready():
