@@ -5,6 +5,7 @@ Run with ``kopf run -m kafka_operator.handlers`` (``--all-namespaces`` or ``-n N
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import kopf
@@ -20,13 +21,16 @@ from .webhooks import WEBHOOK_ID, topic_admission_error, webhook_server
 SETTINGS = OperatorSettings.from_env()
 OWNED = {names.MANAGED_BY_LABEL: names.MANAGED_BY}
 _ctx: ReconcileContext | None = None
+_ctx_lock = threading.Lock()
 
 
 def ctx() -> ReconcileContext:
+    """The one context (and so the one set of per-cluster locks), made on first use by any handler thread."""
     global _ctx
-    if _ctx is None:
-        _ctx = ReconcileContext.from_environment(SETTINGS)
-    return _ctx
+    with _ctx_lock:
+        if _ctx is None:
+            _ctx = ReconcileContext.from_environment(SETTINGS)
+        return _ctx
 
 
 @kopf.on.startup()
