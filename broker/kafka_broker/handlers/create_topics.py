@@ -4,7 +4,8 @@ request's timeout) until the controller has elected a leader for every partition
 From v5 each created topic's result carries its partition count, replication factor and every
 effective topic config (its overrides, else the broker's setting, else the default), as Kafka
 answers: validate_only answers the configs the topic would have; a failed topic answers an empty
-list and -1 counts. Kafka's AdminClient reads that list for every created topic.
+list and -1 counts. Kafka's AdminClient reads that list for every created topic. Only a created
+topic has a topic id (v7); the others answer the zero UUID.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from kafka_broker.handlers.context import RequestContext
 from kafka_broker.handlers.waiting import wait_until
 from kafka_broker.metadata import topic_id_to_uuid
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
+from kafka_broker.protocol.primitives import ZERO_UUID
 
 API = ApiKey.CREATE_TOPICS
 VERSIONS = (2, 7)
@@ -29,8 +31,8 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     seen: set[str] = set()
     for treq in request["topics"]:
         name = treq["name"]
-        result: dict[str, Any] = {"name": name, "error_code": ErrorCode.NONE, "error_message": None,
-                                  **_failed()}
+        result: dict[str, Any] = {"name": name, "topic_id": ZERO_UUID, "error_code": ErrorCode.NONE,
+                                  "error_message": None, **_failed()}
         results.append(result)
         if name in seen:
             result.update(error_code=ErrorCode.INVALID_REQUEST, error_message="Duplicate topic name.")

@@ -1,56 +1,32 @@
-"""CreateTopics handler: the per-topic result, configs included (v5+), without ZooKeeper.
+"""CreateTopics: each topic's result, with its effective configs from v5 (KIP-525), as Kafka answers.
 
-The handler runs with the broker's real config, metadata cache and topic admin; only the ZooKeeper
-store is a fake, which applies a created topic to the cache at once, leaders elected, as the
-controller and the broker's watches would.
+Kafka's AdminClient reads the configs of every created topic; `null` there was its NullPointerException.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo, TopicInfo
-from kafka_broker.cluster.topic_admin import TopicAdmin
-from kafka_broker.config import build_config
 from kafka_broker.handlers import create_topics
 from kafka_broker.handlers.configs import ConfigSource, topic_config_entries
-from kafka_broker.handlers.context import RequestContext
-from kafka_broker.metadata import BrokerRegistration, PartitionState
-from kafka_broker.protocol import ApiKey, ErrorCode, RequestHeader, decode_response, encode_response
+from kafka_broker.protocol import ErrorCode
 
-# Kafka's CreatableTopicConfigs, and nothing else (DescribeConfigs' extra fields are not on this wire).
+from .harness import Broker
+
 CONFIG_FIELDS = {"name", "value", "read_only", "config_source", "is_sensitive"}
-
-
-class FakeStore:
-    """ZooKeeper as far as TopicAdmin.create_topic uses it: the topic appears in the cache, led."""
-
-    def __init__(self, cache: MetadataCache) -> None:
-        self.cache = cache
-        self.created: list[str] = []
-
-    async def create_topic(self, name: str, topic: Any, config: dict[str, str]) -> bool:
-        self.created.append(name)
-        info = TopicInfo(name=name, topic_id=topic.topic_id, config=dict(config))
-        for p, replicas in topic.partitions.items():
-            state = PartitionState(leader=replicas[0], leader_epoch=0, isr=tuple(replicas), controller_epoch=1)
-            info.partitions[p] = PartitionInfo(topic=name, partition=p, replicas=list(replicas), state=state)
-        self.cache.topics[name] = info
-        return True
+"""Kafka's CreatableTopicConfigs: DescribeConfigs' synonyms, type and documentation are not on this wire."""
 
 
 @pytest.fixture
-def services() -> SimpleNamespace:
-    config = build_config({"broker.id": "1", "zookeeper.connect": "zk:2181", "log.segment.bytes": "1048576"})
-    cache = MetadataCache()
-    for broker_id in (1, 2, 3):
-        cache.brokers[broker_id] = BrokerRegistration(broker_id=broker_id, host="127.0.0.1", port=9090 + broker_id)
-    store = FakeStore(cache)
-    admin = TopicAdmin(store, cache, default_partitions=1, default_replication_factor=1)  # type: ignore[arg-type]
-    return SimpleNamespace(config=config, cache=cache, admin=admin, store=store)
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """Broker 1 of 3 whose server.properties sets log.segment.bytes."""
+    b = Broker(tmp_path / "data", **{"log.segment.bytes": "1048576"})
+    yield b
+    b.close()
 
 
 def request(*topics: dict[str, Any], validate_only: bool = False) -> dict[str, Any]:
@@ -58,37 +34,26 @@ def request(*topics: dict[str, Any], validate_only: bool = False) -> dict[str, A
 
 
 def topic(name: str, *, partitions: int = 3, rf: int = 2, configs: dict[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "name": name,
-        "num_partitions": partitions,
-        "replication_factor": rf,
-        "assignments": [],
-        "configs": [{"name": k, "value": v} for k, v in (configs or {}).items()],
-    }
-
-
-async def create(services: SimpleNamespace, body: dict[str, Any], *, version: int = 7) -> dict[str, Any]:
-    header = RequestHeader(api_key=ApiKey.CREATE_TOPICS, api_version=version, correlation_id=1, client_id="t")
-    ctx = RequestContext(header=header, services=services)  # type: ignore[arg-type]
-    return await create_topics.handle(body, ctx)
+    return {"name": name, "num_partitions": partitions, "replication_factor": rf, "assignments": [],
+            "configs": [{"name": k, "value": v} for k, v in (configs or {}).items()]}
 
 
 def by_name(configs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in configs}
 
 
-async def test_created_topic_answers_its_effective_configs(services):
-    response = await create(services, request(topic("t", configs={"retention.ms": "3600000"})))
+@pytest.mark.parametrize("version", [5, 7])
+async def test_created_topic_answers_its_effective_configs(broker, version):
+    response = await broker.call(create_topics, version, request(topic("t", configs={"retention.ms": "3600000"})))
     (result,) = response["topics"]
     assert result["error_code"] == ErrorCode.NONE
     assert (result["num_partitions"], result["replication_factor"]) == (3, 2)
-    assert services.store.created == ["t"]
+    assert "t" in broker.store.assignments
 
     configs = result["configs"]
-    assert configs is not None
     assert all(set(c) == CONFIG_FIELDS for c in configs)
-    # The full list: every topic config the broker knows, not only the ones the request set.
-    expected = topic_config_entries(services.config, {"retention.ms": "3600000"}, keys=None, synonyms=False)
+    # The full list: every topic config, not only the ones the request set.
+    expected = topic_config_entries(broker.config, {"retention.ms": "3600000"}, keys=None, synonyms=False)
     assert [c["name"] for c in configs] == [e["name"] for e in expected]
     assert len(configs) > 10
     entries = by_name(configs)
@@ -98,41 +63,29 @@ async def test_created_topic_answers_its_effective_configs(services):
     assert entries["segment.bytes"]["config_source"] == ConfigSource.STATIC_BROKER_CONFIG
     assert entries["cleanup.policy"]["value"] == "delete"
     assert entries["cleanup.policy"]["config_source"] == ConfigSource.DEFAULT_CONFIG
+    # …and so a client decodes them.
+    assert broker.last_decoded["topics"][0]["configs"] == configs
 
 
-async def test_validate_only_answers_the_configs_the_topic_would_have(services):
+async def test_validate_only_answers_the_configs_the_topic_would_have(broker):
     body = request(topic("t", configs={"cleanup.policy": "compact"}), validate_only=True)
-    response = await create(services, body)
-    (result,) = response["topics"]
+    (result,) = (await broker.call(create_topics, 7, body))["topics"]
     assert result["error_code"] == ErrorCode.NONE
     assert (result["num_partitions"], result["replication_factor"]) == (3, 2)
-    assert services.store.created == []
-    assert "t" not in services.cache.topics
+    assert "t" not in broker.store.assignments and "t" not in broker.cache.topics
     entries = by_name(result["configs"])
     assert entries["cleanup.policy"]["value"] == "compact"
     assert entries["cleanup.policy"]["config_source"] == ConfigSource.TOPIC_CONFIG
     assert entries["retention.ms"]["config_source"] == ConfigSource.DEFAULT_CONFIG
 
 
-async def test_failed_topic_answers_no_configs(services):
+async def test_failed_topic_answers_no_configs(broker):
     """As Kafka does: an empty list (not null), and -1 for partitions and replication factor."""
-    await create(services, request(topic("t")))
-    response = await create(services, request(topic("t"), topic("bad", configs={"retention.ms": "soon"})))
-    exists, invalid = response["topics"]
+    broker.add_topic("t", {0: [1, 2]})
+    body = request(topic("t"), topic("bad", configs={"retention.ms": "soon"}), topic("dup"), topic("dup"))
+    exists, invalid, _, duplicate = (await broker.call(create_topics, 7, body))["topics"]
     assert exists["error_code"] == ErrorCode.TOPIC_ALREADY_EXISTS
     assert invalid["error_code"] == ErrorCode.INVALID_CONFIG
-    for result in (exists, invalid):
+    assert duplicate["error_code"] == ErrorCode.INVALID_REQUEST
+    for result in (exists, invalid, duplicate):
         assert (result["configs"], result["num_partitions"], result["replication_factor"]) == ([], -1, -1)
-
-
-@pytest.mark.parametrize("version", [5, 7])
-async def test_configs_survive_the_wire(services, version):
-    """Kafka's AdminClient reads the configs array of every created topic: null there is its NPE."""
-    response = await create(services, request(topic("t", configs={"retention.ms": "3600000"})), version=version)
-    header = RequestHeader(api_key=ApiKey.CREATE_TOPICS, api_version=version, correlation_id=9, client_id="t")
-    frame = b"".join(encode_response(header, response))  # type: ignore[arg-type]
-    correlation_id, decoded = decode_response(ApiKey.CREATE_TOPICS, version, frame[4:])
-    assert correlation_id == 9
-    (result,) = decoded["topics"]
-    assert by_name(result["configs"])["retention.ms"]["value"] == "3600000"
-    assert len(result["configs"]) == len(response["topics"][0]["configs"])
