@@ -80,9 +80,10 @@ class Broker:
         loop = asyncio.get_running_loop()
         log.info("recovering logs in %s", ", ".join(map(str, config.log_dirs)))
         await asyncio.to_thread(self.logs.load_all)
-        self.zk = await asyncio.to_thread(connect_zookeeper, config)
-        self.zk.add_listener(self._zk_state_changed)
-        self.store = ZkStore(self.zk)
+        zk = await asyncio.to_thread(connect_zookeeper, config)
+        self.zk = zk
+        zk.add_listener(self._zk_state_changed)
+        self.store = ZkStore(zk)
         self.cache.cluster_id = await asyncio.to_thread(self.store.ensure_layout_sync)
         self.replicas = ReplicaManager(config, self.cache, self.logs, self.store)
         self.fetchers = ReplicaFetcherManager(config, self.cache)
@@ -130,7 +131,6 @@ class Broker:
         assert self.services is not None and self.zk is not None and self.replicas is not None
         self.services.producer_ids = ProducerIdManager(self.zk, self.config.broker_id)
         cleaner = LogCleaner(self.config.log_dirs, settings=self.config.cleaner)
-        self.services.extras["cleaner"] = cleaner
         replicas = self.replicas
         self._spawn(cleaner.run(lambda: [(p.log, p.high_watermark) for p in list(replicas.partitions.values())]),
                     "log-cleaner")

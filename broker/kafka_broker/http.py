@@ -9,15 +9,31 @@ Prometheus text format (prometheus-client), computed from live state at scrape t
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from kafka_broker.broker import Broker
+from kafka_broker.cluster.metadata_cache import MetadataCache
+from kafka_broker.cluster.replica_manager import ReplicaManager
+from kafka_broker.config import BrokerConfig
+from kafka_broker.controller import Controller
+
+
+class Broker(Protocol):
+    """What the endpoints read of the broker (:class:`kafka_broker.broker.Broker`)."""
+
+    config: BrokerConfig
+    cache: MetadataCache
+    registered: bool
+
+    @property
+    def replicas(self) -> ReplicaManager | None: ...
+
+    @property
+    def controller(self) -> Controller | None: ...
 
 
 def not_ready_reasons(broker: Broker) -> list[str]:

@@ -211,12 +211,15 @@ def consume(
                         return count, err.str()
                     print(f"[warning] {err.str()}", file=sys.stderr, flush=True)
                     continue
+                partition, offset = msg.partition(), msg.offset()
+                if partition is None or offset is None:  # only error events lack them
+                    continue
                 chunks.append(
                     fmt.format(
                         key=msg.key(),
                         value=msg.value(),
-                        partition=msg.partition(),
-                        offset=msg.offset(),
+                        partition=partition,
+                        offset=offset,
                         timestamp=msg.timestamp(),
                     )
                 )

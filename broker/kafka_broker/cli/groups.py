@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, MemberDescription
 
 from kafka_broker.cli.options import CLIENT_DEFAULTS, add_bootstrap, error
 
@@ -87,7 +87,7 @@ def describe_group(admin: AdminClient, bootstrap: str, group: str) -> int:
                  .topic_partitions or [] if tp.error is None}
     if state == "DEAD" and not committed:
         return error(f"Error: Consumer group '{group}' does not exist.")
-    owner: dict[tuple[str, int], object] = {}
+    owner: dict[tuple[str, int], MemberDescription] = {}
     idle_members = []
     for member in description.members:
         partitions = member.assignment.topic_partitions if member.assignment else []

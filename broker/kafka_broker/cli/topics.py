@@ -19,7 +19,9 @@ import argparse
 import base64
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from typing import TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import (
@@ -95,8 +97,11 @@ def describe_error(e: Exception) -> str:
     return str(e)
 
 
-def _result(future: object) -> object:
-    return future.result(timeout=REQUEST_TIMEOUT)  # type: ignore[attr-defined]
+T = TypeVar("T")
+
+
+def _result(future: Future[T]) -> T:
+    return future.result(timeout=REQUEST_TIMEOUT)
 
 
 # -- actions --------------------------------------------------------------------------------------------
@@ -104,19 +109,19 @@ def _result(future: object) -> object:
 
 def create(admin: AdminClient, args: argparse.Namespace) -> None:
     topic = _required_topic(args)
-    kwargs: dict[str, object] = {"config": to_dict(args.config)}
+    config = to_dict(args.config)
     if args.replica_assignment:
         if args.partitions is not None or args.replication_factor is not None:
             raise TopicCommandError("--replica-assignment excludes --partitions and --replication-factor")
         assignment = parse_replica_assignment(args.replica_assignment)
         # librdkafka wants the partition count spelled out next to an assignment (not its default -1).
-        kwargs["replica_assignment"] = assignment
-        kwargs["num_partitions"] = len(assignment)
+        new = NewTopic(topic, num_partitions=len(assignment), replica_assignment=assignment, config=config)
     else:
         # -1 asks the broker for its num.partitions / default.replication.factor, as Kafka's tool does.
-        kwargs["num_partitions"] = -1 if args.partitions is None else args.partitions
-        kwargs["replication_factor"] = -1 if args.replication_factor is None else args.replication_factor
-    futures = admin.create_topics([NewTopic(topic, **kwargs)], request_timeout=REQUEST_TIMEOUT)
+        new = NewTopic(topic, num_partitions=-1 if args.partitions is None else args.partitions,
+                       replication_factor=-1 if args.replication_factor is None else args.replication_factor,
+                       config=config)
+    futures = admin.create_topics([new], request_timeout=REQUEST_TIMEOUT)
     try:
         _result(futures[topic])
     except KafkaException as e:
@@ -141,7 +146,7 @@ def describe(admin: AdminClient, args: argparse.Namespace) -> None:
     configs = admin.describe_configs(resources, request_timeout=REQUEST_TIMEOUT)
     partition_filter = args.under_replicated_partitions or args.unavailable_partitions
     for name, resource in zip(names, resources, strict=True):
-        desc: TopicDescription = _result(descriptions[name])  # type: ignore[assignment]
+        desc: TopicDescription = _result(descriptions[name])
         partitions = sorted(desc.partitions, key=lambda p: p.id)
         if not partition_filter:
             entries = _result(configs[resource])
@@ -207,7 +212,7 @@ def parse_replica_assignment(text: str) -> list[list[int]]:
         raise TopicCommandError(f"invalid --replica-assignment {text!r}: expected e.g. 1:2,2:3") from None
 
 
-def non_default_configs(entries: dict[str, object]) -> list[tuple[str, str]]:
+def non_default_configs(entries: Mapping[str, object]) -> list[tuple[str, str]]:
     """(name, value) of config entries not at their built-in default, in the broker's order."""
     default = ConfigSource.DEFAULT_CONFIG.value
     out = []

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from kafka_broker.cluster.metadata_cache import MetadataCache
@@ -288,7 +288,7 @@ class GroupCoordinator:
 
     # --- writing --------------------------------------------------------------------------------------
 
-    async def _append(self, index: int, records: list[tuple[bytes, bytes | None]]) -> int:
+    async def _append(self, index: int, records: Sequence[tuple[bytes, bytes | None]]) -> int:
         """Append key/value records to our partition and wait for the ISR; the raw error code."""
         part = self.replicas.get(OFFSETS_TOPIC, index)
         if part is None or not part.is_leader or self.owned.get(index) != part.leader_epoch:
@@ -399,8 +399,7 @@ class GroupCoordinator:
             if group_instance_id is None and require_known_member_id:
                 group.pending_members[new_id] = now + session_timeout_ms
                 return JoinResult(ErrorCode.MEMBER_ID_REQUIRED, new_id)
-            member = new_member(new_id)
-            return await self._add_and_wait(group, member, now)
+            return await self._add_and_wait(group, new_member(new_id), now)
         if member_id in group.pending_members:
             return await self._add_and_wait(group, new_member(member_id), now)
         member = group.members.get(member_id)
@@ -501,7 +500,8 @@ class GroupCoordinator:
             return SyncResult(ErrorCode.NONE, member.assignment, group.protocol_type, group.protocol_name)
         # CompletingRebalance: wait for the leader's assignment (a repeated SyncGroup replaces the earlier one)
         member.complete_sync(SyncResult(ErrorCode.REBALANCE_IN_PROGRESS))
-        future = member.sync_future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[SyncResult] = asyncio.get_running_loop().create_future()
+        member.sync_future = future
         if member_id == group.leader_id:
             self._spawn(self._store_assignments(group, assignments), f"sync-{group_id}")
         return await future
@@ -563,7 +563,7 @@ class GroupCoordinator:
         if group.state == GroupState.DEAD:
             return ErrorCode.COORDINATOR_NOT_AVAILABLE, [ErrorCode.COORDINATOR_NOT_AVAILABLE] * len(members)
         now = now_ms()
-        errors = []
+        errors: list[int] = []
         for member_id, instance_id in members:
             if instance_id is not None:
                 known = group.static_members.get(instance_id)
@@ -668,7 +668,9 @@ class GroupCoordinator:
             return dict(offsets)
         return {tp: offsets.get(tp) for tp in partitions}
 
-    async def delete_offsets(self, group_id: str, partitions: list[tuple[str, int]]) -> tuple[int, dict]:
+    async def delete_offsets(
+        self, group_id: str, partitions: list[tuple[str, int]]
+    ) -> tuple[int, dict[tuple[str, int], int]]:
         """OffsetDelete: (group error, error per partition)."""
         try:
             index = self._check(group_id)
@@ -680,7 +682,7 @@ class GroupCoordinator:
         subscribed = set() if group.state == GroupState.EMPTY else group.subscribed_topics()
         if subscribed is None:
             return ErrorCode.NON_EMPTY_GROUP, {}
-        errors = {}
+        errors: dict[tuple[str, int], int] = {}
         tombstones = []
         for topic, partition in partitions:
             if topic in subscribed:

@@ -83,16 +83,7 @@ HANDLER_MODULES: list[ModuleType] = [
     offset_delete,
 ]
 
-HANDLERS: dict[int, Route] = {}
+HANDLERS: dict[int, Route] = {route.api_key: route for route in map(_route, HANDLER_MODULES)}
+"""The dispatch table: API key → the versions served and the handler."""
 
-
-def register(module: ModuleType) -> None:
-    """Add an API to the dispatch table (feature packages such as the group coordinator call this)."""
-    route = _route(module)
-    HANDLERS[route.api_key] = route
-
-
-for _module in HANDLER_MODULES:
-    register(_module)
-
-__all__ = ["HANDLERS", "BrokerServices", "RequestContext", "Route", "register"]
+__all__ = ["HANDLERS", "BrokerServices", "RequestContext", "Route"]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.replica_manager import ReplicaManager
 from kafka_broker.cluster.topic_admin import TopicAdmin
 from kafka_broker.cluster.zk_store import ZkStore
 from kafka_broker.config import BrokerConfig
+from kafka_broker.coordinator.group_coordinator import GroupCoordinator
+from kafka_broker.coordinator.producer_ids import ProducerIdManager
 from kafka_broker.protocol import RequestHeader
 
 
@@ -22,12 +23,10 @@ class BrokerServices:
     replicas: ReplicaManager
     admin: TopicAdmin
     store: ZkStore
-    groups: Any = None
-    """The group coordinator (consumer groups), when running."""
-    producer_ids: Any = None
-    """The producer id manager (idempotent producers), when running."""
-    metrics: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    groups: GroupCoordinator | None = None
+    """The group coordinator (consumer groups), once started."""
+    producer_ids: ProducerIdManager | None = None
+    """The producer id manager (idempotent producers), once started."""
 
 
 @dataclass(slots=True)

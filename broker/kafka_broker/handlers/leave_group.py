@@ -20,6 +20,8 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         leaving = [(m["member_id"] or "", m.get("group_instance_id")) for m in request["members"] or []]
     else:
         leaving = [(request["member_id"] or "", None)]
+    top: int
+    errors: list[int]
     if groups is None:
         top, errors = ErrorCode.COORDINATOR_NOT_AVAILABLE, [ErrorCode.COORDINATOR_NOT_AVAILABLE] * len(leaving)
     else:

@@ -31,7 +31,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         wanted: list[tuple[str | None, uuid.UUID | None]] = [(n, None) for n in names]
     else:
         wanted = [(t.get("name"), t.get("topic_id")) for t in requested]
-    topics = []
+    topics: list[dict[str, Any]] = []
     for name, topic_id in wanted:
         if name is None and topic_id is not None:
             info = _by_id(cache, topic_id)

@@ -24,6 +24,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
                                                            p.get("committed_metadata") or "")
         for t in request["topics"] for p in t["partitions"]
     }
+    results: dict[tuple[str, int], int]
     if groups is None:
         results = dict.fromkeys(offsets, ErrorCode.COORDINATOR_NOT_AVAILABLE)
     else:

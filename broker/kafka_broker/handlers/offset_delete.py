@@ -14,6 +14,8 @@ VERSIONS = (0, 0)
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     groups = ctx.services.groups
     wanted = [(t["name"], p["partition_index"]) for t in request["topics"] for p in t["partitions"]]
+    code: int
+    errors: dict[tuple[str, int], int]
     if groups is None:
         code, errors = ErrorCode.COORDINATOR_NOT_AVAILABLE, {}
     else:

@@ -190,6 +190,7 @@ def _tags_writer(tagged: list[Field], codecs: dict[str, _FieldCodec]) -> EncodeS
                 continue
             tmp = bytearray()
             write(tmp, v)
+            assert tag is not None  # only tagged fields are listed
             found.append((tag, tmp))
         p.write_uvarint(out, len(found))
         for tag, tmp in found:
@@ -289,7 +290,7 @@ def _array_rw(
             raise ProtocolError("null array for a non-nullable field")
         if n > len(buf) - pos:
             raise ProtocolError(f"array of {n} {what} is longer than the frame")
-        items = []
+        items: list[Any] = []
         append = items.append
         for _ in range(n):
             v, pos = item_read(buf, pos)

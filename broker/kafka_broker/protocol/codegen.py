@@ -231,8 +231,8 @@ def generate_decoder(
     locals_by_name: dict[str, str] = {}
     for group in _groups(fields):
         names = [f"f{len(locals_by_name) + i}" for i in range(len(group))]
-        for f, local in zip(group, names, strict=True):
-            locals_by_name[f.name] = local
+        for f, variable in zip(group, names, strict=True):
+            locals_by_name[f.name] = variable
         if group[0].kind == "fixed":
             s = struct.Struct(">" + "".join(f.fmt or "" for f in group))
             what = group[0].name if len(group) == 1 else f"{group[0].name}..{group[-1].name}"

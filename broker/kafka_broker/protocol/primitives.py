@@ -181,7 +181,7 @@ def read_uuid(buf: memoryview, pos: int) -> tuple[uuid.UUID, int]:
 def write_uuid(out: bytearray, value: uuid.UUID | bytes | None) -> None:
     if value is None:
         out += ZERO_UUID.bytes
-    elif type(value) is bytes:
+    elif isinstance(value, bytes):
         if len(value) != 16:
             raise ValueError("a uuid is 16 bytes")
         out += value

@@ -31,10 +31,7 @@ One pass over a partition log (:meth:`LogCleaner.clean`):
    indexes follow. The retired files are unlinked at once; their open descriptors keep serving
    in-flight fetches until ``file.delete.delay.ms`` has passed.
 
-Crash recovery (:func:`recover_interrupted_swap`, run when a log is opened): the scratch directory
-is removed; a ``.swap`` file means the commit did not happen — ``.retired`` files get their names
-back and the ``.swap`` goes; ``.retired`` files without a ``.swap`` belong to a committed swap and
-are removed. A segment whose index did not make it is re-indexed by the normal load.
+Crash recovery of an interrupted swap: :mod:`kafka_broker.storage.swap`.
 
 Threads: while the worker reads the old segments, ``PartitionLog.cleaning`` is set so retention
 and truncation postpone closing any segment's descriptor. The event loop keeps appending to the
@@ -47,7 +44,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -59,15 +55,13 @@ from kafka_broker.storage.checkpoint import CheckpointError, fsync_dir, read_che
 from kafka_broker.storage.compression import Codec
 from kafka_broker.storage.records import BatchHeader, Record, build_batch, decode_records, iter_batches
 from kafka_broker.storage.segment import INDEX_SUFFIX, INT32_MAX, LOG_SUFFIX, TIME_INDEX_SUFFIX, Segment
+from kafka_broker.storage.swap import CLEANED_DIR, RETIRED_SUFFIX, SWAP_SUFFIX
 
 if TYPE_CHECKING:
     from kafka_broker.storage.log import PartitionLog
 
 log = logging.getLogger(__name__)
 
-CLEANED_DIR = ".cleaned"
-SWAP_SUFFIX = ".swap"
-RETIRED_SUFFIX = ".retired"
 CLEANER_CHECKPOINT = "cleaner-offset-checkpoint"
 _WRITE_CHUNK = 1 << 20
 
@@ -300,28 +294,6 @@ def swap_in(plog: PartitionLog, old: list[Segment], new: Segment, *, now_ms: int
     for segment in old:
         plog.retire(segment, now_ms)
     return True
-
-
-def recover_interrupted_swap(directory: Path) -> None:
-    """Finish or undo a swap interrupted by a crash (see the module docstring); called on log load."""
-    scratch = directory / CLEANED_DIR
-    if scratch.is_dir():
-        shutil.rmtree(scratch, ignore_errors=True)
-    if not directory.is_dir():
-        return
-    swaps = [p for p in directory.iterdir() if p.name.endswith(SWAP_SUFFIX)]
-    retired = [p for p in directory.iterdir() if p.name.endswith(RETIRED_SUFFIX)]
-    if swaps:
-        for path in retired:
-            os.replace(path, path.with_name(path.name.removesuffix(RETIRED_SUFFIX)))
-        for path in swaps:
-            path.unlink(missing_ok=True)
-        log.warning("%s: rolled back a cleaner swap interrupted before its commit", directory.name)
-    else:
-        for path in retired:
-            path.unlink(missing_ok=True)
-    if swaps or retired:
-        fsync_dir(directory)
 
 
 class LogCleaner:

@@ -87,13 +87,14 @@ def compress(codec: int, data: Buffer) -> bytes:
     if codec is Codec.SNAPPY:
         return _xerial_encode(data)
     if codec is Codec.LZ4:
-        return lz4.frame.compress(
+        compressed: bytes = lz4.frame.compress(
             data,
             block_size=lz4.frame.BLOCKSIZE_MAX64KB,
             block_linked=False,
             content_checksum=False,
             store_size=False,
         )
+        return compressed
     return bytes(cramjam.zstd.compress(data, level=ZSTD_LEVEL))
 
 
@@ -110,7 +111,7 @@ def decompress(codec: int, data: Buffer) -> bytes:
                 return _xerial_decode(data)
             return bytes(cramjam.snappy.decompress_raw(data))
         if codec is Codec.LZ4:
-            return lz4.frame.decompress(data)
+            return bytes(lz4.frame.decompress(data))
         return bytes(cramjam.zstd.decompress(data))
     except CorruptRecordError:
         raise

@@ -149,6 +149,8 @@ class _MappedIndex:
         """Index of the last entry whose ``field`` is ≤ ``target`` (-1 if none); entries ascend."""
         low, high = 0, self._entries - 1
         unpack, size, mm = self.ENTRY.unpack_from, self.ENTRY.size, self._mm
+        if mm is None:
+            return -1
         found = -1
         while low <= high:
             mid = (low + high) // 2

@@ -24,7 +24,7 @@ Deleted segments are renamed ``*.deleted`` and their files closed and removed af
 ``file.delete.delay.ms``, so fetches already holding a slice of them still read valid data.
 
 Recovery on open: a cleaner swap interrupted by a crash is rolled back or finished
-(:func:`.cleaner.recover_interrupted_swap`), stray ``*.deleted``/``*.tmp`` files go, every older segment's indexes are
+(:func:`.swap.recover_interrupted_swap`), stray ``*.deleted``/``*.tmp`` files go, every older segment's indexes are
 sanity-checked (rebuilt if wrong), and the newest segment is scanned in full — CRC of every batch —
 and cut at the first torn or corrupt batch; the log end is where its last good batch ends.
 
@@ -54,7 +54,6 @@ from typing import NamedTuple
 from kafka_broker.protocol.errors import InvalidRecordError, OffsetOutOfRangeError, RecordTooLargeError
 from kafka_broker.protocol.file_slice import FileSlice
 from kafka_broker.storage.checkpoint import fsync_dir
-from kafka_broker.storage.cleaner import recover_interrupted_swap
 from kafka_broker.storage.leader_epoch import LeaderEpochCache
 from kafka_broker.storage.log_config import LogConfig
 from kafka_broker.storage.producer_state import ProducerStateManager
@@ -74,6 +73,7 @@ from kafka_broker.storage.segment import (
     TIME_INDEX_SUFFIX,
     Segment,
 )
+from kafka_broker.storage.swap import CLEANED_DIR, SWAP_SUFFIX, recover_interrupted_swap
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ EARLIEST_TIMESTAMP = -2
 MAX_TIMESTAMP = -3
 
 _SEGMENT_NAME = re.compile(r"(\d{20})\.(log|index|timeindex)")
-_STRAY_SUFFIXES = (DELETED_SUFFIX, ".tmp", ".cleaned", ".swap")
+_STRAY_SUFFIXES = (DELETED_SUFFIX, ".tmp", CLEANED_DIR, SWAP_SUFFIX)
 
 
 def wall_clock_ms() -> int:
@@ -328,7 +328,7 @@ class PartitionLog:
 
     @staticmethod
     def _recompressed(view: memoryview, headers: list[BatchHeader], codec: int) -> bytearray:
-        parts = []
+        parts: list[bytes | memoryview] = []
         for header in headers:
             batch = view[header.position : header.end]
             if header.compression == codec or header.is_control:

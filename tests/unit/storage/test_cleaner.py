@@ -11,16 +11,11 @@ from hypothesis import strategies as st
 from tests.unit.storage.helpers import read_all
 
 from kafka_broker.config import CleanerSettings, settings_from
-from kafka_broker.storage.cleaner import (
-    CLEANED_DIR,
-    RETIRED_SUFFIX,
-    SWAP_SUFFIX,
-    LogCleaner,
-    build_cleaned,
-)
+from kafka_broker.storage.cleaner import LogCleaner, build_cleaned
 from kafka_broker.storage.log import PartitionLog
 from kafka_broker.storage.log_config import LogConfig
 from kafka_broker.storage.records import Record, build_batch
+from kafka_broker.storage.swap import CLEANED_DIR, RETIRED_SUFFIX, SWAP_SUFFIX
 
 NOW = 10_000_000
 DAY = 86_400_000
