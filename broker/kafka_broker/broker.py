@@ -171,9 +171,6 @@ class Broker:
         await self._stop.wait()
         await self.shutdown()
 
-    def request_stop(self) -> None:
-        self._stop.set()
-
     async def shutdown(self) -> None:
         log.info("broker %d shutting down", self.config.broker_id)
         if self.replicas is not None:

@@ -5,7 +5,7 @@ ZooKeeper-era tools can read what kopfka writes and kopfka can read what they wr
 Readers tolerate unknown keys. The operator imports this module too; it depends on nothing
 else in the broker.
 
-Layout (see ARCHITECTURE.md for the full table)::
+Layout (each znode's JSON is written by the ``encode`` of its dataclass below, as Kafka 2.8 writes it)::
 
     /brokers/ids/<id>                             ephemeral broker registration
     /brokers/topics/<t>                           replica assignment (+ topic_id)
@@ -73,14 +73,6 @@ def broker_path(broker_id: int) -> str:
 
 def topic_path(topic: str) -> str:
     return f"{BROKER_TOPICS_PATH}/{topic}"
-
-
-def partitions_path(topic: str) -> str:
-    return f"{BROKER_TOPICS_PATH}/{topic}/partitions"
-
-
-def partition_path(topic: str, partition: int) -> str:
-    return f"{BROKER_TOPICS_PATH}/{topic}/partitions/{partition}"
 
 
 def partition_state_path(topic: str, partition: int) -> str:

@@ -32,7 +32,6 @@ __all__ = [
     "validate_topic_config",
 ]
 
-INT_MAX = 2**31 - 1
 LONG_MAX = 2**63 - 1
 
 COMPRESSION_TYPES = ("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")
@@ -81,10 +80,6 @@ def _topic(
 
 def _gzip_level(value: Value) -> str | None:
     return None if value == -1 or (isinstance(value, int) and 1 <= value <= 9) else "Value must be -1 or in [1, 9]"
-
-
-def _no_empty_list(value: Value) -> str | None:
-    return None if value else "Value must be a non-empty list"
 
 
 def _replica_list(value: Value) -> str | None:
