@@ -1,10 +1,11 @@
 """What to do to make a Kafka topic match its KafkaTopic: a pure plan from desired and observed state.
 
-Rules (as the README's Kubernetes section states them): the replication factor may not exceed the cluster's brokers — then nothing at all
-is done and the reason is ``ReplicationFactorExceedsBrokers``; partitions only grow — a smaller count is
-refused with ``PartitionsCannotShrink`` while other changes still apply; a replication factor change is
-a partition reassignment (replicas added to, or dropped from the end of, each partition's list, keeping
-the preferred leader first and spreading new replicas over the least-loaded brokers).
+Rules (the README's Kubernetes section): the replication factor may not exceed the cluster's
+brokers — then nothing at all is done and the reason is ``ReplicationFactorExceedsBrokers``;
+partitions only grow — a smaller count is refused with ``PartitionsCannotShrink`` while other
+changes still apply; a replication factor change is a partition reassignment (replicas added to, or
+dropped from the end of, each partition's list, keeping the preferred leader first and spreading
+new replicas over the least-loaded brokers).
 """
 
 from __future__ import annotations
