@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kafka_broker.protocol.errors import ErrorCode, KafkaError
@@ -39,7 +40,9 @@ class FollowerState:
 
 
 class Partition:
-    def __init__(self, topic: str, index: int, log: PartitionLog, *, broker_id: int) -> None:
+    def __init__(
+        self, topic: str, index: int, log: PartitionLog, *, broker_id: int, clock: Callable[[], int] = now_ms
+    ) -> None:
         self.topic = topic
         self.index = index
         self.log = log
@@ -54,6 +57,8 @@ class Partition:
         self.followers: dict[int, FollowerState] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self.deleted = False
+        self._clock = clock
+        """Wall-clock milliseconds, for follower lag (injectable, so tests drive time)."""
 
     # --- role ------------------------------------------------------------------------------------
 
@@ -63,7 +68,7 @@ class Partition:
 
     def become_leader(self, *, leader_epoch: int, isr: tuple[int, ...], replicas: list[int]) -> None:
         """Take leadership at ``leader_epoch``: record the epoch's start offset, reset follower state."""
-        now = now_ms()
+        now = self._clock()
         self.leader_id = self.broker_id
         self.leader_epoch = leader_epoch
         self.isr = isr
@@ -89,8 +94,8 @@ class Partition:
         self.isr = isr
         self.replicas = list(replicas)
         for r in replicas:
-            if r != self.broker_id:
-                self.followers.setdefault(r, FollowerState())
+            if r != self.broker_id and r not in self.followers:
+                self.followers[r] = FollowerState(last_caught_up_ms=self._clock())
         for r in list(self.followers):
             if r not in replicas:
                 del self.followers[r]
@@ -114,10 +119,10 @@ class Partition:
 
         Returns True when the follower should be added back to the ISR.
         """
+        now = self._clock()
         state = self.followers.get(follower_id)
         if state is None:
-            state = self.followers[follower_id] = FollowerState()
-        now = now_ms()
+            state = self.followers[follower_id] = FollowerState(last_caught_up_ms=now)
         state.log_end_offset = fetch_offset
         state.last_fetch_ms = now
         if fetch_offset >= self.log.log_end_offset:
@@ -132,7 +137,7 @@ class Partition:
 
     def lagging_followers(self, max_lag_ms: int) -> list[int]:
         """ISR members that have not been caught up within ``max_lag_ms``: to be dropped."""
-        now = now_ms()
+        now = self._clock()
         out = []
         for replica in self.isr:
             if replica == self.broker_id:

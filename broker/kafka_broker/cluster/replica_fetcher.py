@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+from kafka_broker import metadata as md
 from kafka_broker.cluster.broker_connection import BrokerConnection
 from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.partition import Partition
@@ -27,6 +30,25 @@ log = logging.getLogger(__name__)
 
 FETCH_VERSION = 11
 EPOCH_VERSION = 3
+
+
+class LeaderConnection(Protocol):
+    """What the fetcher needs of a connection to a leader (:class:`BrokerConnection`; a fake in tests)."""
+
+    async def request(self, api_key: int, version: int, body: dict[str, Any], timeout: float) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+Connect = Callable[[md.BrokerRegistration, BrokerConfig], LeaderConnection]
+"""Opens a connection to the leader at a registration."""
+
+
+def open_connection(registration: md.BrokerRegistration, config: BrokerConfig) -> LeaderConnection:
+    return BrokerConnection(
+        registration.host, registration.port, f"replica-fetcher-{config.broker_id}",
+        receive_buffer=config.replication.replica_socket_receive_buffer_bytes,
+    )
 
 
 @dataclass(slots=True)
@@ -45,7 +67,7 @@ class LeaderFetcher:
         self.partitions: dict[tuple[str, int], FollowedPartition] = {}
         self.changed = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
-        self.connection: BrokerConnection | None = None
+        self.connection: LeaderConnection | None = None
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"fetcher-{self.leader_id}")
@@ -57,25 +79,34 @@ class LeaderFetcher:
             self.connection.close()
 
     async def _run(self) -> None:
-        config = self.manager.config
-        backoff = config.replication.replica_fetch_backoff_ms / 1000
+        backoff = self.manager.config.replication.replica_fetch_backoff_ms / 1000
         while True:
             if not self.partitions:
                 self.changed.clear()
                 await self.changed.wait()
                 continue
-            try:
-                await self._ensure_connection()
-                await self._truncate()
-                await self._fetch_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.info("fetch from broker %d failed: %s", self.leader_id, exc)
-                if self.connection is not None:
-                    self.connection.close()
-                    self.connection = None
+            if not await self.run_once():
                 await asyncio.sleep(backoff)
+
+    async def run_once(self) -> bool:
+        """One round: connect if needed, truncate the partitions that need it, fetch once.
+
+        False when the caller should back off (``replica.fetch.backoff.ms``) before the next round:
+        the round failed (the connection is then dropped, and opened again next round), a partition
+        answered an error, or no partition was ready to fetch.
+        """
+        try:
+            await self._ensure_connection()
+            await self._truncate()
+            return await self._fetch_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("fetch from broker %d failed: %s", self.leader_id, exc)
+            if self.connection is not None:
+                self.connection.close()
+                self.connection = None
+            return False
 
     async def _ensure_connection(self) -> None:
         if self.connection is not None:
@@ -83,11 +114,7 @@ class LeaderFetcher:
         registration = self.manager.cache.brokers.get(self.leader_id)
         if registration is None:
             raise ConnectionError(f"leader {self.leader_id} is not registered")
-        config = self.manager.config
-        self.connection = BrokerConnection(
-            registration.host, registration.port, f"replica-fetcher-{config.broker_id}",
-            receive_buffer=config.replication.replica_socket_receive_buffer_bytes,
-        )
+        self.connection = self.manager.connect(registration, self.manager.config)
 
     def _current(self, key: tuple[str, int], followed: FollowedPartition) -> bool:
         """Is this still a partition we follow, at the epoch the request was built for?"""
@@ -100,7 +127,7 @@ class LeaderFetcher:
         pending = {k: f for k, f in self.partitions.items() if f.needs_truncation}
         if not pending:
             return
-        by_topic: dict[str, list[dict]] = {}
+        by_topic: dict[str, list[dict[str, int]]] = {}
         for (topic, index), followed in pending.items():
             by_topic.setdefault(topic, []).append({
                 "partition": index,
@@ -117,32 +144,32 @@ class LeaderFetcher:
         for topic_result in response["topics"]:
             for presult in topic_result["partitions"]:
                 key = (topic_result["topic"], presult["partition"])
-                followed = pending.get(key)
-                if followed is None or not self._current(key, followed):
+                asked = pending.get(key)
+                if asked is None or not self._current(key, asked):
                     continue
                 if presult["error_code"] != ErrorCode.NONE:
                     log.info("epoch lookup for %s-%d: error %d", key[0], key[1], presult["error_code"])
                     continue
-                plog = followed.partition.log
+                plog = asked.partition.log
                 if presult["leader_epoch"] < 0 or presult["end_offset"] < 0:
-                    target = min(followed.partition.high_watermark, plog.log_end_offset)
+                    target = min(asked.partition.high_watermark, plog.log_end_offset)
                 else:
                     _epoch, local_end = plog.end_offset_for_epoch(presult["leader_epoch"])
                     target = min(presult["end_offset"], local_end, plog.log_end_offset)
                 if target < plog.log_end_offset:
                     log.info("truncating %s-%d from %d to %d (leader epoch %d)", key[0], key[1],
-                             plog.log_end_offset, target, followed.leader_epoch)
+                             plog.log_end_offset, target, asked.leader_epoch)
                     plog.truncate_to(target)
-                    followed.partition.high_watermark = min(followed.partition.high_watermark, target)
-                followed.needs_truncation = False
+                    asked.partition.high_watermark = min(asked.partition.high_watermark, target)
+                asked.needs_truncation = False
 
-    async def _fetch_once(self) -> None:
+    async def _fetch_once(self) -> bool:
+        """Fetch once for every partition done truncating; False if none was, or one answered an error."""
         config = self.manager.config
         snapshot = {k: f for k, f in self.partitions.items() if not f.needs_truncation}
         if not snapshot:
-            await asyncio.sleep(config.replication.replica_fetch_backoff_ms / 1000)
-            return
-        by_topic: dict[str, list[dict]] = {}
+            return False
+        by_topic: dict[str, list[dict[str, int]]] = {}
         for (topic, index), followed in snapshot.items():
             part = followed.partition
             by_topic.setdefault(topic, []).append({
@@ -153,7 +180,7 @@ class LeaderFetcher:
                 "log_start_offset": part.log.log_start_offset,
                 "partition_max_bytes": config.replication.replica_fetch_max_bytes,
             })
-        request = {
+        request: dict[str, Any] = {
             "replica_id": config.broker_id,
             "max_wait_ms": config.replication.replica_fetch_wait_max_ms,
             "min_bytes": 1,
@@ -172,14 +199,13 @@ class LeaderFetcher:
         for topic_result in response["responses"]:
             for presult in topic_result["partitions"]:
                 key = (topic_result["topic"], presult["partition_index"])
-                followed = snapshot.get(key)
-                if followed is None or not self._current(key, followed):
+                fetched = snapshot.get(key)
+                if fetched is None or not self._current(key, fetched):
                     continue
-                errors |= not self._apply(key, followed, presult)
-        if errors:
-            await asyncio.sleep(config.replication.replica_fetch_backoff_ms / 1000)
+                errors |= not self._apply(key, fetched, presult)
+        return not errors
 
-    def _apply(self, key: tuple[str, int], followed: FollowedPartition, presult: dict) -> bool:
+    def _apply(self, key: tuple[str, int], followed: FollowedPartition, presult: dict[str, Any]) -> bool:
         part = followed.partition
         code = presult["error_code"]
         if code == ErrorCode.NONE:
@@ -203,16 +229,25 @@ class LeaderFetcher:
 class ReplicaFetcherManager:
     """Starts, feeds and stops the per-leader fetch loops as partitions change roles."""
 
-    def __init__(self, config: BrokerConfig, cache: MetadataCache) -> None:
+    def __init__(
+        self, config: BrokerConfig, cache: MetadataCache, *, connect: Connect = open_connection,
+        background: bool = True,
+    ) -> None:
         self.config = config
         self.cache = cache
+        self.connect = connect
+        """Opens the connection to a leader (tests give in-process fakes)."""
+        self.background = background
+        """Run each leader's fetch loop as a task; False leaves the rounds (:meth:`LeaderFetcher.run_once`)
+        to the caller, as tests do to step replication deterministically."""
         self.fetchers: dict[int, LeaderFetcher] = {}
 
     def follow(self, partition: Partition) -> None:
         fetcher = self.fetchers.get(partition.leader_id)
         if fetcher is None:
             fetcher = self.fetchers[partition.leader_id] = LeaderFetcher(partition.leader_id, self)
-            fetcher.start()
+            if self.background:
+                fetcher.start()
         fetcher.partitions[(partition.topic, partition.index)] = FollowedPartition(partition, partition.leader_epoch)
         fetcher.changed.set()
 

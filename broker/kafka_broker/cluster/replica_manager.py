@@ -47,6 +47,8 @@ class ReplicaManager:
         cache: MetadataCache,
         logs: LogManager,
         state_writer: StateWriter,
+        *,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         self.config = config
         self.broker_id = config.broker_id
@@ -60,6 +62,8 @@ class ReplicaManager:
         self._listeners: list[Callable[[Partition], None]] = []
         self._startup_claims: dict[tuple[str, int], int] = {}
         self.shutting_down = False
+        self.clock = clock
+        """Wall-clock milliseconds for the partitions' follower lag (tests drive it)."""
 
     # --- configuration ------------------------------------------------------------------------------
 
@@ -108,13 +112,17 @@ class ReplicaManager:
         """Apply metadata changes one at a time, in order, for as long as the broker runs."""
         while True:
             await self._wakeup.wait()
-            self._wakeup.clear()
-            dirty, self._dirty = self._dirty, set()
-            for topic, partition in sorted(dirty, key=lambda k: (k[0], -1 if k[1] is None else k[1])):
-                try:
-                    self._reconcile(topic, partition)
-                except Exception:
-                    log.exception("failed to apply metadata for %s-%s", topic, partition)
+            self.apply_pending()
+
+    def apply_pending(self) -> None:
+        """Apply the changes noted by :meth:`metadata_changed` since the last call."""
+        self._wakeup.clear()
+        dirty, self._dirty = self._dirty, set()
+        for topic, partition in sorted(dirty, key=lambda k: (k[0], -1 if k[1] is None else k[1])):
+            try:
+                self._reconcile(topic, partition)
+            except Exception:
+                log.exception("failed to apply metadata for %s-%s", topic, partition)
 
     def reconcile_all(self, *, starting: bool = False) -> None:
         """Bring every local replica in line with the cache (start-up, after the first metadata load).
@@ -162,7 +170,8 @@ class ReplicaManager:
         part = self.partitions.get(key)
         if part is None:
             plog = self.logs.get_or_create(topic, partition, self.log_config(topic))
-            part = self.partitions[key] = Partition(topic, partition, plog, broker_id=self.broker_id)
+            part = self.partitions[key] = Partition(topic, partition, plog, broker_id=self.broker_id,
+                                                    clock=self.clock)
         self._apply_state(part, pinfo)
 
     def _hosts(self, info: PartitionInfo) -> bool:
@@ -261,12 +270,16 @@ class ReplicaManager:
         interval = max(self.config.replication.replica_lag_time_max_ms / 2000, 0.05)
         while True:
             await asyncio.sleep(interval)
-            for part in list(self.leaders()):
-                lagging = part.lagging_followers(self.config.replication.replica_lag_time_max_ms)
-                if lagging:
-                    new_isr = tuple(r for r in part.isr if r not in lagging)
-                    log.info("shrinking ISR of %s-%d from %s to %s", part.topic, part.index, part.isr, new_isr)
-                    await self.change_isr(part, new_isr)
+            await self.shrink_isr_once()
+
+    async def shrink_isr_once(self) -> None:
+        """Drop from the ISR of every partition led here the followers lagging for ``replica.lag.time.max.ms``."""
+        for part in list(self.leaders()):
+            lagging = part.lagging_followers(self.config.replication.replica_lag_time_max_ms)
+            if lagging:
+                new_isr = tuple(r for r in part.isr if r not in lagging)
+                log.info("shrinking ISR of %s-%d from %s to %s", part.topic, part.index, part.isr, new_isr)
+                await self.change_isr(part, new_isr)
 
     def follower_fetched(self, part: Partition, follower_id: int, fetch_offset: int) -> None:
         if part.update_follower(follower_id, fetch_offset):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
@@ -35,8 +35,42 @@ def ensure_chroot(connect: str, *, timeout: float = 15.0, logger: Any = None) ->
         zk.close()
 
 
+class ZnodeStat(Protocol):
+    """The fields of kazoo's ``ZnodeStat`` the store reads."""
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def ephemeralOwner(self) -> int: ...  # kazoo's (and ZooKeeper's) spelling
+
+
+class ZkClient(Protocol):
+    """The calls of kazoo's ``KazooClient`` the store makes (kazoo is untyped; tests pass a fake)."""
+
+    @property
+    def client_id(self) -> tuple[int, bytes] | None: ...
+
+    def ensure_path(self, path: str) -> object: ...
+
+    def create(
+        self, path: str, value: bytes = b"", *, ephemeral: bool = False, sequence: bool = False,
+        makepath: bool = False,
+    ) -> str: ...
+
+    def get(self, path: str) -> tuple[bytes, ZnodeStat]: ...
+
+    def set(self, path: str, value: bytes, version: int = -1) -> ZnodeStat: ...
+
+    def exists(self, path: str) -> ZnodeStat | None: ...
+
+    def get_children(self, path: str) -> list[str]: ...
+
+    def delete(self, path: str, version: int = -1, recursive: bool = False) -> object: ...
+
+
 class ZkStore:
-    def __init__(self, zk: KazooClient) -> None:
+    def __init__(self, zk: ZkClient) -> None:
         self.zk = zk
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -69,7 +103,8 @@ class ZkStore:
                     _data, stat = self.zk.get(path)
                 except NoNodeError:
                     return False
-                return stat.ephemeralOwner == self.zk.client_id[0]
+                session = self.zk.client_id
+                return session is not None and stat.ephemeralOwner == session[0]
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + stale_wait_s

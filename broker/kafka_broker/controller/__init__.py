@@ -57,19 +57,24 @@ class Controller:
                 await self._wakeup.wait()
                 self._wakeup.clear()
                 try:
-                    if self.cache.controller_id == md.NO_LEADER:
-                        await self.try_elect()
-                    elif self.cache.controller_id != self.broker_id and self.active:
-                        log.info("controllership moved to broker %d", self.cache.controller_id)
-                        self.active = False
-                    if self.active:
-                        await self.reconcile()
+                    await self.run_pass()
                 except Exception:
                     log.exception("controller pass failed; retrying")
                     await asyncio.sleep(0.5)
                     self.trigger()
         finally:
             rebalance.cancel()
+
+    async def run_pass(self) -> None:
+        """React to a change: contend for ``/controller`` when it is free, step down when another broker
+        holds it, and reconcile while this broker is the controller."""
+        if self.cache.controller_id == md.NO_LEADER:
+            await self.try_elect()
+        elif self.cache.controller_id != self.broker_id and self.active:
+            log.info("controllership moved to broker %d", self.cache.controller_id)
+            self.active = False
+        if self.active:
+            await self.reconcile()
 
     async def _rebalance_timer(self) -> None:
         interval = self.config.replication.leader_imbalance_check_interval_seconds

@@ -1,0 +1,116 @@
+"""ZkStore writes Kafka's znodes in Kafka's formats, and its conditional writes report a lost race."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from kazoo.exceptions import BadVersionError
+
+from kafka_broker import metadata as md
+from kafka_broker.cluster.zk_store import ZkStore
+
+from .fakes import FakeZooKeeper, state
+
+
+@pytest.fixture
+def zk() -> FakeZooKeeper:
+    return FakeZooKeeper()
+
+
+@pytest.fixture
+def store(zk: FakeZooKeeper) -> ZkStore:
+    store = ZkStore(zk.client())
+    store.ensure_layout_sync()
+    return store
+
+
+def test_layout_and_cluster_id_are_created_once(zk: FakeZooKeeper, store: ZkStore) -> None:
+    first = md.decode_cluster_id(zk.data(md.CLUSTER_ID_PATH))
+    assert first and ZkStore(zk.client()).ensure_layout_sync() == first
+    for path in md.PERSISTENT_PATHS:
+        assert zk.data(path) is not None
+
+
+async def test_partition_state_writes_are_conditional_on_the_version(zk: FakeZooKeeper, store: ZkStore) -> None:
+    assert await store.create_partition_state("t", 0, state(1, 0, [1, 2])) == 0
+    assert await store.create_partition_state("t", 0, state(2, 0, [2])) is None  # exists already
+    assert await store.write_partition_state("t", 0, state(1, 1, [1]), version=0) == 1
+    assert await store.write_partition_state("t", 0, state(1, 2, [1, 2]), version=0) is None  # stale version
+    assert zk.state("t", 0) == state(1, 1, [1])
+    assert await store.write_partition_state("gone", 0, state(1, 1, [1]), version=0) is None
+
+
+async def test_topic_creation_writes_config_then_assignment(zk: FakeZooKeeper, store: ZkStore) -> None:
+    assignment = md.TopicAssignment({0: [1, 2]}, topic_id="id-1")
+    assert await store.create_topic("t", assignment, {"retention.ms": "5"})
+    assert zk.written("create", "/config/topics/t") == ["/config/topics/t"]
+    assert zk.written().index("/config/topics/t") < zk.written().index("/brokers/topics/t")
+    assert md.decode_topic_config(zk.data("/config/topics/t")) == {"retention.ms": "5"}
+    assert not await store.create_topic("t", assignment, {})
+    read = await store.read_topic_assignment("t")
+    assert read is not None and read[0].partitions == {0: [1, 2]} and read[1] == 0
+    grown = md.TopicAssignment({0: [1, 2], 1: [2, 1]}, topic_id="id-1")
+    assert await store.write_topic_assignment("t", grown, 0)
+    assert not await store.write_topic_assignment("t", assignment, 0)  # lost to the write above
+    assert await store.read_topic_assignment("missing") is None
+
+
+async def test_config_change_is_announced(zk: FakeZooKeeper, store: ZkStore) -> None:
+    await store.set_topic_config("t", {"cleanup.policy": "compact"})
+    await store.set_topic_config("t", {"cleanup.policy": "delete"})
+    assert md.decode_topic_config(zk.data("/config/topics/t")) == {"cleanup.policy": "delete"}
+    changes = await store.read_children(md.CONFIG_CHANGES_PATH)
+    assert changes == ["config_change_0000000000", "config_change_0000000001"]
+    assert json.loads(zk.data(f"{md.CONFIG_CHANGES_PATH}/{changes[0]}") or b"") == {
+        "version": 2, "entity_path": "topics/t"}
+
+
+async def test_deletion_marks_then_removes_every_znode_of_the_topic(zk: FakeZooKeeper, store: ZkStore) -> None:
+    await store.create_topic("t", md.TopicAssignment({0: [1]}), {})
+    await store.create_partition_state("t", 0, state(1, 0, [1]))
+    await store.mark_topic_for_deletion("t")
+    await store.mark_topic_for_deletion("t")  # twice is fine
+    assert await store.read_children(md.DELETE_TOPICS_PATH) == ["t"]
+    await store.delete_topic("t")
+    for path in ("/brokers/topics/t", "/brokers/topics/t/partitions/0/state", "/config/topics/t",
+                 "/admin/delete_topics/t"):
+        assert zk.data(path) is None, path
+
+
+async def test_one_controller_and_a_growing_epoch(zk: FakeZooKeeper, store: ZkStore) -> None:
+    other = ZkStore(zk.client())
+    assert await store.try_become_controller(1)
+    assert not await other.try_become_controller(2)
+    assert await store.increment_controller_epoch() == 1
+    assert await other.increment_controller_epoch() == 2
+    assert zk.data(md.CONTROLLER_EPOCH_PATH) == b"2"
+
+
+async def test_controller_epoch_bump_retries_a_lost_race(zk: FakeZooKeeper, store: ZkStore) -> None:
+    await store.increment_controller_epoch()
+    zk.fail_next("set", BadVersionError(), path=md.CONTROLLER_EPOCH_PATH)
+    assert await store.increment_controller_epoch() == 2
+
+
+async def test_registration_waits_out_a_stale_session_then_gives_up(zk: FakeZooKeeper, store: ZkStore) -> None:
+    registration = md.BrokerRegistration(1, "h", 9092)
+    await store.register_broker(registration, stale_wait_s=0)
+    await store.register_broker(registration, stale_wait_s=0)  # our own session's node: fine
+    assert md.BrokerRegistration.decode(1, zk.data("/brokers/ids/1") or b"").port == 9092
+    with pytest.raises(RuntimeError, match="registered by another live process"):
+        await ZkStore(zk.client()).register_broker(registration, stale_wait_s=0)
+
+
+async def test_plain_reads_writes_and_deletes(zk: FakeZooKeeper, store: ZkStore) -> None:
+    await store.write_data("/admin/x", b"1")
+    await store.write_data("/admin/x", b"2")
+    assert await store.read_data("/admin/x") == (b"2", 1)
+    assert not await store.delete_path("/admin/x", version=0)
+    assert await store.delete_path("/admin/x", version=1)
+    assert not await store.delete_path("/admin/x")
+    assert await store.read_data("/admin/x") is None
+    assert await store.read_children("/nothing") == []
+    await store.notify_isr_change([("t", 0)])
+    [name] = await store.read_children(md.ISR_CHANGE_NOTIFICATION_PATH)
+    assert md.decode_partition_list(zk.data(f"{md.ISR_CHANGE_NOTIFICATION_PATH}/{name}")) == [("t", 0)]
