@@ -37,6 +37,9 @@ class FollowerState:
     log_end_offset: int = -1
     last_fetch_ms: int = 0
     last_caught_up_ms: int = field(default_factory=now_ms)
+    last_fetch_leader_end_offset: int = 0
+    """The leader's log end offset when the previous fetch arrived: reaching it shows the follower was
+    caught up at that fetch (Kafka's ``lastFetchLeaderLogEndOffset``)."""
 
 
 class Partition:
@@ -76,7 +79,9 @@ class Partition:
         self.log.leader_epochs.assign(leader_epoch, self.log.log_end_offset)
         self.epoch_start_offset = self.log.log_end_offset
         self.followers = {
-            r: FollowerState(last_caught_up_ms=now) for r in replicas if r != self.broker_id
+            r: FollowerState(last_fetch_ms=now, last_caught_up_ms=now,
+                             last_fetch_leader_end_offset=self.log.log_end_offset)
+            for r in replicas if r != self.broker_id
         }
         self._maybe_advance_high_watermark()
         self.wake()
@@ -91,6 +96,7 @@ class Partition:
 
     def update_state(self, *, isr: tuple[int, ...], replicas: list[int]) -> None:
         """The ISR or replica set changed without a leader change."""
+        isr_changed = isr != self.isr
         self.isr = isr
         self.replicas = list(replicas)
         for r in replicas:
@@ -101,6 +107,8 @@ class Partition:
                 del self.followers[r]
         if self.is_leader:
             self._maybe_advance_high_watermark()
+            if isr_changed:
+                self.wake()  # acks=all waiters re-check the ISR against min.insync.replicas
 
     # --- leader side ------------------------------------------------------------------------------
 
@@ -117,16 +125,24 @@ class Partition:
     def update_follower(self, follower_id: int, fetch_offset: int) -> bool:
         """A follower fetched from ``fetch_offset``: it holds everything before it.
 
+        The follower was caught up *now* if it reached our log end, or at its previous fetch if it
+        reached the log end we had then — under steady produce a follower that keeps up never sees the
+        end offset of the moment its next fetch arrives (Kafka's ``Replica.updateFetchState``).
         Returns True when the follower should be added back to the ISR.
         """
         now = self._clock()
+        leader_end = self.log.log_end_offset
         state = self.followers.get(follower_id)
         if state is None:
-            state = self.followers[follower_id] = FollowerState(last_caught_up_ms=now)
+            state = self.followers[follower_id] = FollowerState(
+                last_fetch_ms=now, last_caught_up_ms=now, last_fetch_leader_end_offset=leader_end)
+        if fetch_offset >= leader_end:
+            state.last_caught_up_ms = max(state.last_caught_up_ms, now)
+        elif fetch_offset >= state.last_fetch_leader_end_offset:
+            state.last_caught_up_ms = max(state.last_caught_up_ms, state.last_fetch_ms)
         state.log_end_offset = fetch_offset
         state.last_fetch_ms = now
-        if fetch_offset >= self.log.log_end_offset:
-            state.last_caught_up_ms = now
+        state.last_fetch_leader_end_offset = leader_end
         self._maybe_advance_high_watermark()
         return (
             follower_id not in self.isr
@@ -181,17 +197,19 @@ class Partition:
         """Wait until the high watermark reaches ``required_offset`` (every ISR member has what precedes it).
 
         The acks=all wait, shared by Produce and the coordinators' own writes. Answers the error the
-        waiting client must see: leadership lost, the ISR shrank below ``min_insync``, or time ran out.
+        waiting client must see: leadership lost, the ISR shrank below ``min_insync`` (also when the
+        high watermark got there because the ISR shrank: the batch is then on too few brokers, and
+        Kafka answers the same), or time ran out.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(timeout_s, 0)
         while True:
             if not self.is_leader:
                 return ErrorCode.NOT_LEADER_OR_FOLLOWER
-            if self.high_watermark >= required_offset:
-                return ErrorCode.NONE
             if len(self.isr) < min_insync:
                 return ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND
+            if self.high_watermark >= required_offset:
+                return ErrorCode.NONE
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return ErrorCode.REQUEST_TIMED_OUT
