@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kafka_broker.handlers.context import RequestContext
+from kafka_broker.handlers.metadata import AUTHORIZED_OPERATIONS_OMITTED
 from kafka_broker.protocol import ApiKey, ErrorCode
 
 API = ApiKey.DESCRIBE_CLUSTER
@@ -24,5 +25,5 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
             {"broker_id": b.broker_id, "host": b.host, "port": b.port, "rack": b.rack}
             for b in sorted(cache.brokers.values(), key=lambda b: b.broker_id)
         ],
-        "cluster_authorized_operations": -2147483648,
+        "cluster_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
     }

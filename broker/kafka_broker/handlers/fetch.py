@@ -25,8 +25,8 @@ READ_COMMITTED = 1
 
 
 def _error_partition(index: int, code: int) -> dict[str, Any]:
-    return {"partition_index": index, "error_code": code, "high_watermark": -1,
-            "last_stable_offset": -1, "log_start_offset": -1, "records": b""}
+    return {"partition_index": index, "error_code": code, "high_watermark": -1, "last_stable_offset": -1,
+            "log_start_offset": -1, "aborted_transactions": [], "preferred_read_replica": -1, "records": b""}
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 Answered from the metadata cache, so every broker gives the same answer. Asking for an unknown
 topic with ``allow_auto_topic_creation`` creates it when ``auto.create.topics.enable`` is on
-(answered LEADER_NOT_AVAILABLE until the controller elects its leaders, as Kafka does).
+(answered LEADER_NOT_AVAILABLE until the controller elects its leaders, as Kafka does). A
+partition the controller has not elected a leader for yet (no state znode) is left out, and a topic
+none of whose partitions has one answers LEADER_NOT_AVAILABLE with no partitions — never a
+partition with leader -1, which clients would try to dial.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ VERSIONS = (1, 12)
 
 log = logging.getLogger(__name__)
 
+AUTHORIZED_OPERATIONS_OMITTED = -2147483648
+"""What Kafka answers for authorized operations that were not asked for (INT32 min)."""
+
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     services = ctx.services
@@ -37,7 +43,8 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
             info = _by_id(cache, topic_id)
             if info is None:
                 topics.append({"error_code": ErrorCode.UNKNOWN_TOPIC_ID, "name": None, "topic_id": topic_id,
-                               "partitions": []})
+                               "is_internal": False, "partitions": [],
+                               "topic_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED})
                 continue
             name = info.name
         info = cache.topics.get(name) if name is not None else None
@@ -54,7 +61,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         "cluster_id": cache.cluster_id,
         "controller_id": cache.controller_id,
         "topics": topics,
-        "cluster_authorized_operations": -2147483648,
+        "cluster_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
     }
 
 
@@ -70,6 +77,8 @@ def describe_topic(info: TopicInfo, cache: MetadataCache) -> dict[str, Any]:
     partitions = []
     for index in sorted(info.partitions):
         p = info.partitions[index]
+        if p.state is None:
+            continue  # not elected yet: Kafka's brokers do not know the partition until it has a state
         leader = p.leader
         partitions.append({
             "error_code": ErrorCode.NONE if leader in live else ErrorCode.LEADER_NOT_AVAILABLE,
@@ -81,12 +90,12 @@ def describe_topic(info: TopicInfo, cache: MetadataCache) -> dict[str, Any]:
             "offline_replicas": [r for r in p.replicas if r not in live],
         })
     return {
-        "error_code": ErrorCode.NONE,
+        "error_code": ErrorCode.NONE if partitions else ErrorCode.LEADER_NOT_AVAILABLE,
         "name": info.name,
         "topic_id": topic_id_to_uuid(info.topic_id),
         "is_internal": info.is_internal,
         "partitions": partitions,
-        "topic_authorized_operations": -2147483648,
+        "topic_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
     }
 
 
@@ -103,4 +112,4 @@ async def _missing_topic(name: str, request: dict[str, Any], ctx: RequestContext
         except KafkaError as exc:
             error = ErrorCode.LEADER_NOT_AVAILABLE if exc.code == ErrorCode.TOPIC_ALREADY_EXISTS else exc.code
     return {"error_code": error, "name": name, "topic_id": uuid.UUID(int=0), "is_internal": False,
-            "partitions": []}
+            "partitions": [], "topic_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED}

@@ -42,6 +42,8 @@ class FakeStore:
     deleted: list[str] = field(default_factory=list)
     state_writes: list[tuple[str, int, md.PartitionState]] = field(default_factory=list)
     controller_epoch: int = 1
+    delete_at_once: bool = True
+    """Whether a topic marked for deletion is deleted at once (else it stays, as with a stalled controller)."""
 
     def add_topic(self, name: str, assignment: Mapping[int, list[int]], config: Mapping[str, str] | None = None,
                   *, leaders: bool = True) -> None:
@@ -52,10 +54,15 @@ class FakeStore:
         self.configs[name] = dict(config or {})
         info = TopicInfo(name, topic.topic_id, config=dict(config or {}))
         for partition, replicas in topic.partitions.items():
-            state = md.PartitionState(replicas[0], 0, tuple(replicas), self.controller_epoch) if leaders else None
-            info.partitions[partition] = PartitionInfo(name, partition, list(replicas), state, 0)
+            pinfo = info.partitions[partition] = PartitionInfo(name, partition, list(replicas), None, 0)
+            if leaders:
+                pinfo.state = self.state_for(pinfo)
         self.cache.topics[name] = info
         self.cache.notify_topic(name, None)
+
+    def state_for(self, info: PartitionInfo) -> md.PartitionState:
+        """The state the controller writes for a new partition: first replica leads, all in the ISR."""
+        return md.PartitionState(info.replicas[0], 0, tuple(info.replicas), self.controller_epoch)
 
     # --- what TopicAdmin and the replica manager call ------------------------------------------
 
@@ -79,7 +86,13 @@ class FakeStore:
         self.cache.notify_topic(topic, None)
 
     async def mark_topic_for_deletion(self, topic: str) -> None:
+        """The controller deletes a marked topic: it leaves the cache (and the brokers drop its logs)."""
         self.deleted.append(topic)
+        if self.delete_at_once:
+            self.assignments.pop(topic, None)
+            self.configs.pop(topic, None)
+            self.cache.topics.pop(topic, None)
+            self.cache.notify_topic(topic, None)
 
     async def write_partition_state(self, topic: str, partition: int, state: md.PartitionState,
                                     version: int) -> int | None:
