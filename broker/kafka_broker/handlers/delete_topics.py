@@ -27,12 +27,13 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         if name is None and topic_id is not None:
             info = next((i for i in cache.topics.values() if topic_id_to_uuid(i.topic_id) == topic_id), None)
             if info is None:
-                responses.append({"name": None, "topic_id": topic_id, "error_code": ErrorCode.UNKNOWN_TOPIC_ID})
+                responses.append({"name": None, "topic_id": topic_id, "error_code": ErrorCode.UNKNOWN_TOPIC_ID,
+                                  "error_message": None})
                 continue
             name = info.name
-        result: dict[str, Any] = {"name": name, "error_code": ErrorCode.NONE, "error_message": None}
-        if name in cache.topics:
-            result["topic_id"] = topic_id_to_uuid(cache.topics[name].topic_id)
+        info = cache.topics.get(name) if name is not None else None
+        result: dict[str, Any] = {"name": name, "error_code": ErrorCode.NONE, "error_message": None,
+                                  "topic_id": topic_id_to_uuid(info.topic_id if info is not None else None)}
         responses.append(result)
         if not services.config.delete_topic_enable:
             result["error_code"] = ErrorCode.TOPIC_DELETION_DISABLED

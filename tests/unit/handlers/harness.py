@@ -119,13 +119,18 @@ class Broker:
         self.store = FakeStore(self.cache)
         self.logs = LogManager([data], LogConfig.from_kafka(self.config.topic_defaults))
         self.replicas = ReplicaManager(self.config, self.cache, self.logs, self.store)
-        self.cache.on_topic_change(lambda topic, partition: self.replicas.reconcile_all())
+        self.cache.on_topic_change(self._metadata_changed)
         self.admin = TopicAdmin(self.store, self.cache, default_partitions=self.config.num_partitions,
                                 default_replication_factor=self.config.replication.default_replication_factor)
         self.last_decoded: dict[str, Any] = {}
         """The last response as a client would decode it (set by :meth:`call` with ``round_trip``)."""
         self.services = BrokerServices(config=self.config, cache=self.cache, replicas=self.replicas,
                                        admin=self.admin, store=self.store)
+
+    def _metadata_changed(self, topic: str, partition: int | None) -> None:
+        """The replica manager applies a change at once (the broker does it in its reconcile task)."""
+        self.replicas.metadata_changed(topic, partition)
+        self.replicas.apply_pending()
 
     def add_topic(self, name: str, assignment: Mapping[int, list[int]], config: Mapping[str, str] | None = None,
                   *, leaders: bool = True) -> None:
