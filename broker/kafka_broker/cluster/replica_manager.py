@@ -28,11 +28,13 @@ log = logging.getLogger(__name__)
 
 class StateWriter(Protocol):
     """Writes a partition state znode if its version is still ``version``; returns the new version
-    or None when someone else wrote first."""
+    or None when someone else wrote first. Reads it back after such a lost race."""
 
     async def write_partition_state(
         self, topic: str, partition: int, state: md.PartitionState, version: int
     ) -> int | None: ...
+
+    async def read_partition_state(self, topic: str, partition: int) -> tuple[md.PartitionState, int] | None: ...
 
 
 class FollowerHook(Protocol):
@@ -61,6 +63,8 @@ class ReplicaManager:
         self._wakeup = asyncio.Event()
         self._listeners: list[Callable[[Partition], None]] = []
         self._startup_claims: dict[tuple[str, int], int] = {}
+        self._expansions: dict[tuple[str, int], asyncio.Task[bool]] = {}
+        """ISR expansions in flight, at most one per partition."""
         self.shutting_down = False
         self.clock = clock
         """Wall-clock milliseconds for the partitions' follower lag (tests drive it)."""
@@ -282,13 +286,36 @@ class ReplicaManager:
                 await self.change_isr(part, new_isr)
 
     def follower_fetched(self, part: Partition, follower_id: int, fetch_offset: int) -> None:
-        if part.update_follower(follower_id, fetch_offset):
-            new_isr = tuple(sorted({*part.isr, follower_id}))
-            log.info("expanding ISR of %s-%d from %s to %s", part.topic, part.index, part.isr, new_isr)
-            asyncio.get_running_loop().create_task(self.change_isr(part, new_isr))
+        """A follower fetched from ``fetch_offset`` (the Fetch handler tells us): track it, and add it back
+        to the ISR when it caught up — one ISR change in flight per partition; a later fetch retries."""
+        if not part.update_follower(follower_id, fetch_offset):
+            return
+        key = (part.topic, part.index)
+        if key in self._expansions:
+            return
+        new_isr = tuple(sorted({*part.isr, follower_id}))
+        log.info("expanding ISR of %s-%d from %s to %s", part.topic, part.index, part.isr, new_isr)
+        self._expansions[key] = asyncio.get_running_loop().create_task(self._expand(key, part, new_isr))
+
+    async def _expand(self, key: tuple[str, int], part: Partition, new_isr: tuple[int, ...]) -> bool:
+        try:
+            return await self.change_isr(part, new_isr)
+        finally:
+            self._expansions.pop(key, None)
+
+    async def expansions_done(self) -> None:
+        """Wait until no ISR expansion is in flight."""
+        while self._expansions:
+            await asyncio.wait(list(self._expansions.values()))
 
     async def change_isr(self, part: Partition, new_isr: tuple[int, ...]) -> bool:
-        """Write the new ISR if nobody changed the state since we last saw it."""
+        """Write the new ISR if nobody changed the state since we last saw it.
+
+        A lost race means the state this leader acts on is stale (the controller elected another
+        leader, or changed the ISR): the znode is read back and applied at once, so a deposed leader
+        stops serving now rather than when its watch catches up. A write that fails outright
+        (ZooKeeper unreachable) changes nothing; the next check tries again.
+        """
         info = self.cache.partition(part.topic, part.index)
         if info is None or info.state is None or info.state.leader != self.broker_id:
             return False
@@ -300,13 +327,35 @@ class ReplicaManager:
             isr=new_isr,
             controller_epoch=info.state.controller_epoch,
         )
-        version = await self.state_writer.write_partition_state(part.topic, part.index, state, info.state_version)
+        try:
+            version = await self.state_writer.write_partition_state(part.topic, part.index, state,
+                                                                    info.state_version)
+        except Exception as exc:
+            log.warning("could not write the ISR of %s-%d: %r", part.topic, part.index, exc)
+            return False
         if version is None:
+            log.info("ISR change of %s-%d lost to a newer state; reading it", part.topic, part.index)
+            await self._refresh_state(part.topic, part.index)
             return False
         if info.state_version < version:
             info.state, info.state_version = state, version
         part.update_state(isr=new_isr, replicas=part.replicas)
         return True
+
+    async def _refresh_state(self, topic: str, index: int) -> None:
+        """Read a partition's state znode into the cache and apply it here, if newer than the cache's."""
+        try:
+            read = await self.state_writer.read_partition_state(topic, index)
+        except Exception as exc:
+            log.warning("could not read the state of %s-%d: %r", topic, index, exc)
+            return
+        info = self.cache.partition(topic, index)
+        if read is None or info is None:
+            return
+        state, version = read
+        if version > info.state_version:
+            info.state, info.state_version = state, version
+            self._reconcile(topic, index)
 
     # --- housekeeping ------------------------------------------------------------------------------------
 

@@ -129,6 +129,18 @@ class ZkStore:
 
         return await self._run(write)
 
+    async def read_partition_state(self, topic: str, partition: int) -> tuple[md.PartitionState, int] | None:
+        """The state znode and its version; None if there is none."""
+
+        def read() -> tuple[md.PartitionState, int] | None:
+            try:
+                data, stat = self.zk.get(md.partition_state_path(topic, partition))
+            except NoNodeError:
+                return None
+            return md.PartitionState.decode(data), stat.version
+
+        return await self._run(read)
+
     async def create_partition_state(self, topic: str, partition: int, state: md.PartitionState) -> int | None:
         def create() -> int | None:
             try:

@@ -437,6 +437,29 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+class RecordingFetchers:
+    """The replica manager's follower hook, recording calls: ``("follow" | "unfollow", topic, index, leader)``."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, int, int]] = []
+
+    def follow(self, partition: Partition) -> None:
+        self.calls.append(("follow", partition.topic, partition.index, partition.leader_id))
+
+    def unfollow(self, partition: Partition) -> None:
+        self.calls.append(("unfollow", partition.topic, partition.index, partition.leader_id))
+
+    def following(self) -> dict[tuple[str, int], int]:
+        """Who each partition follows, replaying the calls."""
+        out: dict[tuple[str, int], int] = {}
+        for call, topic, index, leader in self.calls:
+            if call == "follow":
+                out[(topic, index)] = leader
+            else:
+                out.pop((topic, index), None)
+        return out
+
+
 # --- a leader on the other end of a fetcher's connection ----------------------------------------------------
 
 

@@ -38,7 +38,9 @@ async def test_partition_state_writes_are_conditional_on_the_version(zk: FakeZoo
     assert await store.write_partition_state("t", 0, state(1, 1, [1]), version=0) == 1
     assert await store.write_partition_state("t", 0, state(1, 2, [1, 2]), version=0) is None  # stale version
     assert zk.state("t", 0) == state(1, 1, [1])
+    assert await store.read_partition_state("t", 0) == (state(1, 1, [1]), 1)
     assert await store.write_partition_state("gone", 0, state(1, 1, [1]), version=0) is None
+    assert await store.read_partition_state("gone", 0) is None
 
 
 async def test_topic_creation_writes_config_then_assignment(zk: FakeZooKeeper, store: ZkStore) -> None:

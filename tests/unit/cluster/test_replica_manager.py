@@ -1,0 +1,327 @@
+"""The replica manager: local replicas follow the partition states in ZooKeeper (through the real
+watcher), and as leader it keeps the ISR with conditional writes of the state znode."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from kazoo.exceptions import ConnectionLoss
+
+from kafka_broker import metadata as md
+from kafka_broker.cluster.metadata_cache import MetadataCache
+from kafka_broker.cluster.partition import Partition
+from kafka_broker.cluster.replica_manager import ReplicaManager
+from kafka_broker.cluster.zk_store import ZkStore
+from kafka_broker.cluster.zk_watcher import ZkWatcher
+from kafka_broker.protocol.errors import ErrorCode, KafkaError
+from kafka_broker.storage.log_config import LogConfig
+from kafka_broker.storage.log_manager import LogManager
+
+from .fakes import Clock, FakeZooKeeper, RecordingFetchers, append, broker_config, settle, state
+
+LAG_MS = 10_000  # replica.lag.time.max.ms in broker_config
+
+
+@dataclass
+class Broker1:
+    """Broker 1's replica manager, its cache fed by a real watcher; ``admin`` writes as the controller does."""
+
+    zk: FakeZooKeeper
+    admin: ZkStore
+    cache: MetadataCache
+    replicas: ReplicaManager
+    logs: LogManager
+    fetchers: RecordingFetchers
+    clock: Clock
+    roles: list[tuple[str, int, int, int]] = field(default_factory=list)
+
+    async def topic(self, name: str, assignment: dict[int, list[int]], config: dict[str, str] | None = None) -> None:
+        await self.admin.create_topic(name, md.TopicAssignment(assignment), config or {})
+        await self.sync()
+
+    async def elect(self, topic: str, partition: int, new: md.PartitionState) -> None:
+        """Write the partition state as the controller would, whatever its current version."""
+        path = md.partition_state_path(topic, partition)
+        if self.zk.data(path) is None:
+            await self.admin.create_partition_state(topic, partition, new)
+        else:
+            await self.admin.write_partition_state(topic, partition, new, self.zk.version(path))
+        await self.sync()
+
+    async def sync(self) -> None:
+        await settle()
+        self.replicas.apply_pending()
+
+    def part(self, topic: str = "t", index: int = 0) -> Partition:
+        part = self.replicas.get(topic, index)
+        assert part is not None
+        return part
+
+
+@pytest.fixture
+async def b1(tmp_path: Path) -> AsyncIterator[Broker1]:
+    zk = FakeZooKeeper()
+    admin = ZkStore(zk.client())
+    admin.ensure_layout_sync()
+    config = broker_config(1, tmp_path / "logs", **{"min.insync.replicas": "2"})
+    cache = MetadataCache()
+    logs = LogManager(list(config.log_dirs), LogConfig.from_kafka(config.topic_defaults))
+    clock = Clock()
+    replicas = ReplicaManager(config, cache, logs, ZkStore(zk.client()), clock=clock)
+    fetchers = RecordingFetchers()
+    replicas.fetchers = fetchers
+    cache.on_topic_change(replicas.metadata_changed)
+    watcher = ZkWatcher(zk.client(), cache, asyncio.get_running_loop())
+    watcher.start()
+    broker = Broker1(zk, admin, cache, replicas, logs, fetchers, clock)
+    replicas.on_role_change(lambda p: broker.roles.append((p.topic, p.index, p.leader_id, p.leader_epoch)))
+    await settle()
+    yield broker
+    watcher.stop()
+    logs.close_all()
+
+
+# --- roles ------------------------------------------------------------------------------------------------
+
+
+async def test_leader_named_by_the_state_leads_at_its_epoch(b1: Broker1) -> None:
+    await b1.topic("t", {0: [1, 2]})
+    assert b1.part().leader_id == -1  # hosted (log created) but no leader elected yet
+    assert b1.logs.get("t", 0) is not None
+    await b1.elect("t", 0, state(1, 3, [1, 2]))
+    part = b1.part()
+    assert part.is_leader and part.leader_epoch == 3 and part.isr == (1, 2)
+    assert b1.roles == [("t", 0, 1, 3)]
+    assert b1.fetchers.following() == {}
+    part.check_leader(3)
+
+
+async def test_follower_fetches_from_the_named_leader_and_refollows_on_a_new_epoch(b1: Broker1) -> None:
+    await b1.topic("t", {0: [2, 1]})
+    await b1.elect("t", 0, state(2, 0, [2, 1]))
+    assert not b1.part().is_leader and b1.part().leader_id == 2
+    assert b1.fetchers.following() == {("t", 0): 2}
+    calls = len(b1.fetchers.calls)
+    await b1.elect("t", 0, state(2, 0, [2]))  # ISR change only: keep fetching as we are
+    assert len(b1.fetchers.calls) == calls and b1.part().isr == (2,)
+    await b1.elect("t", 0, state(3, 1, [3]))
+    assert b1.fetchers.following() == {("t", 0): 3}
+    assert b1.part().leader_epoch == 1
+    assert b1.roles == [("t", 0, 2, 0), ("t", 0, 3, 1)]
+
+
+async def test_a_demoted_leader_fails_its_waiting_producers_and_follows(b1: Broker1) -> None:
+    await b1.topic("t", {0: [1, 2]})
+    await b1.elect("t", 0, state(1, 0, [1, 2]))
+    part = b1.part()
+    end = append(part.log, 2, epoch=0)
+    waiter = asyncio.create_task(part.wait_until_replicated(end, timeout_s=5, min_insync=2))
+    await asyncio.sleep(0)
+    await b1.elect("t", 0, state(2, 1, [2]))
+    assert await waiter == ErrorCode.NOT_LEADER_OR_FOLLOWER
+    assert b1.fetchers.following() == {("t", 0): 2}
+    with pytest.raises(KafkaError) as info:
+        b1.replicas.leader_partition("t", 0)
+    assert info.value.code == ErrorCode.NOT_LEADER_OR_FOLLOWER
+
+
+async def test_lookups_answer_the_errors_clients_must_see(b1: Broker1) -> None:
+    await b1.topic("t", {0: [1, 2], 1: [2, 3]})
+    await b1.elect("t", 0, state(1, 4, [1, 2]))
+    assert b1.replicas.leader_partition("t", 0, 4) is b1.part()
+    for topic, index, epoch, code in (
+        ("t", 0, 3, ErrorCode.FENCED_LEADER_EPOCH),
+        ("t", 1, -1, ErrorCode.NOT_LEADER_OR_FOLLOWER),  # not hosted here
+        ("u", 0, -1, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
+    ):
+        with pytest.raises(KafkaError) as info:
+            b1.replicas.leader_partition(topic, index, epoch)
+        assert info.value.code == code
+    assert [p.index for p in b1.replicas.leaders()] == [0]
+
+
+async def test_replicas_moved_away_or_deleted_lose_their_logs(b1: Broker1) -> None:
+    await b1.topic("t", {0: [1, 2], 1: [1, 2]})
+    await b1.elect("t", 0, state(2, 0, [2, 1]))
+    read = await b1.admin.read_topic_assignment("t")
+    assert read is not None
+    await b1.admin.write_topic_assignment("t", md.TopicAssignment({0: [2, 3], 1: [1, 2]}), read[1])
+    await b1.sync()
+    assert b1.replicas.get("t", 0) is None and b1.logs.get("t", 0) is None
+    assert b1.fetchers.following() == {}
+    await b1.admin.delete_topic("t")
+    await b1.sync()
+    assert b1.replicas.partitions == {} and b1.logs.partitions() == []
+
+
+async def test_a_replica_being_added_is_hosted_before_it_is_assigned(b1: Broker1) -> None:
+    await b1.topic("t", {0: [2]})
+    assert b1.replicas.get("t", 0) is None
+    read = await b1.admin.read_topic_assignment("t")
+    assert read is not None
+    await b1.admin.write_topic_assignment(
+        "t", md.TopicAssignment({0: [2]}, adding_replicas={0: [1]}), read[1])
+    await b1.elect("t", 0, state(2, 0, [2]))
+    assert b1.part().replicas == [2, 1]
+    assert b1.fetchers.following() == {("t", 0): 2}
+
+
+async def test_topic_config_overrides_broker_defaults(b1: Broker1) -> None:
+    await b1.topic("t", {0: [1]}, {"min.insync.replicas": "1", "segment.bytes": "1048576"})
+    assert b1.replicas.min_insync_replicas("t") == 1
+    assert b1.replicas.min_insync_replicas("other") == 2  # the broker's default
+    assert b1.part().log.config.segment_bytes == 1048576
+    await b1.admin.set_topic_config("t", {"segment.bytes": "2097152"})
+    await b1.sync()
+    assert b1.part().log.config.segment_bytes == 2097152
+
+
+async def test_stray_logs_of_topics_gone_while_down_are_deleted(b1: Broker1) -> None:
+    b1.logs.get_or_create("gone", 0)
+    await b1.topic("t", {0: [1]})
+    b1.replicas.delete_stray_logs()
+    assert b1.logs.partitions() == [("t", 0)]
+
+
+async def test_a_failing_role_listener_does_not_stop_the_others(b1: Broker1) -> None:
+    def broken(_part: Partition) -> None:
+        raise RuntimeError("listener bug")
+
+    b1.replicas._listeners.insert(0, broken)
+    await b1.topic("t", {0: [1]})
+    await b1.elect("t", 0, state(1, 0, [1]))
+    assert b1.roles == [("t", 0, 1, 0)]
+
+
+async def test_no_fetching_starts_while_shutting_down(b1: Broker1) -> None:
+    await b1.topic("t", {0: [2, 1]})
+    b1.replicas.shutting_down = True
+    await b1.elect("t", 0, state(2, 0, [2, 1]))
+    assert b1.part().leader_id == 2
+    assert b1.fetchers.following() == {}
+
+
+# --- ISR maintenance ------------------------------------------------------------------------------------------
+
+
+async def lead_with_followers(b1: Broker1, records: int = 5) -> Partition:
+    """Broker 1 leads t-0 at epoch 3, ISR [1, 2, 3], with ``records`` records, nobody replicated yet."""
+    await b1.topic("t", {0: [1, 2, 3]})
+    await b1.elect("t", 0, state(1, 3, [1, 2, 3], controller_epoch=7))
+    part = b1.part()
+    append(part.log, records, epoch=3)
+    part.after_leader_append()
+    return part
+
+
+async def test_isr_shrinks_after_the_lag_time_with_a_conditional_write(b1: Broker1) -> None:
+    part = await lead_with_followers(b1)
+    b1.replicas.follower_fetched(part, 2, 5)
+    b1.clock.advance(LAG_MS)
+    await b1.replicas.shrink_isr_once()
+    assert b1.zk.state("t", 0).isr == (1, 2, 3)  # not more than the lag time yet: nothing written
+    b1.replicas.follower_fetched(part, 2, 5)
+    b1.clock.advance(1)
+    version = b1.zk.version("/brokers/topics/t/partitions/0/state")
+    await b1.replicas.shrink_isr_once()
+    assert b1.zk.state("t", 0) == state(1, 3, [1, 2], controller_epoch=7)  # same leader epoch, controller's epoch kept
+    assert b1.zk.version("/brokers/topics/t/partitions/0/state") == version + 1
+    assert part.isr == (1, 2)
+    assert part.high_watermark == 5  # 3 no longer holds it back
+    info = b1.cache.partition("t", 0)
+    assert info is not None and info.isr == (1, 2) and info.state_version == version + 1
+
+
+async def test_isr_expands_when_a_follower_catches_up(b1: Broker1) -> None:
+    part = await lead_with_followers(b1)
+    await b1.elect("t", 0, state(1, 3, [1, 2], controller_epoch=7))
+    b1.replicas.follower_fetched(part, 2, 5)
+    b1.replicas.follower_fetched(part, 3, 2)  # behind the high watermark (5): not yet
+    await b1.replicas.expansions_done()
+    assert b1.zk.state("t", 0).isr == (1, 2)
+    b1.replicas.follower_fetched(part, 3, 5)
+    b1.replicas.follower_fetched(part, 3, 5)  # a second fetch while the write is out starts no second write
+    await b1.replicas.expansions_done()
+    assert b1.zk.state("t", 0).isr == (1, 2, 3)
+    assert b1.zk.written("set", "/brokers/topics/t/partitions/0/state") == [
+        "/brokers/topics/t/partitions/0/state"] * 2  # the controller's ISR change, then ours
+    assert part.isr == (1, 2, 3)
+
+
+async def test_a_lost_isr_write_makes_the_leader_take_the_newer_state(b1: Broker1) -> None:
+    """The controller moved leadership while this broker's watch was slow: the ISR write fails on the
+    version, and the broker must stop acting as leader on its stale state right then."""
+    part = await lead_with_followers(b1)
+    b1.replicas.follower_fetched(part, 2, 5)
+    with b1.zk.watches_held():
+        await b1.admin.write_partition_state("t", 0, state(2, 4, [2], controller_epoch=8),
+                                             b1.zk.version("/brokers/topics/t/partitions/0/state"))
+        b1.clock.advance(LAG_MS + 1)
+        b1.replicas.follower_fetched(part, 2, 5)
+        await b1.replicas.shrink_isr_once()  # wants ISR [1, 2] at epoch 3: loses to the controller's write
+        assert b1.zk.state("t", 0) == state(2, 4, [2], controller_epoch=8)  # not overwritten
+        assert not part.is_leader and part.leader_id == 2 and part.leader_epoch == 4
+        assert b1.fetchers.following() == {("t", 0): 2}
+    await b1.sync()
+    assert b1.part().leader_id == 2
+
+
+async def test_a_lost_isr_write_to_a_newer_isr_of_the_same_epoch_adopts_it(b1: Broker1) -> None:
+    part = await lead_with_followers(b1)
+    with b1.zk.watches_held():
+        # a follower's controlled shutdown took it out of the ISR (same leader, same epoch)
+        await b1.admin.write_partition_state("t", 0, state(1, 3, [1, 2], controller_epoch=7),
+                                             b1.zk.version("/brokers/topics/t/partitions/0/state"))
+        b1.replicas.follower_fetched(part, 3, 5)
+        b1.clock.advance(LAG_MS + 1)
+        b1.replicas.follower_fetched(part, 3, 5)
+        await b1.replicas.shrink_isr_once()  # wants [1, 3]: loses, learns [1, 2]
+        assert part.is_leader and part.isr == (1, 2)
+        await b1.replicas.shrink_isr_once()  # 2 is still lagging: now [1] wins
+        assert b1.zk.state("t", 0).isr == (1,)
+
+
+async def test_zookeeper_trouble_during_an_isr_change_is_survived(b1: Broker1) -> None:
+    """The shrink loop is a broker task: if an ISR write raised out of it the broker would stop."""
+    part = await lead_with_followers(b1)
+    b1.clock.advance(LAG_MS + 1)
+    b1.zk.fail_next("set", ConnectionLoss())
+    await b1.replicas.shrink_isr_once()
+    assert part.isr == (1, 2, 3)
+    await b1.replicas.shrink_isr_once()  # next pass
+    assert b1.zk.state("t", 0).isr == (1,)
+
+
+async def test_only_the_leader_at_the_current_epoch_changes_the_isr(b1: Broker1) -> None:
+    part = await lead_with_followers(b1)
+    info = b1.cache.partition("t", 0)
+    assert info is not None
+    assert not await b1.replicas.change_isr(part, (1, 2, 3))  # nothing to change
+    part.leader_epoch = 2  # a partition object behind the cached state
+    assert not await b1.replicas.change_isr(part, (1, 2))
+    assert b1.zk.state("t", 0).isr == (1, 2, 3)
+
+
+# --- restart ----------------------------------------------------------------------------------------------------
+
+
+async def test_leadership_left_from_a_previous_run_is_retaken_at_a_new_epoch(b1: Broker1) -> None:
+    await b1.admin.create_topic("t", md.TopicAssignment({0: [1, 2], 1: [1, 2]}), {})
+    await b1.admin.create_partition_state("t", 0, state(1, 5, [1, 2]))
+    await b1.admin.create_partition_state("t", 1, state(1, 2, [1, 2]))
+    await settle()
+    b1.replicas.reconcile_all(starting=True)
+    assert b1.part("t", 0).leader_id == -1 and b1.part("t", 1).leader_id == -1  # held, not served
+    # meanwhile the controller saw the old session expire and moved t-1 to broker 2
+    await b1.admin.write_partition_state("t", 1, state(2, 3, [2]), 0)
+    await b1.sync()
+    assert b1.part("t", 1).leader_id == 2
+    await b1.replicas.reclaim_startup_leadership()
+    await b1.sync()
+    assert b1.zk.state("t", 0) == state(1, 6, [1, 2])
+    assert b1.part("t", 0).is_leader and b1.part("t", 0).leader_epoch == 6
+    assert b1.zk.state("t", 1) == state(2, 3, [2])
