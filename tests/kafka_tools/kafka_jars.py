@@ -183,6 +183,7 @@ def _download(version: str, cache_dir: Path) -> None:
         for stale in (*cache_dir.glob(".complete-*"), *cache_dir.glob("tools-*.jsa")):  # the previous jars'
             stale.unlink()
         shutil.rmtree(libs_dir(cache_dir), ignore_errors=True)
+        staging.chmod(0o755)  # mkdtemp's 0700 is not needed here
         staging.rename(libs_dir(cache_dir))
         (cache_dir / f".complete-{version}").write_text(version + "\n")
     finally:
