@@ -8,7 +8,7 @@ PYTEST  ?= $(BIN)/python -m pytest -p no:cacheprovider -q -ra
 BROKERS ?= 3
 BENCH_ARGS ?=
 
-.PHONY: install run test lint unit integration bench tools clean
+.PHONY: install run test lint unit integration kafka-tools bench tools clean
 
 install:
 	scripts/install-deps.sh
@@ -29,6 +29,9 @@ unit: install
 
 integration: install
 	$(PYTEST) -m integration tests/integration
+
+kafka-tools: install
+	$(PYTEST) -m kafka_tools tests/kafka_tools
 
 bench: install
 	$(BIN)/python bench/compare.py $(BENCH_ARGS)

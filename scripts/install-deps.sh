@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what `make run` and `make test` need, from Debian's and PyPI's registries only:
-#   - Debian packages: zookeeper (run with java directly, no service), kcat, a Java runtime, python3-venv;
+#   - Debian packages: zookeeper (run with java directly, no service), kcat, a Java runtime, Maven (fetches
+#     Apache Kafka's jars from Maven Central for the kafka-tools tier and bench/), python3-venv;
 #   - .venv with the machine's python3 and `pip install -e '.[dev]'`.
 # Idempotent and quick when done: apt runs only for missing packages (and `apt-get update` only then),
 # pip only when pyproject.toml changed since the last successful install (stamp in .venv/).
@@ -18,6 +19,7 @@ for pkg in zookeeper kcat; do
     installed "$pkg" || missing+=("$pkg")
 done
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)   # Kafka's own jars for the kafka-tools tier and bench/
 # Debian's python3 creates venvs only with python3-venv (ensurepip); pyenv/other builds have it.
 "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
