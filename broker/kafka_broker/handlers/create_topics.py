@@ -39,7 +39,11 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
             continue
         seen.add(name)
         try:
-            config = {c["name"]: c["value"] for c in treq["configs"] if c["value"] is not None}
+            nulls = [c["name"] for c in treq["configs"] if c["value"] is None]
+            if nulls:
+                raise KafkaError(f"Null value not supported for topic configs: {','.join(nulls)}",
+                                 code=ErrorCode.INVALID_CONFIG)
+            config = {c["name"]: c["value"] for c in treq["configs"]}
             assignment = admin.plan_topic(
                 name,
                 partitions=treq["num_partitions"],

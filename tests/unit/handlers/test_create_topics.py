@@ -89,3 +89,13 @@ async def test_failed_topic_answers_no_configs(broker):
     assert duplicate["error_code"] == ErrorCode.INVALID_REQUEST
     for result in (exists, invalid, duplicate):
         assert (result["configs"], result["num_partitions"], result["replication_factor"]) == ([], -1, -1)
+
+
+async def test_a_null_config_value_is_refused(broker):
+    """Kafka refuses it (INVALID_CONFIG); it used to be dropped silently and the topic created without it."""
+    body = request(topic("t", configs={"retention.ms": "1000"}))
+    body["topics"][0]["configs"].append({"name": "cleanup.policy", "value": None})
+    (result,) = (await broker.call(create_topics, 7, body))["topics"]
+    assert (result["error_code"], result["error_message"]) == (
+        ErrorCode.INVALID_CONFIG, "Null value not supported for topic configs: cleanup.policy")
+    assert "t" not in broker.store.assignments
