@@ -3,12 +3,17 @@
 A partition joins its leader's loop when this broker becomes its follower. Before fetching it is
 **truncated**: the follower asks the leader (OffsetForLeaderEpoch) where its latest local epoch
 ends on the leader and cuts its log there, so a tail written under an old leader that never
-reached the ISR does not survive (KIP-101/279). Then the loop sends Fetch requests with
-``replica_id`` set, from the follower's log end offset, and appends what comes back with the
-offsets the leader assigned; the leader learns from each fetch offset how far this follower has
-replicated, and the response's high watermark becomes the follower's.
+reached the ISR does not survive (KIP-101/279). If the leader answers with an epoch the follower
+never had, the follower cuts where its own records of earlier epochs end and asks again, until
+both name the same epoch. Then the loop sends Fetch requests with ``replica_id`` set, from the
+follower's log end offset, and appends what comes back with the offsets the leader assigned; the
+leader learns from each fetch offset how far this follower has replicated, and the response's high
+watermark becomes the follower's. OFFSET_OUT_OF_RANGE means either that the follower is behind the
+leader's log start (retention): it starts over, empty, there; or that it is ahead of the leader's
+end: it truncates again.
 
-Responses for a partition that changed role while the request was out are ignored.
+Responses for a partition that changed role while the request was out are ignored. A failed round
+drops the connection and is retried after ``replica.fetch.backoff.ms``.
 """
 
 from __future__ import annotations
@@ -151,17 +156,34 @@ class LeaderFetcher:
                     log.info("epoch lookup for %s-%d: error %d", key[0], key[1], presult["error_code"])
                     continue
                 plog = asked.partition.log
-                if presult["leader_epoch"] < 0 or presult["end_offset"] < 0:
-                    target = min(asked.partition.high_watermark, plog.log_end_offset)
-                else:
-                    _epoch, local_end = plog.end_offset_for_epoch(presult["leader_epoch"])
-                    target = min(presult["end_offset"], local_end, plog.log_end_offset)
+                target, done = self._truncation_point(asked.partition, presult["leader_epoch"],
+                                                      presult["end_offset"])
                 if target < plog.log_end_offset:
                     log.info("truncating %s-%d from %d to %d (leader epoch %d)", key[0], key[1],
                              plog.log_end_offset, target, asked.leader_epoch)
                     plog.truncate_to(target)
                     asked.partition.high_watermark = min(asked.partition.high_watermark, target)
-                asked.needs_truncation = False
+                asked.needs_truncation = not done
+
+    @staticmethod
+    def _truncation_point(part: Partition, leader_epoch: int, leader_end: int) -> tuple[int, bool]:
+        """Where to cut the follower's log after the leader said epoch ``leader_epoch`` ends at
+        ``leader_end`` there, and whether that settles it (Kafka's ``getOffsetTruncationState``).
+
+        When the follower has that epoch too, both logs agree up to the smaller end. When it does not,
+        its records past the end of its own largest epoch below ``leader_epoch`` cannot be the leader's:
+        it cuts there and asks again with its new latest epoch (each round removes an epoch, so this ends).
+        """
+        plog = part.log
+        end = plog.log_end_offset
+        if leader_epoch < 0 or leader_end < 0:
+            return min(part.high_watermark, end), True
+        local_epoch, local_end = plog.end_offset_for_epoch(leader_epoch)
+        if local_epoch < 0:
+            return min(part.high_watermark, end), True
+        if local_epoch == leader_epoch:
+            return min(leader_end, local_end, end), True
+        return min(local_end, end), False
 
     async def _fetch_once(self) -> bool:
         """Fetch once for every partition done truncating; False if none was, or one answered an error."""
@@ -215,12 +237,17 @@ class LeaderFetcher:
             part.update_follower_high_watermark(presult["high_watermark"])
             return True
         if code == ErrorCode.OFFSET_OUT_OF_RANGE:
-            followed.needs_truncation = True
             leader_start = presult.get("log_start_offset", -1)
             if leader_start > part.log.log_end_offset:
+                # Behind the leader's retention: nothing here can be reconciled with the leader's log.
+                # Start over, empty, at its log start (with no epochs left there is nothing to truncate:
+                # asking would cut back to the old high watermark, below the new start, and loop).
                 log.info("%s-%d is behind the leader's log start %d: starting over there", key[0], key[1],
                          leader_start)
                 part.log.truncate_fully_and_start_at(leader_start)
+                part.high_watermark = leader_start
+            else:
+                followed.needs_truncation = True  # ahead of the leader's end: find where we diverged
             return False
         log.debug("fetch %s-%d from %d: error %d", key[0], key[1], self.leader_id, code)
         return False

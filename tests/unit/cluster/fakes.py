@@ -501,6 +501,7 @@ class FakeLeaderConnection:
         self._ids = 0
 
     async def request(self, api_key: int, version: int, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        await asyncio.sleep(0)  # a network round trip always lets the event loop run
         if self.closed:
             raise ConnectionError("connection closed")
         self._ids += 1
