@@ -621,11 +621,18 @@ class FakeCluster:
         await self.sync()
 
     async def sync(self) -> None:
-        """Let watch notifications land and every replica manager apply them."""
+        """Let ISR writes in flight and watch notifications land, and every replica manager apply them."""
+        for node in self.nodes.values():
+            await node.replicas.expansions_done()
         await settle()
         for node in self.nodes.values():
             node.replicas.apply_pending()
         await settle()
+
+    @property
+    def controller(self) -> Node:
+        [node] = [n for n in self.nodes.values() if n.controller.active]
+        return node
 
     async def controller_pass(self) -> None:
         """One pass of whichever broker is (or becomes) the controller, then :meth:`sync`."""

@@ -1,0 +1,168 @@
+"""The controller on in-process brokers and a fake ZooKeeper: who controls, first leaders, leader
+election from the ISR when brokers go (clean and unclean), epoch bumps, lost races, topic deletion
+and preferred-leader elections — each checked in the znodes it writes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from cluster.fakes import Clock, FakeCluster, state
+
+from kafka_broker import metadata as md
+
+STATE = "/brokers/topics/t/partitions/0/state"
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[FakeCluster]:
+    cluster = FakeCluster(tmp_path, clock=Clock())
+    for broker_id in (1, 2, 3):
+        await cluster.add_broker(broker_id)
+    yield cluster
+    cluster.close()
+
+
+async def test_one_broker_takes_control_and_bumps_the_controller_epoch(cluster: FakeCluster) -> None:
+    await cluster.controller_pass()
+    assert md.decode_controller(cluster.zk.data(md.CONTROLLER_PATH)) == 1
+    assert cluster.zk.data(md.CONTROLLER_EPOCH_PATH) == b"1"
+    assert cluster.controller.broker_id == 1 and cluster.controller.controller.epoch == 1
+    for node in cluster.nodes.values():
+        assert node.cache.controller_id == 1
+    await cluster.nodes[2].controller.run_pass()  # someone holds it: broker 2 stays out
+    assert not cluster.nodes[2].controller.active
+
+    await cluster.stop_broker(1)
+    await cluster.controller_pass()
+    assert md.decode_controller(cluster.zk.data(md.CONTROLLER_PATH)) == 2
+    assert cluster.zk.data(md.CONTROLLER_EPOCH_PATH) == b"2"  # its states will carry epoch 2
+
+
+async def test_a_controller_that_lost_its_znode_steps_down(cluster: FakeCluster) -> None:
+    await cluster.controller_pass()
+    node = cluster.nodes[1]
+    await cluster.nodes[3].store.delete_path(md.CONTROLLER_PATH)  # session trouble: the znode went ...
+    await cluster.nodes[3].store.try_become_controller(3)  # ... and broker 3 won the new election
+    await cluster.sync()
+    await node.controller.run_pass()
+    assert not node.controller.active
+
+
+async def test_new_partitions_get_their_first_leader_and_isr(cluster: FakeCluster) -> None:
+    await cluster.stop_broker(3)
+    await cluster.create_topic("t", {0: [3, 2, 1], 1: [3]})
+    await cluster.controller_pass()
+    assert cluster.zk.state("t", 0) == state(2, 0, [2, 1], controller_epoch=1)  # first *live* replica
+    assert cluster.zk.data("/brokers/topics/t/partitions/1/state") is None  # no live replica: waits
+    assert cluster.nodes[2].partition("t", 0).is_leader
+
+
+async def led_by_1(cluster: FakeCluster, replicas: list[int], isr: list[int], config: dict[str, str] | None = None,
+                   ) -> int:
+    """Topic t, one partition with ``replicas``, led by broker 1 at epoch 0 with ``isr``; returns the
+    state znode's version."""
+    await cluster.create_topic("t", {0: replicas}, config)
+    await cluster.controller_pass()
+    if tuple(isr) != cluster.zk.state("t", 0).isr:
+        await cluster.nodes[1].store.write_partition_state("t", 0, state(1, 0, isr), cluster.zk.version(STATE))
+        await cluster.sync()
+    return cluster.zk.version(STATE)
+
+
+async def test_a_lost_leader_is_replaced_by_the_next_in_sync_replica(cluster: FakeCluster) -> None:
+    version = await led_by_1(cluster, [1, 2, 3], [1, 2, 3])
+    await cluster.stop_broker(1)
+    await cluster.controller_pass()
+    assert cluster.zk.state("t", 0) == state(2, 1, [2, 3], controller_epoch=2)
+    assert cluster.zk.version(STATE) == version + 1
+    assert cluster.nodes[2].partition("t").is_leader
+    assert cluster.nodes[3].partition("t").leader_id == 2
+
+
+async def test_a_replica_out_of_sync_does_not_lead_without_unclean_election(cluster: FakeCluster) -> None:
+    await led_by_1(cluster, [1, 2], [1])
+    await cluster.stop_broker(1)
+    await cluster.controller_pass()
+    assert cluster.zk.state("t", 0) == state(-1, 1, [1], controller_epoch=2)  # offline, ISR kept
+    assert cluster.nodes[2].partition("t").leader_id == -1
+    written = len(cluster.zk.written("set", STATE))
+    await cluster.controller_pass()
+    assert len(cluster.zk.written("set", STATE)) == written  # already offline: nothing more to write
+    await cluster.add_broker(1)  # the last in-sync replica returns and takes over
+    await cluster.controller_pass()
+    assert cluster.zk.state("t", 0) == state(1, 2, [1], controller_epoch=2)
+
+
+async def test_unclean_election_lets_an_out_of_sync_replica_lead(cluster: FakeCluster) -> None:
+    await led_by_1(cluster, [1, 2], [1], {"unclean.leader.election.enable": "true"})
+    await cluster.stop_broker(1)
+    await cluster.controller_pass()
+    assert cluster.zk.state("t", 0) == state(2, 1, [2], controller_epoch=2)
+
+
+async def test_a_lost_follower_leaves_the_isr_with_an_epoch_bump(cluster: FakeCluster) -> None:
+    await led_by_1(cluster, [1, 2, 3], [1, 2, 3])
+    await cluster.stop_broker(3)
+    await cluster.controller_pass()
+    assert cluster.zk.state("t", 0) == state(1, 1, [1, 2], controller_epoch=1)
+    assert cluster.nodes[1].partition("t").leader_epoch == 1
+
+
+async def test_a_write_that_loses_a_race_changes_nothing_and_is_redone_on_the_newer_state(
+        cluster: FakeCluster) -> None:
+    version = await led_by_1(cluster, [1, 2, 3], [1, 2, 3])
+    await cluster.stop_broker(3)  # the controller's cache knows; it has not made its pass yet
+    with cluster.zk.watches_held():
+        # meanwhile the leader dropped broker 2 from the ISR; the controller has not heard of it
+        await cluster.nodes[1].store.write_partition_state("t", 0, state(1, 0, [1, 3]), version)
+        await cluster.nodes[1].controller.run_pass()  # writes ISR [1, 2] at the old version: loses
+        assert cluster.zk.state("t", 0) == state(1, 0, [1, 3])
+        assert cluster.zk.version(STATE) == version + 1
+    await cluster.sync()
+    await cluster.controller_pass()  # on the newer state: 3 is dead, so [1]
+    assert cluster.zk.state("t", 0) == state(1, 1, [1], controller_epoch=1)
+
+
+async def test_topic_deletion_removes_znodes_and_logs(cluster: FakeCluster) -> None:
+    await led_by_1(cluster, [1, 2], [1, 2])
+    assert cluster.nodes[2].logs.get("t", 0) is not None
+    await cluster.nodes[3].store.mark_topic_for_deletion("t")
+    await cluster.sync()
+    await cluster.controller_pass()
+    for path in ("/brokers/topics/t", STATE, "/config/topics/t", "/admin/delete_topics/t"):
+        assert cluster.zk.data(path) is None, path
+    for node in cluster.nodes.values():
+        assert "t" not in node.cache.topics
+        assert node.logs.get("t", 0) is None and node.replicas.get("t", 0) is None
+
+
+async def test_a_deletion_request_for_a_missing_topic_is_dropped(cluster: FakeCluster) -> None:
+    await cluster.nodes[1].store.mark_topic_for_deletion("never-created")
+    await cluster.controller_pass()
+    assert cluster.zk.data("/admin/delete_topics/never-created") is None
+
+
+async def test_preferred_leader_election_on_request(cluster: FakeCluster) -> None:
+    await led_by_1(cluster, [1, 2], [1, 2])
+    await cluster.nodes[1].store.write_partition_state("t", 0, state(2, 1, [1, 2]), cluster.zk.version(STATE))
+    await cluster.sync()
+    await cluster.nodes[3].store.write_data(md.PREFERRED_REPLICA_ELECTION_PATH,
+                                            md.encode_partition_list([("t", 0), ("gone", 0)]))
+    await cluster.sync()
+    await cluster.controller_pass()
+    assert cluster.zk.state("t", 0) == state(1, 2, [1, 2], controller_epoch=1)
+    assert cluster.zk.data(md.PREFERRED_REPLICA_ELECTION_PATH) is None
+    assert cluster.nodes[1].partition("t").is_leader
+
+
+async def test_automatic_rebalance_moves_leaders_home_when_due(cluster: FakeCluster) -> None:
+    await led_by_1(cluster, [1, 2], [1, 2])
+    await cluster.nodes[1].store.write_partition_state("t", 0, state(2, 1, [1, 2]), cluster.zk.version(STATE))
+    await cluster.sync()
+    await cluster.controller_pass()
+    assert cluster.zk.state("t", 0).leader == 2  # not due: stays
+    cluster.controller.controller._rebalance_due = True
+    await cluster.controller_pass()
+    assert cluster.zk.state("t", 0) == state(1, 2, [1, 2], controller_epoch=1)
