@@ -7,43 +7,11 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from kafka_broker import metadata as md
 from kafka_broker.coordinator.producer_ids import BLOCK_SIZE, ProducerIdManager, reserve_block
 
-
-class FakeZk:
-    """The three kazoo calls the manager uses, with znode versions; ``racer`` writes before our write."""
-
-    def __init__(self) -> None:
-        self.nodes: dict[str, tuple[bytes, int]] = {}
-        self.racer = None
-
-    def get(self, path):
-        if path not in self.nodes:
-            raise NoNodeError(path)
-        data, version = self.nodes[path]
-        return data, SimpleNamespace(version=version)
-
-    def _race(self):
-        if self.racer is not None:
-            racer, self.racer = self.racer, None
-            racer(self)
-
-    def create(self, path, data, makepath=False):
-        self._race()
-        if path in self.nodes:
-            raise NodeExistsError(path)
-        self.nodes[path] = (data, 0)
-
-    def set(self, path, data, version=-1):
-        self._race()
-        if path not in self.nodes:
-            raise NoNodeError(path)
-        if version != -1 and self.nodes[path][1] != version:
-            raise BadVersionError(path)
-        self.nodes[path] = (data, self.nodes[path][1] + 1)
+from .fakes import FakeZk
 
 
 def test_first_block_is_created_in_kafkas_format() -> None:

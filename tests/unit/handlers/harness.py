@@ -8,24 +8,42 @@ topic has its leaders elected, the first replica leading with the full ISR).
 
 :meth:`Broker.call` encodes nothing: it runs the handler, checks the response dict's shape against
 the API's declaration (:mod:`tests.unit.handlers.shape`) and, for a round trip, encodes and decodes
-it at the requested version, so a field the wire cannot carry would fail too.
+it at the requested version, so a field the wire cannot carry would fail too. :meth:`Broker.send`
+also puts the request through the wire codec first, so the handler sees exactly what the broker's
+decoder would give it.
+
+:meth:`Broker.start_groups` runs a real group coordinator on a local ``__consumer_offsets``, and
+:meth:`Broker.start_producer_ids` a real producer id manager over an in-memory ZooKeeper.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from coordinator.fakes import FakeZk
 
 from kafka_broker import metadata as md
 from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo, TopicInfo
 from kafka_broker.cluster.replica_manager import ReplicaManager
 from kafka_broker.cluster.topic_admin import TopicAdmin
 from kafka_broker.config import build_config
+from kafka_broker.coordinator.group_coordinator import OFFSETS_TOPIC, GroupCoordinator
+from kafka_broker.coordinator.producer_ids import BLOCK_SIZE, ProducerIdManager
 from kafka_broker.handlers.context import BrokerServices, RequestContext
-from kafka_broker.protocol import FileSlice, RequestHeader, decode_response, encode_response
+from kafka_broker.protocol import (
+    FileSlice,
+    RequestHeader,
+    decode_request,
+    decode_request_header,
+    decode_response,
+    encode_request,
+    encode_response,
+)
 from kafka_broker.storage.log_config import LogConfig
 from kafka_broker.storage.log_manager import LogManager
 
@@ -156,5 +174,70 @@ class Broker:
             assert correlation_id == 7
         return response
 
+    async def send(self, handler: ModuleType, version: int, request: Mapping[str, Any]) -> dict[str, Any] | None:
+        """As :meth:`call`, but ``request`` is first encoded as a client sends it at ``version`` and decoded
+        as the broker does: the handler gets the fields of other versions at their defaults, bytes as views."""
+        frame = encode_request(int(handler.API), version, 7, "unit-test", request)[4:]
+        header, body_offset = decode_request_header(frame)
+        return await self.call(handler, version, decode_request(header, frame, body_offset))
+
     def close(self) -> None:
         self.logs.close_all()
+
+    # --- coordinators ---------------------------------------------------------------------------------
+
+    async def start_groups(self, assignment: Mapping[int, list[int]] | None = None, *, create_topic: bool = True,
+                           loaded: bool = True) -> GroupCoordinator:
+        """A real group coordinator as ``services.groups``, on ``__consumer_offsets`` laid out as ``assignment``.
+
+        By default the topic has one partition, led by this broker alone (so its writes commit at once).
+        Settings are small: offsets.topic.num.partitions is the number of partitions given and
+        group.initial.rebalance.delay.ms 0, so a join phase ends as soon as every member has joined.
+        Without ``create_topic`` the topic is left for FindCoordinator to create. With ``loaded`` this
+        returns once the partitions led here are loaded (else they are still loading). The timer task
+        (:meth:`GroupCoordinator.run`) is not started: tests call its ``_tick`` with the time they want.
+        """
+        assignment = {0: [self.config.broker_id]} if assignment is None else assignment
+        settings = replace(self.config.groups, offsets_topic_num_partitions=max(len(assignment), 1),
+                           group_initial_rebalance_delay_ms=0)
+        coordinator = GroupCoordinator(broker_id=self.config.broker_id, settings=settings, cache=self.cache,
+                                       replicas=self.replicas, admin=self.admin)
+        self.services.groups = coordinator
+        coordinator.start()
+        if create_topic:
+            self.add_topic(OFFSETS_TOPIC, assignment, {"cleanup.policy": "compact"})
+        if loaded:
+            await self.groups_loaded()
+        return coordinator
+
+    async def groups_loaded(self, *, timeout_s: float = 5.0) -> None:
+        """Wait until the group coordinator owns every ``__consumer_offsets`` partition led here."""
+        coordinator = self.services.groups
+        assert coordinator is not None
+
+        def settled() -> bool:
+            led = {p.index for p in self.replicas.leaders() if p.topic == OFFSETS_TOPIC}
+            return not coordinator.loading and led <= set(coordinator.owned)
+
+        async with asyncio.timeout(timeout_s):
+            while not settled():
+                await asyncio.sleep(0.001)
+
+    async def stop_groups(self) -> None:
+        """Let the group coordinator's own tasks (loads, group metadata writes) finish; cancel what does not."""
+        coordinator = self.services.groups
+        if coordinator is None:
+            return
+        tasks = set(coordinator._tasks)
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=5.0)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def start_producer_ids(self, *, block_size: int = BLOCK_SIZE) -> ProducerIdManager:
+        """A real producer id manager as ``services.producer_ids``, reserving blocks in :attr:`zk` (in memory)."""
+        self.zk = FakeZk()
+        manager = ProducerIdManager(self.zk, self.config.broker_id, block_size=block_size)  # type: ignore[arg-type]
+        self.services.producer_ids = manager
+        return manager
