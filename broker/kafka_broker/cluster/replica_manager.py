@@ -4,7 +4,8 @@ The replica manager listens to the metadata cache. For each partition that lists
 a replica it makes sure a log exists and that the local :class:`Partition` plays the role the
 partition state names — leader (serving produce and fetch) or follower (fed by the replica
 fetcher). Partitions of deleted topics, or from which this broker was reassigned away, have their
-logs deleted. As leader it also owns the ISR: a periodic check drops lagging followers and the
+logs deleted; so do those of a topic that comes back under its name with a new topic id (deleted
+and created again before this broker saw it gone). As leader it also owns the ISR: a periodic check drops lagging followers and the
 fetch path adds caught-up ones back, each through a conditional write of the state znode.
 """
 
@@ -63,6 +64,8 @@ class ReplicaManager:
         self._wakeup = asyncio.Event()
         self._listeners: list[Callable[[Partition], None]] = []
         self._startup_claims: dict[tuple[str, int], int] = {}
+        self._topic_ids: dict[str, str] = {}
+        """Topic id of each topic as last reconciled: a new id under the same name is a new topic."""
         self._expansions: dict[tuple[str, int], asyncio.Task[bool]] = {}
         """ISR expansions in flight, at most one per partition."""
         self.shutting_down = False
@@ -149,6 +152,10 @@ class ReplicaManager:
 
     def _reconcile(self, topic: str, partition: int | None) -> None:
         info = self.cache.topics.get(topic)
+        if info is None:
+            self._topic_ids.pop(topic, None)
+        else:
+            self._check_topic_id(topic, info.topic_id)
         if partition is None:
             local = [k for k in self.partitions if k[0] == topic]
             if info is None:
@@ -177,6 +184,17 @@ class ReplicaManager:
             part = self.partitions[key] = Partition(topic, partition, plog, broker_id=self.broker_id,
                                                     clock=self.clock)
         self._apply_state(part, pinfo)
+
+    def _check_topic_id(self, topic: str, topic_id: str | None) -> None:
+        """A topic deleted and created again under its name before this broker noticed the deletion
+        shows up as a new topic id: the replicas of the old one, and their logs, go first."""
+        known = self._topic_ids.get(topic)
+        if known is not None and topic_id is not None and known != topic_id:
+            log.info("topic %s was deleted and created again: dropping the old replicas", topic)
+            for key in [k for k in self.partitions if k[0] == topic]:
+                self._remove(key, delete_log=True)
+        if topic_id is not None:
+            self._topic_ids[topic] = topic_id
 
     def _hosts(self, info: PartitionInfo) -> bool:
         return self.broker_id in info.replicas or self.broker_id in info.adding_replicas

@@ -7,6 +7,12 @@ thread only and callbacks are applied in the order ZooKeeper sent them.
 Watched: ``/brokers/ids`` (+ each registration), ``/brokers/topics`` (+ each topic's assignment
 and each partition's state), ``/config/topics/<t>``, ``/admin/delete_topics``, ``/controller``,
 ``/cluster/id``. A topic whose znode disappears is dropped from the cache with its partitions.
+
+Watches fire once and the recipe then reads what is there *at that time*: a topic deleted and
+created again before the watch thread gets round to it is never seen missing. Such a new life of a
+topic is told apart by its znode's creation zxid (``czxid``, global and increasing, unlike versions,
+which start again at 0): the old topic is dropped first, and a partition state is taken when it is
+newer by ``(czxid, version)`` than the one held and not older than its topic's znode.
 """
 
 from __future__ import annotations
@@ -35,6 +41,14 @@ class ZkWatcher:
         self._watched_brokers: set[int] = set()
         self._watched_topics: set[str] = set()
         self._watched_partitions: set[tuple[str, int]] = set()
+        self._seen_topic_czxid: dict[str, int] = {}
+        """Watch thread: creation zxid of each topic znode as last read."""
+        self._topic_czxid: dict[str, int] = {}
+        """Event loop: creation zxid of the topic znode the cache holds."""
+        self._states: dict[tuple[str, int], tuple[int, int, md.PartitionState]] = {}
+        """Event loop: newest state read per partition, as ``(czxid, version, state)``."""
+        self._state_czxid: dict[tuple[str, int], int] = {}
+        """Event loop: creation zxid of the state znode whose state the cache holds."""
         self._stopped = False
 
     def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
@@ -97,13 +111,18 @@ class ZkWatcher:
         return True
 
     def _make_topic_watch(self, topic: str) -> Callable[[bytes | None, Any], bool]:
-        def watch(data: bytes | None, _stat: Any) -> bool:
+        def watch(data: bytes | None, stat: Any) -> bool:
             if data is None:
                 self._watched_topics.discard(topic)
-                self._on_loop(self._apply_topic_deleted, topic)
+                self._seen_topic_czxid.pop(topic, None)
+                self._on_loop(self._apply_topic_deleted, topic, True)
                 return False
+            czxid: int = stat.czxid
+            if self._seen_topic_czxid.get(topic, czxid) != czxid:
+                self._on_loop(self._apply_topic_deleted, topic, False)  # deleted and created again meanwhile
+            self._seen_topic_czxid[topic] = czxid
             assignment = md.TopicAssignment.decode(data)
-            self._on_loop(self._apply_assignment, topic, assignment)
+            self._on_loop(self._apply_assignment, topic, assignment, czxid)
             for partition in assignment.partitions:
                 key = (topic, partition)
                 if key not in self._watched_partitions:
@@ -132,12 +151,13 @@ class ZkWatcher:
                     return False
                 return not self._stopped  # not created yet: DataWatch keeps an exists-watch
             state = md.PartitionState.decode(data)
-            self._on_loop(self._apply_state, topic, partition, state, stat.version)
+            self._on_loop(self._apply_state, topic, partition, state, stat.version, stat.czxid)
             return not self._stopped
 
         return watch
 
-    def _apply_assignment(self, topic: str, assignment: md.TopicAssignment) -> None:
+    def _apply_assignment(self, topic: str, assignment: md.TopicAssignment, czxid: int) -> None:
+        self._topic_czxid[topic] = czxid
         info = self._cache.topics.get(topic)
         if info is None:
             info = self._cache.topics[topic] = TopicInfo(name=topic, topic_id=assignment.topic_id)
@@ -146,6 +166,7 @@ class ZkWatcher:
             existing = info.partitions.get(partition)
             if existing is None:
                 info.partitions[partition] = PartitionInfo(topic, partition, list(replicas))
+                self._take_state(topic, partition)  # read before its topic (after a re-creation)
             else:
                 existing.replicas = list(replicas)
             part = info.partitions[partition]
@@ -155,15 +176,31 @@ class ZkWatcher:
         for partition in assignment.partitions:
             self._cache.notify_topic(topic, partition)
 
-    def _apply_state(self, topic: str, partition: int, state: md.PartitionState, version: int) -> None:
+    def _apply_state(self, topic: str, partition: int, state: md.PartitionState, version: int, czxid: int) -> None:
+        key = (topic, partition)
+        newest = self._states.get(key)
+        if newest is None or (czxid, version) >= newest[:2]:
+            self._states[key] = (czxid, version, state)
+        if self._take_state(topic, partition):
+            self._cache.notify_topic(topic, partition)
+
+    def _take_state(self, topic: str, partition: int) -> bool:
+        """Put the newest state read for a partition into the cache, unless the cache holds a newer one
+        (a local conditional write that landed first) or it belongs to an earlier life of the topic."""
+        key = (topic, partition)
         part = self._cache.partition(topic, partition)
-        if part is None:
-            return
-        if part.state is not None and version < part.state_version:
-            return  # an older notification overtaken by a newer read
-        part.state = state
-        part.state_version = version
-        self._cache.notify_topic(topic, partition)
+        newest = self._states.get(key)
+        if part is None or newest is None:
+            return False
+        czxid, version, state = newest
+        if czxid < self._topic_czxid.get(topic, -1):
+            return False  # the state znode of a deleted topic
+        held = self._state_czxid.get(key)
+        if part.state is not None and held is not None and (czxid, version) < (held, part.state_version):
+            return False  # an older notification overtaken by a newer read or write
+        part.state, part.state_version = state, version
+        self._state_czxid[key] = czxid
+        return True
 
     def _apply_config(self, topic: str, config: dict[str, str]) -> None:
         info = self._cache.topics.get(topic)
@@ -171,11 +208,16 @@ class ZkWatcher:
             info.config = config
             self._cache.notify_topic(topic, None)
 
-    def _apply_topic_deleted(self, topic: str) -> None:
+    def _apply_topic_deleted(self, topic: str, gone: bool) -> None:
+        """Drop a topic; ``gone``: its znode is missing (not replaced by a new one, whose states may
+        have been read already and are kept)."""
         info = self._cache.topics.pop(topic, None)
+        self._topic_czxid.pop(topic, None)
         if info is not None:
             for partition in info.partitions:
-                self._watched_partitions.discard((topic, partition))
+                self._state_czxid.pop((topic, partition), None)
+                if gone:
+                    self._states.pop((topic, partition), None)
             self._cache.notify_topic(topic, None)
 
     # --- deletions, controller, cluster id ------------------------------------------------------

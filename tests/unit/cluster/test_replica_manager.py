@@ -325,3 +325,18 @@ async def test_leadership_left_from_a_previous_run_is_retaken_at_a_new_epoch(b1:
     assert b1.zk.state("t", 0) == state(1, 6, [1, 2])
     assert b1.part("t", 0).is_leader and b1.part("t", 0).leader_epoch == 6
     assert b1.zk.state("t", 1) == state(2, 3, [2])
+
+
+async def test_a_topic_recreated_under_the_same_name_starts_with_an_empty_log(b1: Broker1) -> None:
+    """Deleted and created again before this broker's watch looked: the new topic id tells it apart."""
+    await b1.admin.create_topic("t", md.TopicAssignment({0: [1]}, topic_id="old"), {})
+    await b1.elect("t", 0, state(1, 0, [1]))
+    append(b1.part().log, 3, epoch=0)
+    with b1.zk.watches_held():
+        await b1.admin.delete_topic("t")
+        await b1.admin.create_topic("t", md.TopicAssignment({0: [1]}, topic_id="new"), {})
+        await b1.admin.create_partition_state("t", 0, state(1, 0, [1]))
+    await b1.sync()
+    part = b1.part()
+    assert part.log.log_end_offset == 0
+    assert part.is_leader and part.leader_epoch == 0

@@ -3,8 +3,13 @@ from collections import Counter
 
 import pytest
 
-from kafka_broker.cluster.topic_admin import assign_replicas, rack_alternated, validate_topic_name
+from kafka_broker import metadata as md
+from kafka_broker.cluster.metadata_cache import MetadataCache, TopicInfo
+from kafka_broker.cluster.topic_admin import TopicAdmin, assign_replicas, rack_alternated, validate_topic_name
+from kafka_broker.cluster.zk_store import ZkStore
 from kafka_broker.protocol.errors import ErrorCode, KafkaError
+
+from .fakes import FakeZooKeeper
 
 
 def test_assignment_spreads_leaders_and_replicas_evenly():
@@ -47,3 +52,108 @@ def test_illegal_topic_names(name):
 
 def test_legal_topic_name():
     validate_topic_name("orders.v1_eu-west")
+
+
+# --- TopicAdmin on a fake ZooKeeper ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def admin() -> TopicAdmin:
+    zk = FakeZooKeeper()
+    store = ZkStore(zk.client())
+    store.ensure_layout_sync()
+    cache = MetadataCache()
+    for broker in (1, 2, 3):
+        cache.brokers[broker] = md.BrokerRegistration(broker, "h", 9090 + broker)
+    return TopicAdmin(store, cache, default_partitions=2, default_replication_factor=2)
+
+
+def code_of(exc: pytest.ExceptionInfo[KafkaError]) -> int:
+    return exc.value.code
+
+
+async def test_plan_uses_defaults_or_the_given_assignment(admin: TopicAdmin) -> None:
+    planned = admin.plan_topic("t")
+    assert sorted(planned) == [0, 1] and all(len(r) == 2 for r in planned.values())
+    assert admin.plan_topic("t", assignment={0: [3, 1], 1: [1, 2]}) == {0: [3, 1], 1: [1, 2]}
+
+
+@pytest.mark.parametrize(("options", "code"), [
+    ({"partitions": 0}, ErrorCode.INVALID_PARTITIONS),
+    ({"replication_factor": 0}, ErrorCode.INVALID_REPLICATION_FACTOR),
+    ({"replication_factor": 4}, ErrorCode.INVALID_REPLICATION_FACTOR),
+    ({"config": {"cleanup.policy": "sometimes"}}, ErrorCode.INVALID_CONFIG),
+    ({"assignment": {0: [1]}, "replication_factor": 1}, ErrorCode.INVALID_REQUEST),
+    ({"assignment": {1: [1]}}, ErrorCode.INVALID_REPLICA_ASSIGNMENT),
+    ({"assignment": {0: [1, 1]}}, ErrorCode.INVALID_REPLICA_ASSIGNMENT),
+    ({"assignment": {0: [1, 9]}}, ErrorCode.INVALID_REPLICA_ASSIGNMENT),
+    ({"assignment": {0: [1, 2], 1: [3]}}, ErrorCode.INVALID_REPLICA_ASSIGNMENT),
+])
+async def test_plan_refuses_what_kafka_refuses(admin: TopicAdmin, options: dict, code: int) -> None:
+    with pytest.raises(KafkaError) as info:
+        admin.plan_topic("t", **options)
+    assert code_of(info) == code
+
+
+async def test_plan_needs_live_brokers_and_a_new_name(admin: TopicAdmin) -> None:
+    await admin.create_topic("t", {0: [1]})
+    admin.cache.topics["t"] = TopicInfo("t", None)
+    with pytest.raises(KafkaError) as info:
+        admin.plan_topic("t")
+    assert code_of(info) == ErrorCode.TOPIC_ALREADY_EXISTS
+    admin.cache.brokers.clear()
+    with pytest.raises(KafkaError) as info:
+        admin.plan_topic("u")
+    assert code_of(info) == ErrorCode.BROKER_NOT_AVAILABLE
+
+
+async def test_create_grow_configure_and_delete(admin: TopicAdmin) -> None:
+    await admin.create_topic("t", {0: [1, 2]}, {"retention.ms": "5"})
+    with pytest.raises(KafkaError) as info:
+        await admin.create_topic("t", {0: [1, 2]})
+    assert code_of(info) == ErrorCode.TOPIC_ALREADY_EXISTS
+    admin.cache.topics["t"] = TopicInfo("t", None)
+
+    await admin.add_partitions("t", 3, validate_only=True)
+    await admin.add_partitions("t", 2, [[3, 1]])
+    await admin.add_partitions("t", 4)
+    read = await admin.store.read_topic_assignment("t")
+    assert read is not None
+    assert read[0].partitions[1] == [3, 1] and sorted(read[0].partitions) == [0, 1, 2, 3]
+    assert all(len(r) == 2 for r in read[0].partitions.values())
+    for total, assignment, code in ((4, None, ErrorCode.INVALID_PARTITIONS),
+                                    (3, None, ErrorCode.INVALID_PARTITIONS),
+                                    (6, [[1, 2]], ErrorCode.INVALID_REPLICA_ASSIGNMENT)):
+        with pytest.raises(KafkaError) as info:
+            await admin.add_partitions("t", total, assignment)
+        assert code_of(info) == code
+    with pytest.raises(KafkaError) as info:
+        await admin.add_partitions("missing", 2)
+    assert code_of(info) == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+
+    await admin.set_topic_config("t", {"retention.ms": "7"})
+    assert await admin.store.read_data("/config/topics/t") is not None
+    with pytest.raises(KafkaError) as info:
+        await admin.set_topic_config("t", {"retention.ms": "soon"})
+    assert code_of(info) == ErrorCode.INVALID_CONFIG
+
+    await admin.delete_topic("t")
+    assert await admin.store.read_children(md.DELETE_TOPICS_PATH) == ["t"]
+    with pytest.raises(KafkaError) as info:
+        await admin.delete_topic("missing")
+    assert code_of(info) == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+
+
+async def test_growing_a_topic_changed_meanwhile_asks_for_a_retry(admin: TopicAdmin) -> None:
+    await admin.create_topic("t", {0: [1, 2]})
+    admin.cache.topics["t"] = TopicInfo("t", None)
+    real_write = admin.store.write_topic_assignment
+
+    async def lose(topic: str, assignment: md.TopicAssignment, version: int) -> bool:
+        await real_write(topic, md.TopicAssignment({0: [2, 1]}), version)  # someone else got there first
+        return await real_write(topic, assignment, version)
+
+    admin.store.write_topic_assignment = lose
+    with pytest.raises(KafkaError) as info:
+        await admin.add_partitions("t", 2)
+    assert code_of(info) == ErrorCode.REASSIGNMENT_IN_PROGRESS

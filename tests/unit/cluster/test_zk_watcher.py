@@ -91,8 +91,9 @@ async def test_a_notification_older_than_a_local_write_is_ignored(w: Watched) ->
     assert part is not None
     # Our write of version 2 landed in the cache while the watch thread was still handing over its read
     # of version 1 (two threads queueing onto the loop): that read arrives last and must change nothing.
+    czxid = w.zk.nodes["/brokers/topics/t/partitions/0/state"].czxid
     part.state, part.state_version = state(1, 2, [1]), 2
-    w.watcher._apply_state("t", 0, state(1, 1, [1]), 1)
+    w.watcher._apply_state("t", 0, state(1, 1, [1]), 1, czxid)
     assert (part.state, part.state_version) == (state(1, 2, [1]), 2)
 
 
@@ -158,3 +159,42 @@ async def test_a_stopped_watcher_changes_nothing(w: Watched) -> None:
     await settle()
     assert "t" not in w.cache.topics
     assert w.cache.controller_id == md.NO_LEADER
+
+
+async def test_a_topic_deleted_and_created_again_between_two_looks_is_a_new_topic(w: Watched) -> None:
+    """Watches are one-shot and read what is there when they run: if a topic is deleted and created again
+    before the watch thread gets round to it, the watcher never sees it missing. The new topic's states,
+    whose versions start again at 0, must still be taken, and listeners must hear the old topic went."""
+    await w.store.create_topic("t", md.TopicAssignment({0: [1]}, topic_id="old"), {})
+    await w.store.create_partition_state("t", 0, state(1, 0, [1]))
+    for version in range(3):
+        await w.store.write_partition_state("t", 0, state(1, version + 1, [1]), version)
+    await settle()
+    part = w.cache.partition("t", 0)
+    assert part is not None and part.state_version == 3
+    with w.zk.watches_held():
+        await w.store.delete_topic("t")
+        await w.store.create_topic("t", md.TopicAssignment({0: [2]}, topic_id="new"), {})
+        await w.store.create_partition_state("t", 0, state(2, 0, [2]))
+        w.topic_events.clear()
+    await settle()
+    part = w.cache.partition("t", 0)
+    assert w.cache.topics["t"].topic_id == "new"
+    assert part is not None and part.replicas == [2]
+    assert (part.state, part.state_version) == (state(2, 0, [2]), 0)
+    await w.store.write_partition_state("t", 0, state(2, 1, [2]), 0)
+    await settle()
+    assert (part.state, part.state_version) == (state(2, 1, [2]), 1)
+
+
+async def test_a_state_of_the_deleted_topic_arriving_late_is_not_taken(w: Watched) -> None:
+    await w.store.create_topic("t", md.TopicAssignment({0: [1]}, topic_id="old"), {})
+    await w.store.create_partition_state("t", 0, state(1, 0, [1]))
+    await settle()
+    old_czxid = w.zk.nodes["/brokers/topics/t/partitions/0/state"].czxid
+    await w.store.delete_topic("t")
+    await w.store.create_topic("t", md.TopicAssignment({0: [2]}, topic_id="new"), {})
+    await settle()
+    w.watcher._apply_state("t", 0, state(1, 5, [1]), 5, old_czxid)  # queued before the deletion, run after
+    part = w.cache.partition("t", 0)
+    assert part is not None and part.state is None
