@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka_broker.protocol.errors import ErrorCode
+from kafka_broker.protocol.primitives import AUTHORIZED_OPERATIONS_OMITTED
 
 
 class GroupState(enum.StrEnum):
@@ -340,6 +341,7 @@ class Group:
             "group_state": str(self.state),
             "protocol_type": self.protocol_type or "",
             "protocol_data": (self.protocol_name or "") if stable else "",
+            "authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
             "members": [
                 {
                     "member_id": m.member_id,
@@ -352,6 +354,13 @@ class Group:
                 for m in self.members.values()
             ],
         }
+
+
+def dead_group_description(group_id: str, error: int) -> dict[str, Any]:
+    """DescribeGroups' view of a group that does not exist here (or an error answer): Dead, no members."""
+    return {"error_code": error, "group_id": group_id, "group_state": str(GroupState.DEAD) if not error else "",
+            "protocol_type": "", "protocol_data": "", "authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
+            "members": []}
 
 
 def consumer_subscription_topics(metadata: bytes) -> list[str] | None:

@@ -45,9 +45,11 @@ from kafka_broker.coordinator.group import (
     JoinResult,
     Member,
     SyncResult,
+    dead_group_description,
 )
 from kafka_broker.coordinator.loader import LoadedGroup, load_partition
 from kafka_broker.metadata import NO_LEADER
+from kafka_broker.protocol.api_keys import ApiKey
 from kafka_broker.protocol.errors import ErrorCode, KafkaError
 from kafka_broker.storage.records import Record, build_batch
 
@@ -64,6 +66,9 @@ RETENTION_CHECK_S = 600.0
 """``offsets.retention.check.interval.ms``: how often expired offsets are looked for."""
 
 GROUP_KEY_TYPE = 0
+_EMPTY_GROUP_ID_ALLOWED = frozenset({ApiKey.OFFSET_COMMIT, ApiKey.OFFSET_FETCH, ApiKey.DESCRIBE_GROUPS,
+                                     ApiKey.DELETE_GROUPS})
+"""The group APIs that accept the empty group id, for old clients (Kafka's isValidGroupId)."""
 TRANSACTION_KEY_TYPE = 1
 
 
@@ -235,8 +240,12 @@ class GroupCoordinator:
                 member.complete_sync(SyncResult(ErrorCode.NOT_COORDINATOR))
         log.info("no longer coordinator of %s-%d: dropped %d groups", OFFSETS_TOPIC, index, len(dropped))
 
-    def _check(self, group_id: str) -> int:
-        """The coordinator partition of ``group_id``, or the error telling the client to look elsewhere."""
+    def _check(self, group_id: str, api: ApiKey) -> int:
+        """The coordinator partition of ``group_id``, or the error Kafka answers (its validateGroupStatus):
+        INVALID_GROUP_ID for an empty id (allowed, for old clients, by the offset and describe/delete
+        APIs), COORDINATOR_LOAD_IN_PROGRESS while the partition loads, NOT_COORDINATOR elsewhere."""
+        if not group_id and api not in _EMPTY_GROUP_ID_ALLOWED:
+            raise KafkaError(code=ErrorCode.INVALID_GROUP_ID)
         index = self.partition_for(group_id)
         if index in self.loading:
             raise KafkaError(code=ErrorCode.COORDINATOR_LOAD_IN_PROGRESS)
@@ -255,8 +264,6 @@ class GroupCoordinator:
         """
         if key_type != GROUP_KEY_TYPE:
             return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1
-        if not key:
-            return ErrorCode.INVALID_REQUEST, -1, "", -1
         if OFFSETS_TOPIC not in self.cache.topics:
             await self._create_offsets_topic()
             return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1
@@ -363,10 +370,8 @@ class GroupCoordinator:
         session_timeout_ms: int, rebalance_timeout_ms: int, protocol_type: str, protocols: list[tuple[str, bytes]],
         require_known_member_id: bool,
     ) -> JoinResult:
-        if not group_id:
-            return JoinResult(ErrorCode.INVALID_GROUP_ID, member_id)
         try:
-            index = self._check(group_id)
+            index = self._check(group_id, ApiKey.JOIN_GROUP)
         except KafkaError as exc:
             return JoinResult(exc.code, member_id)
         settings = self.settings
@@ -476,9 +481,11 @@ class GroupCoordinator:
         protocol_type: str | None, protocol_name: str | None, assignments: dict[str, bytes],
     ) -> SyncResult:
         try:
-            self._check(group_id)
+            self._check(group_id, ApiKey.SYNC_GROUP)
         except KafkaError as exc:
-            return SyncResult(exc.code)
+            # Older clients do not expect COORDINATOR_LOAD_IN_PROGRESS here: they rejoin on this one (Kafka).
+            loading = exc.code == ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+            return SyncResult(ErrorCode.REBALANCE_IN_PROGRESS if loading else exc.code)
         group = self.groups.get(group_id)
         if group is None:
             return SyncResult(ErrorCode.UNKNOWN_MEMBER_ID)
@@ -535,9 +542,10 @@ class GroupCoordinator:
 
     def heartbeat(self, *, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None) -> int:
         try:
-            self._check(group_id)
+            self._check(group_id, ApiKey.HEARTBEAT)
         except KafkaError as exc:
-            return exc.code
+            # While the group loads there is nothing to check it against: Kafka answers blindly.
+            return ErrorCode.NONE if exc.code == ErrorCode.COORDINATOR_LOAD_IN_PROGRESS else exc.code
         group = self.groups.get(group_id)
         if group is None:
             return ErrorCode.UNKNOWN_MEMBER_ID
@@ -552,11 +560,11 @@ class GroupCoordinator:
         return ErrorCode.NONE
 
     def leave_group(self, *, group_id: str, members: list[tuple[str, str | None]]) -> tuple[int, list[int]]:
-        """(top-level error, error per leaving (member id, instance id))."""
+        """(top-level error, error per leaving (member id, instance id) — none when the group errs)."""
         try:
-            self._check(group_id)
+            self._check(group_id, ApiKey.LEAVE_GROUP)
         except KafkaError as exc:
-            return exc.code, [exc.code] * len(members)
+            return exc.code, []  # a group-level error: no member is answered (Kafka)
         group = self.groups.get(group_id)
         if group is None:
             return ErrorCode.NONE, [ErrorCode.UNKNOWN_MEMBER_ID] * len(members)
@@ -598,10 +606,8 @@ class GroupCoordinator:
         def all_(code: int) -> dict[tuple[str, int], int]:
             return dict.fromkeys(offsets, code)
 
-        if not group_id:
-            return all_(ErrorCode.INVALID_GROUP_ID)
         try:
-            index = self._check(group_id)
+            index = self._check(group_id, ApiKey.OFFSET_COMMIT)
         except KafkaError as exc:
             return all_(exc.code)
         group = self.groups.get(group_id)
@@ -614,18 +620,27 @@ class GroupCoordinator:
                                                   now_ms=now)
         elif group.state == GroupState.DEAD:
             return all_(ErrorCode.COORDINATOR_NOT_AVAILABLE)
-        elif not (generation_id < 0 and group.state == GroupState.EMPTY):
-            if group_instance_id is not None:
-                known = group.static_members.get(group_instance_id)
+        else:
+            # Kafka's validateOffsetCommit: a commit naming a member or generation must come from a current
+            # member of that generation; an anonymous one (a simple consumer) only into an empty group.
+            # Only then does the group's state matter.
+            code: int = ErrorCode.NONE
+            if generation_id >= 0 or member_id or group_instance_id is not None:
+                known = group.static_members.get(group_instance_id) if group_instance_id is not None else None
                 if known is not None and known != member_id:
-                    return all_(ErrorCode.FENCED_INSTANCE_ID)
-            if group.state == GroupState.COMPLETING_REBALANCE:
-                return all_(ErrorCode.REBALANCE_IN_PROGRESS)
-            if member_id not in group.members:
-                return all_(ErrorCode.UNKNOWN_MEMBER_ID)
-            if generation_id != group.generation_id:
-                return all_(ErrorCode.ILLEGAL_GENERATION)
-            group.members[member_id].heartbeat(now)
+                    code = ErrorCode.FENCED_INSTANCE_ID
+                elif member_id not in group.members:
+                    code = ErrorCode.UNKNOWN_MEMBER_ID
+                elif generation_id != group.generation_id:
+                    code = ErrorCode.ILLEGAL_GENERATION
+            elif group.state != GroupState.EMPTY:
+                code = ErrorCode.UNKNOWN_MEMBER_ID
+            if code == ErrorCode.NONE and group.state == GroupState.COMPLETING_REBALANCE:
+                code = ErrorCode.REBALANCE_IN_PROGRESS
+            if code != ErrorCode.NONE:
+                return all_(code)
+            if member_id in group.members:
+                group.members[member_id].heartbeat(now)
         results: dict[tuple[str, int], int] = {}
         records = []
         accepted = {}
@@ -661,7 +676,7 @@ class GroupCoordinator:
 
         Raises the coordinator errors (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS).
         """
-        self._check(group_id)
+        self._check(group_id, ApiKey.OFFSET_FETCH)
         group = self.groups.get(group_id)
         offsets = group.offsets if group is not None else {}
         if partitions is None:
@@ -673,7 +688,7 @@ class GroupCoordinator:
     ) -> tuple[int, dict[tuple[str, int], int]]:
         """OffsetDelete: (group error, error per partition)."""
         try:
-            index = self._check(group_id)
+            index = self._check(group_id, ApiKey.OFFSET_DELETE)
         except KafkaError as exc:
             return exc.code, {}
         group = self.groups.get(group_id)
@@ -741,19 +756,17 @@ class GroupCoordinator:
 
     def describe_group(self, group_id: str) -> dict[str, Any]:
         try:
-            self._check(group_id)
+            self._check(group_id, ApiKey.DESCRIBE_GROUPS)
         except KafkaError as exc:
-            return {"error_code": exc.code, "group_id": group_id, "group_state": "", "protocol_type": "",
-                    "protocol_data": "", "members": []}
+            return dead_group_description(group_id, exc.code)
         group = self.groups.get(group_id)
         if group is None:
-            return {"error_code": ErrorCode.NONE, "group_id": group_id, "group_state": str(GroupState.DEAD),
-                    "protocol_type": "", "protocol_data": "", "members": []}
+            return dead_group_description(group_id, ErrorCode.NONE)
         return group.describe()
 
     async def delete_group(self, group_id: str) -> int:
         try:
-            index = self._check(group_id)
+            index = self._check(group_id, ApiKey.DELETE_GROUPS)
         except KafkaError as exc:
             return exc.code
         group = self.groups.get(group_id)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from kafka_broker.handlers.context import RequestContext
-from kafka_broker.handlers.metadata import AUTHORIZED_OPERATIONS_OMITTED
 from kafka_broker.protocol import ApiKey, ErrorCode
+from kafka_broker.protocol.primitives import AUTHORIZED_OPERATIONS_OMITTED
 
 API = ApiKey.DESCRIBE_CLUSTER
 VERSIONS = (0, 1)

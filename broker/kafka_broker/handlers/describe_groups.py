@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kafka_broker.coordinator.group import dead_group_description
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode
 
@@ -19,8 +20,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     out = []
     for group_id in request["groups"]:
         if groups is None:
-            out.append({"error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE, "group_id": group_id, "group_state": "",
-                        "protocol_type": "", "protocol_data": "", "members": []})
+            out.append(dead_group_description(group_id, ErrorCode.COORDINATOR_NOT_AVAILABLE))
         else:
             out.append(groups.describe_group(group_id))
     return {"throttle_time_ms": 0, "groups": out}

@@ -5,8 +5,9 @@ Without a transactional id every call gets a fresh producer id from this broker'
 any broker may answer. A request with a transactional id is answered with
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED: transactions are not supported, and clients report that
 code as a fatal, clearly worded error instead of retrying forever (COORDINATOR_NOT_AVAILABLE would
-make them retry until their timeout). A request with a producer id and epoch (v3+, an idempotent
-producer asking for a bump after an error) also gets a fresh id at epoch 0, which clients accept.
+make them retry until their timeout); an empty transactional id is an INVALID_REQUEST. A request with
+a producer id and epoch (v3+, an idempotent producer asking for a bump after an error) also gets a
+fresh id at epoch 0, which clients accept; one with only one of the two is an INVALID_REQUEST.
 """
 
 from __future__ import annotations
@@ -21,8 +22,13 @@ VERSIONS = (0, 4)
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    if request.get("transactional_id") is not None:
+    transactional_id = request.get("transactional_id")
+    if transactional_id == "":
+        return _error(ErrorCode.INVALID_REQUEST)
+    if transactional_id is not None:
         return _error(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    if (request.get("producer_id", -1) == -1) != (request.get("producer_epoch", -1) == -1):
+        return _error(ErrorCode.INVALID_REQUEST)  # a producer id without its epoch, or the reverse (KIP-360)
     manager = ctx.services.producer_ids
     if manager is None:
         return _error(ErrorCode.COORDINATOR_NOT_AVAILABLE)

@@ -23,7 +23,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     top: int
     errors: list[int]
     if groups is None:
-        top, errors = ErrorCode.COORDINATOR_NOT_AVAILABLE, [ErrorCode.COORDINATOR_NOT_AVAILABLE] * len(leaving)
+        top, errors = ErrorCode.COORDINATOR_NOT_AVAILABLE, []
     else:
         top, errors = groups.leave_group(group_id=request["group_id"] or "", members=leaving)
     if ctx.version < 3 and top == ErrorCode.NONE:
@@ -32,5 +32,5 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         "throttle_time_ms": 0,
         "error_code": top,
         "members": [{"member_id": m, "group_instance_id": i, "error_code": e}
-                    for (m, i), e in zip(leaving, errors, strict=True)],
+                    for (m, i), e in zip(leaving, errors, strict=True)] if errors else [],
     }

@@ -18,14 +18,12 @@ from kafka_broker.cluster.metadata_cache import MetadataCache, TopicInfo
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.metadata import topic_id_to_uuid
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
+from kafka_broker.protocol.primitives import AUTHORIZED_OPERATIONS_OMITTED
 
 API = ApiKey.METADATA
 VERSIONS = (1, 12)
 
 log = logging.getLogger(__name__)
-
-AUTHORIZED_OPERATIONS_OMITTED = -2147483648
-"""What Kafka answers for authorized operations that were not asked for (INT32 min)."""
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""OffsetDelete: drop a group's committed offsets for partitions of topics it does not subscribe to."""
+"""OffsetDelete: drop a group's committed offsets for partitions of topics it does not subscribe to.
+
+Partitions the cluster does not have are answered UNKNOWN_TOPIC_OR_PARTITION before the group is asked;
+a group error answers no partitions (as Kafka does)."""
 
 from __future__ import annotations
 
@@ -12,14 +15,17 @@ VERSIONS = (0, 0)
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    groups = ctx.services.groups
-    wanted = [(t["name"], p["partition_index"]) for t in request["topics"] for p in t["partitions"]]
+    groups, cache = ctx.services.groups, ctx.services.cache
+    asked = [(t["name"], p["partition_index"]) for t in request["topics"] for p in t["partitions"]]
+    unknown = {tp: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for tp in asked if cache.partition(*tp) is None}
     code: int
     errors: dict[tuple[str, int], int]
     if groups is None:
         code, errors = ErrorCode.COORDINATOR_NOT_AVAILABLE, {}
     else:
-        code, errors = await groups.delete_offsets(request["group_id"] or "", wanted)
+        code, errors = await groups.delete_offsets(request["group_id"] or "",
+                                                   [tp for tp in asked if tp not in unknown])
+    errors = {**errors, **unknown}
     return {
         "error_code": code,
         "throttle_time_ms": 0,

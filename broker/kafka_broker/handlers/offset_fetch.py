@@ -1,6 +1,7 @@
 """OffsetFetch: a group's committed positions (-1 where nothing was committed).
 
-v1 carries coordinator errors per partition, v2-7 also at the top, v8 per group of a batch.
+v1 carries coordinator errors per partition; v2-7 at the top and v8 per group of a batch, with no
+partitions (as Kafka answers them).
 A null topic list (v2+) asks for every partition the group has committed.
 """
 
@@ -26,7 +27,8 @@ def _fetch(ctx: RequestContext, group_id: str, topics: list[dict[str, Any]] | No
         found = groups.fetch_offsets(group_id, wanted)
     except KafkaError as exc:
         code = exc.code
-        found = dict.fromkeys(wanted or [])
+        # v1 has no group-level error: each partition carries it. From v2 the group's error stands alone.
+        found = dict.fromkeys(wanted or []) if ctx.version < 2 else {}
     by_topic: dict[str, list[dict[str, Any]]] = {}
     for (topic, partition), committed in found.items():
         by_topic.setdefault(topic, []).append({

@@ -14,7 +14,8 @@ VERSIONS = (0, 5)
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     groups = ctx.services.groups
     if groups is None:
-        return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE, "assignment": b""}
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE, "protocol_type": None,
+                "protocol_name": None, "assignment": b""}
     result = await groups.sync_group(
         group_id=request["group_id"] or "",
         generation_id=request["generation_id"],

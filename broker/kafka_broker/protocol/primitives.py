@@ -32,6 +32,7 @@ from typing import Any
 from .errors import ProtocolError
 
 __all__ = [
+    "AUTHORIZED_OPERATIONS_OMITTED",
     "BOOL",
     "BYTES",
     "FLOAT64",
@@ -65,6 +66,8 @@ class Primitive:
 
 
 ZERO_UUID = uuid.UUID(int=0)
+AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
+"""What Kafka answers in ``*_authorized_operations`` fields when the client did not ask for them (INT32 min)."""
 
 BOOL = Primitive("bool", "?", False)
 INT8 = Primitive("int8", "b", 0)

@@ -4,8 +4,7 @@ DeleteGroups, OffsetCommit, OffsetFetch and OffsetDelete, at every version each 
 
 Requests go over the wire codec (:meth:`Broker.send`), so the handlers see what the broker's decoder
 gives them; every answer is shape-checked and round-tripped at its version. The expected error
-codes are those of Kafka's group coordinator (``GroupCoordinator.scala``) and ``KafkaApis``; where
-kopfka answers otherwise the test is marked ``xfail(strict=True)`` with Kafka's behaviour as reason.
+codes are those of Kafka's group coordinator (``GroupCoordinator.scala``) and ``KafkaApis``.
 """
 
 from __future__ import annotations
@@ -356,9 +355,6 @@ async def test_the_first_find_coordinator_creates_the_offsets_topic(broker: Brok
     await broker.stop_groups()
 
 
-@pytest.mark.xfail(strict=True, reason="Kafka does not validate FindCoordinator keys: an empty group id maps to "
-                   "partition abs(''.hashCode) % n = 0 and is answered with that partition's leader (clients with "
-                   "group.id='' commit offsets there, KIP-289); kopfka answers INVALID_REQUEST")
 async def test_find_coordinator_of_the_empty_group_id(coordinated: Broker) -> None:
     response = await coordinated.send(find_coordinator, 3, {"key": "", "key_type": 0})
     assert (response["error_code"], response["node_id"]) == (ErrorCode.NONE, 1)
@@ -378,11 +374,8 @@ NOT_AVAILABLE = ErrorCode.COORDINATOR_NOT_AVAILABLE
                                   "leader": "", "members": [], "protocol_name": ""}),
     (join_group, 9, join(), {"error_code": NOT_AVAILABLE, "member_id": "", "protocol_name": None}),
     (sync_group, 0, sync("m-1", 1), {"error_code": NOT_AVAILABLE, "assignment": b""}),
-    pytest.param(sync_group, 5, sync("m-1", 1), {"error_code": NOT_AVAILABLE, "assignment": b"",
-                                                 "protocol_type": None, "protocol_name": None},
-                 marks=pytest.mark.xfail(strict=True, reason="sync_group.handle's COORDINATOR_NOT_AVAILABLE answer "
-                                         "leaves out protocol_type and protocol_name, which SyncGroup v5 declares "
-                                         "(not tagged): the shape check fails (the encoder writes null, as Kafka)")),
+    (sync_group, 5, sync("m-1", 1), {"error_code": NOT_AVAILABLE, "assignment": b"", "protocol_type": None,
+                                     "protocol_name": None}),
     (heartbeat, 4, beat("m-1", 1), {"error_code": NOT_AVAILABLE}),
     (leave_group, 0, leave(("m-1", None)), {"error_code": NOT_AVAILABLE}),
     (leave_group, 5, leave(("m-1", None)), {"error_code": NOT_AVAILABLE}),
@@ -661,14 +654,9 @@ async def test_list_groups_with_their_protocol_type_and_state(coordinated: Broke
 
 
 NO_AUTHORIZED_OPERATIONS = -(2**31)
-DESCRIBE_V3_BUG = pytest.mark.xfail(
-    strict=True, reason="DescribeGroups v3+ declares authorized_operations (INT32, not tagged) but Group.describe() "
-    "and the coordinator's error answers leave it out (the shape check fails); Kafka sends INT32_MIN when "
-    "include_authorized_operations is false")
 
 
-@pytest.mark.parametrize("version", [v if v < 3 else pytest.param(v, marks=DESCRIBE_V3_BUG)
-                                     for v in versions(describe_groups)])
+@pytest.mark.parametrize("version", versions(describe_groups))
 async def test_describe_groups_in_every_state(split: Broker, version: int) -> None:
     """Members' metadata and assignments only once Stable; an unknown group is Dead without an error."""
     await form(split, 1, group=HERE)
@@ -765,10 +753,6 @@ async def test_offset_commit_refusals(split: Broker, version: int) -> None:
     assert await committed(group=HERE) == ErrorCode.UNKNOWN_MEMBER_ID
 
 
-@pytest.mark.xfail(strict=True, reason="Kafka validates the member and generation before the group state "
-                   "(GroupCoordinator.validateOffsetCommit, then doCommitOffsets): a stranger or a stale generation "
-                   "committing during CompletingRebalance gets UNKNOWN_MEMBER_ID / ILLEGAL_GENERATION; kopfka "
-                   "answers REBALANCE_IN_PROGRESS first")
 async def test_offset_commit_checks_the_member_before_the_rebalance(coordinated: Broker) -> None:
     (a, b), generation = await form(coordinated)
     rejoined = await asyncio.gather(*(coordinated.send(join_group, 9, join(m)) for m in (a, b)))
@@ -782,9 +766,6 @@ async def test_offset_commit_checks_the_member_before_the_rebalance(coordinated:
     assert commit_errors(stranger) == {("t", 0): ErrorCode.UNKNOWN_MEMBER_ID}
 
 
-@pytest.mark.xfail(strict=True, reason="Kafka accepts offset commits for the empty group id (isValidGroupId allows "
-                   "'' for OffsetCommit/OffsetFetch/DescribeGroups/DeleteGroups 'for backwards compatibility'); "
-                   "kopfka's GroupCoordinator.commit_offsets answers INVALID_GROUP_ID")
 async def test_offset_commit_to_the_empty_group_id(coordinated: Broker) -> None:
     response = await coordinated.send(offset_commit, 8, commit({("t", 0): (1, -1, "")}, group=""))
     assert commit_errors(response) == {("t", 0): ErrorCode.NONE}
@@ -824,9 +805,6 @@ async def test_offset_fetch_of_a_group_coordinated_elsewhere(split: Broker, vers
         assert groups[HERE] == (ErrorCode.NONE, {("t", 0): (-1, -1, "", ErrorCode.NONE)})
 
 
-@pytest.mark.xfail(strict=True, reason="From v2 Kafka answers a group error with no partitions "
-                   "(OffsetFetchRequest.getErrorResponse: top-level error, empty topics; v8: the group's error, "
-                   "empty topics); kopfka lists every requested partition at offset -1 with error NONE")
 @pytest.mark.parametrize("version", [2, 7, 8])
 async def test_offset_fetch_group_errors_carry_no_partitions(split: Broker, version: int) -> None:
     (group,) = (await fetch_offsets(split, version, (THEIRS, {"t": [0]}))).values()
@@ -874,8 +852,6 @@ async def test_offset_delete_of_a_group_that_is_not_a_consumer_group(coordinated
     assert (response["error_code"], response["topics"]) == (ErrorCode.NON_EMPTY_GROUP, [])
 
 
-@pytest.mark.xfail(strict=True, reason="Kafka's KafkaApis.handleOffsetDeleteRequest answers "
-                   "UNKNOWN_TOPIC_OR_PARTITION for a partition the metadata cache does not have; kopfka answers NONE")
 async def test_offset_delete_of_an_unknown_partition(coordinated: Broker) -> None:
     await coordinated.send(offset_commit, 8, commit({("t", 0): (1, -1, "")}, group="simple"))
     response = await coordinated.send(offset_delete, 0, delete_offsets("simple", ("nope", 0), ("t", 9)))
@@ -885,11 +861,6 @@ async def test_offset_delete_of_an_unknown_partition(coordinated: Broker) -> Non
 
 # --- what Kafka answers that kopfka does not --------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="Kafka's GroupCoordinator.isValidGroupId requires a non-empty group id for "
-                   "every group API but OffsetCommit/OffsetFetch/DescribeGroups/DeleteGroups and answers "
-                   "INVALID_GROUP_ID; kopfka checks it only in JoinGroup (SyncGroup and Heartbeat answer "
-                   "UNKNOWN_MEMBER_ID, LeaveGroup NONE with UNKNOWN_MEMBER_ID per member, OffsetDelete "
-                   "GROUP_ID_NOT_FOUND)")
 @pytest.mark.parametrize(("handler", "version", "request_"), [
     (sync_group, 5, sync("m", 1, group="")),
     (heartbeat, 4, beat("m", 1, group="")),
@@ -902,10 +873,6 @@ async def test_the_empty_group_id_is_invalid(coordinated: Broker, handler: Modul
     assert response["error_code"] == ErrorCode.INVALID_GROUP_ID
 
 
-@pytest.mark.xfail(strict=True, reason="While its partition loads, Kafka answers SyncGroup REBALANCE_IN_PROGRESS "
-                   "('older clients do not expect' COORDINATOR_LOAD_IN_PROGRESS; the Java consumer fails "
-                   "SyncGroup on it as an unexpected error) and Heartbeat NONE ('respond just blindly'); kopfka "
-                   "answers both COORDINATOR_LOAD_IN_PROGRESS")
 @pytest.mark.parametrize(("handler", "request_", "expected"), [
     (sync_group, sync("m", 1), ErrorCode.REBALANCE_IN_PROGRESS),
     (heartbeat, beat("m", 1), ErrorCode.NONE),

@@ -74,8 +74,6 @@ async def test_without_a_producer_id_manager_or_zookeeper_the_coordinator_is_not
         ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, -1)
 
 
-@pytest.mark.xfail(strict=True, reason="Kafka's KafkaApis.handleInitProducerIdRequest answers INVALID_REQUEST when "
-                   "exactly one of producer_id and producer_epoch is -1 (v3+, KIP-360); kopfka hands out a new id")
 @pytest.mark.parametrize(("producer_id", "producer_epoch"), [(-1, 3), (17, -1)])
 async def test_a_producer_id_without_an_epoch_is_an_invalid_request(broker: Broker, producer_id: int,
                                                                     producer_epoch: int) -> None:
@@ -84,8 +82,6 @@ async def test_a_producer_id_without_an_epoch_is_an_invalid_request(broker: Brok
     assert answer(response) == (ErrorCode.INVALID_REQUEST, -1, -1)
 
 
-@pytest.mark.xfail(strict=True, reason="Kafka's TransactionCoordinator.handleInitProducerId answers an empty "
-                   "transactional id INVALID_REQUEST; kopfka answers TRANSACTIONAL_ID_AUTHORIZATION_FAILED")
 async def test_the_empty_transactional_id_is_an_invalid_request(broker: Broker) -> None:
     broker.start_producer_ids()
     assert answer(await broker.send(init_producer_id, 4, request(""))) == (ErrorCode.INVALID_REQUEST, -1, -1)
