@@ -4,6 +4,7 @@ watcher), and as leader it keeps the ISR with conditional writes of the state zn
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -340,3 +341,20 @@ async def test_a_topic_recreated_under_the_same_name_starts_with_an_empty_log(b1
     part = b1.part()
     assert part.log.log_end_offset == 0
     assert part.is_leader and part.leader_epoch == 0
+
+
+async def test_the_reconcile_task_applies_changes_as_they_arrive(b1: Broker1) -> None:
+    task = asyncio.create_task(b1.replicas.run())
+    try:
+        await b1.admin.create_topic("t", md.TopicAssignment({0: [1]}), {})
+        await b1.admin.create_partition_state("t", 0, state(1, 0, [1]))
+        for _ in range(100):
+            await asyncio.sleep(0)
+            part = b1.replicas.get("t", 0)
+            if part is not None and part.is_leader:
+                break
+        assert b1.part().is_leader
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -4,6 +4,8 @@ and preferred-leader elections — each checked in the znodes it writes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -166,3 +168,21 @@ async def test_automatic_rebalance_moves_leaders_home_when_due(cluster: FakeClus
     cluster.controller.controller._rebalance_due = True
     await cluster.controller_pass()
     assert cluster.zk.state("t", 0) == state(1, 2, [1, 2], controller_epoch=1)
+
+
+async def test_the_controller_task_takes_control_and_reacts_to_changes(cluster: FakeCluster) -> None:
+    node = cluster.nodes[2]
+    task = asyncio.create_task(node.controller.run())
+    try:
+        node.controller.trigger()
+        await cluster.create_topic("t", {0: [2, 3]})  # the watcher's notification triggers a pass
+        for _ in range(200):
+            await asyncio.sleep(0)
+            if cluster.zk.data(STATE) is not None:
+                break
+        assert md.decode_controller(cluster.zk.data(md.CONTROLLER_PATH)) == 2
+        assert cluster.zk.state("t", 0) == state(2, 0, [2, 3], controller_epoch=1)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
