@@ -28,7 +28,8 @@ import collections
 import logging
 import os
 import struct
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol, runtime_checkable
 
 from kafka_broker.cluster.broker_connection import set_socket_buffers
 from kafka_broker.handlers import HANDLERS, BrokerServices, RequestContext
@@ -51,6 +52,23 @@ RECEIVE_BUFFER = 256 * 1024
 """Bytes of the shared receive buffer each connection reads small frames into."""
 LARGE_FRAME = 64 * 1024
 """Frames of at least this many bytes are received straight into their own buffer."""
+
+
+@runtime_checkable
+class StreamTransport(Protocol):
+    """What a connection uses of its transport. asyncio's ``Transport`` has all of it, and so has
+    uvloop's ``TCPTransport``, which is not an ``asyncio.Transport`` subclass."""
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> None: ...
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview], /) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+    def is_closing(self) -> bool: ...
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def get_write_buffer_size(self) -> int: ...
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None: ...
+    def get_extra_info(self, name: str, default: Any = None, /) -> Any: ...
 
 
 class _FdFile:
@@ -99,7 +117,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self.services = services
         self.max_frame = services.config.socket_request_max_bytes
         self.max_inflight = services.config.queued_max_requests
-        self.transport: asyncio.Transport | None = None
+        self.transport: StreamTransport | None = None
         self.peer = ""
         # Receive buffer: unparsed bytes are self._buffer[self._start:self._end].
         self._buffer = bytearray(RECEIVE_BUFFER)
@@ -114,7 +132,6 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._has_pending = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._paused_reading = False
-        self._closing = False
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._watch_fd = -1  # a duplicate of the socket's descriptor, to wait for writability (uvloop)
@@ -122,7 +139,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
     # --- asyncio.BufferedProtocol ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport
+        if not isinstance(transport, StreamTransport):
+            raise TypeError(f"a Kafka connection needs a stream transport, not {type(transport).__name__}")
+        self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
@@ -131,7 +150,6 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._closing = True
         self._can_write.set()
         if self._writer is not None:
             self._writer.cancel()
@@ -257,9 +275,13 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._has_pending.set()
 
     def _abort(self) -> None:
-        self._closing = True
         if self.transport is not None:
             self.transport.abort()
+
+    def _closed(self) -> bool:
+        """Whether the connection is closing or gone: asked of the transport each time, since that can
+        change during any ``await``."""
+        return self.transport is None or self.transport.is_closing()
 
     # --- writing ---------------------------------------------------------------------------------
 
@@ -268,7 +290,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         assert transport is not None
         pending = self._pending
         out: list[bytes] = []
-        while not self._closing:
+        while not self._closed():
             if not pending:
                 self._has_pending.clear()
                 await self._has_pending.wait()
@@ -277,12 +299,12 @@ class KafkaConnection(asyncio.BufferedProtocol):
             try:
                 chunks = await future
             except asyncio.CancelledError:
-                if self._closing:
+                if self._closed():
                     return
                 raise
             except Exception:
                 return
-            if self._closing or not pending or pending[0] is not future:
+            if self._closed() or not pending or pending[0] is not future:
                 return
             pending.popleft()
             # Coalesce: this response and every following one that is already done, in one writev.
@@ -294,7 +316,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
                                 transport.writelines(out)
                                 out.clear()
                             await self._send_file(chunk)
-                            if self._closing:
+                            if self._closed():
                                 return
                         else:
                             out.append(chunk)
@@ -317,12 +339,12 @@ class KafkaConnection(asyncio.BufferedProtocol):
     async def _send_file(self, chunk: FileSlice) -> None:
         transport = self.transport
         assert transport is not None
-        if chunk.length == 0 or self._closing:
+        if chunk.length == 0 or self._closed():
             return
         position, remaining = chunk.position, chunk.length
         loop = asyncio.get_running_loop()
         if isinstance(loop, asyncio.BaseEventLoop) and type(loop).__module__.startswith("asyncio"):
-            if transport.get_write_buffer_size() == 0:
+            if isinstance(transport, asyncio.WriteTransport) and transport.get_write_buffer_size() == 0:
                 await loop.sendfile(transport, _FdFile(chunk.fd), position, remaining)  # type: ignore[arg-type]
                 return
         else:
@@ -333,10 +355,10 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 watch = _WritableWatch(loop, watch_fd)
                 try:
                     # The bytes before the slice must be on the wire first.
-                    while transport.get_write_buffer_size() and not self._closing:
+                    while transport.get_write_buffer_size() and not self._closed():
                         await watch.wait()
                         await asyncio.sleep(0)  # let the transport flush its buffer on this wake-up
-                    while remaining and not self._closing:
+                    while remaining and not self._closed():
                         try:
                             sent = os.sendfile(fd, chunk.fd, position, remaining)
                         except (BlockingIOError, InterruptedError):
@@ -352,7 +374,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 finally:
                     if self._watch_fd == watch_fd:  # else connection_lost closed it and removed the watch
                         watch.close()
-        if remaining and not self._closing:
+        if remaining and not self._closed():
             transport.write(os.pread(chunk.fd, remaining, position))
 
     def _watch_fd_for(self, fd: int) -> int:
