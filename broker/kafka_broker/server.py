@@ -18,7 +18,9 @@ Fetch responses are header bytes followed by the log slice, which goes to the so
 through ``loop.sendfile``; under uvloop (whose ``loop.sendfile`` is not implemented) with
 ``os.sendfile`` on the socket itself, waiting for the socket to become writable again (a watch on
 a duplicate of its descriptor, which the transport does not own, kept registered for the whole
-slice) whenever the kernel's buffer is full.
+slice) whenever the kernel's buffer is full. A slice must go out whole: when its file has shrunk
+under it (truncation or retention after the fetch read the log), fewer bytes than the size prefix
+announced would reach the client and the stream would be out of step, so the connection is aborted.
 """
 
 from __future__ import annotations
@@ -337,6 +339,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 await self._can_write.wait()
 
     async def _send_file(self, chunk: FileSlice) -> None:
+        """Send the slice whole, or abort the connection: its size is already in the frame's prefix."""
         transport = self.transport
         assert transport is not None
         if chunk.length == 0 or self._closed():
@@ -345,7 +348,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
         loop = asyncio.get_running_loop()
         if isinstance(loop, asyncio.BaseEventLoop) and type(loop).__module__.startswith("asyncio"):
             if isinstance(transport, asyncio.WriteTransport) and transport.get_write_buffer_size() == 0:
-                await loop.sendfile(transport, _FdFile(chunk.fd), position, remaining)  # type: ignore[arg-type]
+                sent = await loop.sendfile(transport, _FdFile(chunk.fd), position, remaining)  # type: ignore[arg-type]
+                self._check_sent_whole(chunk, remaining - sent)  # a short count: the file ended first
                 return
         else:
             sock = transport.get_extra_info("socket")
@@ -368,14 +372,26 @@ class KafkaConnection(asyncio.BufferedProtocol):
                             self._abort()
                             return
                         if sent == 0:
-                            break
+                            break  # end of file before the end of the slice
                         position += sent
                         remaining -= sent
                 finally:
                     if self._watch_fd == watch_fd:  # else connection_lost closed it and removed the watch
                         watch.close()
+                self._check_sent_whole(chunk, remaining)
+                return
         if remaining and not self._closed():
-            transport.write(os.pread(chunk.fd, remaining, position))
+            data = os.pread(chunk.fd, remaining, position)
+            if len(data) == remaining:
+                transport.write(data)
+            self._check_sent_whole(chunk, remaining - len(data))
+
+    def _check_sent_whole(self, chunk: FileSlice, missing: int) -> None:
+        """Abort when part of the slice could not be sent: the file ended before the slice did."""
+        if missing > 0 and not self._closed():
+            log.warning("closing %s: the log file shrank under a fetch (%d of the %d bytes at position %d are gone)",
+                        self.peer, missing, chunk.length, chunk.position)
+            self._abort()
 
     def _watch_fd_for(self, fd: int) -> int:
         """A duplicate of the socket's descriptor to watch for writability: the event loop refuses
