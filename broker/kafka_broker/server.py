@@ -6,6 +6,12 @@ excepted: it is answered at v0 with UNSUPPORTED_VERSION, as KIP-511 asks). Reque
 pipelined: each becomes a task as soon as it is read, and a per-connection writer sends the
 responses strictly in request order.
 
+A handler that raises :class:`~kafka_broker.handlers.produce.CloseConnection` (Produce with
+``acks=0`` that failed: the producer expects no answer, so a closed connection is how it learns)
+gets no response and ends the connection in request order: reading stops, the requests after it
+are cancelled (they were not started: tasks run in the order they were created), the responses
+before it are still written, and then the transport is closed.
+
 Reading is an :class:`asyncio.BufferedProtocol`: the event loop receives straight into our
 memory. Small frames arrive in a shared receive buffer and are copied out once (the handlers
 need a writable frame: produce stamps offsets into its batches in place); a frame of at least
@@ -36,6 +42,7 @@ from typing import Any, Protocol, runtime_checkable
 from kafka_broker.cluster.broker_connection import set_socket_buffers
 from kafka_broker.handlers import HANDLERS, BrokerServices, RequestContext
 from kafka_broker.handlers.api_versions import unsupported_version_response
+from kafka_broker.handlers.produce import CloseConnection
 from kafka_broker.protocol import (
     ApiKey,
     FileSlice,
@@ -134,6 +141,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._has_pending = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._paused_reading = False
+        self._accepting = True  # False once a handler asked for the connection to be closed
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._watch_fd = -1  # a duplicate of the socket's descriptor, to wait for writability (uvloop)
@@ -156,6 +164,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
         if self._writer is not None:
             self._writer.cancel()
         for future in self._pending:
+            if future.done() and not future.cancelled():
+                future.exception()  # seen: a failure was logged when it happened, a CloseConnection is moot
             future.cancel()
         self._pending.clear()
         if self._watch_fd >= 0:
@@ -224,6 +234,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
     # --- dispatch --------------------------------------------------------------------------------
 
     def _dispatch(self, frame: bytearray) -> bool:
+        if not self._accepting:
+            return False  # a handler asked to close: later requests are not handled
         try:
             header, offset = decode_request_header(frame)
         except ProtocolError as exc:
@@ -262,6 +274,11 @@ class KafkaConnection(asyncio.BufferedProtocol):
     ) -> list[bytes | FileSlice] | None:
         try:
             body = await handle(request, ctx)
+        except CloseConnection as exc:
+            log.info("closing %s after request %d (API %d v%d, client %r): %s", self.peer, ctx.header.correlation_id,
+                     ctx.header.api_key, ctx.header.api_version, ctx.header.client_id, exc)
+            self._stop_after(asyncio.current_task())
+            raise
         except Exception:
             log.exception("handler for API %d v%d failed", ctx.header.api_key, ctx.header.api_version)
             self._abort()
@@ -275,6 +292,17 @@ class KafkaConnection(asyncio.BufferedProtocol):
         future.set_result(chunks)
         self._pending.append(future)
         self._has_pending.set()
+
+    def _stop_after(self, last: asyncio.Future[Any] | None) -> None:
+        """Handle no request after ``last``: stop reading, cancel the ones already dispatched. The
+        writer closes the connection when it reaches ``last``."""
+        self._accepting = False
+        if self.transport is not None and not self._paused_reading:
+            self._paused_reading = True
+            self.transport.pause_reading()
+        pending = self._pending
+        while pending and pending[-1] is not last:
+            pending.pop().cancel()
 
     def _abort(self) -> None:
         if self.transport is not None:
@@ -304,6 +332,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 if self._closed():
                     return
                 raise
+            except CloseConnection:
+                transport.close()  # after what is already buffered: the earlier responses
+                return
             except Exception:
                 return
             if self._closed() or not pending or pending[0] is not future:
@@ -332,7 +363,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
             if out:
                 transport.writelines(out)
                 out.clear()
-            if self._paused_reading and len(pending) < self.max_inflight // 2:
+            if self._paused_reading and self._accepting and len(pending) < self.max_inflight // 2:
                 self._paused_reading = False
                 transport.resume_reading()
             if not self._can_write.is_set():

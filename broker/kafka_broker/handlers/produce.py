@@ -1,11 +1,17 @@
 """Produce: append producer batches to the partitions this broker leads.
 
 Batches are validated (CRC-32C, sizes) and given offsets by the log without re-encoding
-(recompression only when the topic's ``compression.type`` asks for it). ``acks=0`` gets no
-response, ``acks=1`` is answered after the local append, ``acks=-1`` (all) after every ISR member
-has the batch — and is refused up front with NOT_ENOUGH_REPLICAS when the ISR is smaller than
-``min.insync.replicas``. All appends happen before the first ``await``, so pipelined produce
-requests on one connection are appended in the order they were sent.
+(recompression only when the topic's ``compression.type`` asks for it). ``acks=1`` is answered
+after the local append, ``acks=-1`` (all) after every ISR member has the batch — and is refused up
+front with NOT_ENOUGH_REPLICAS when the ISR is smaller than ``min.insync.replicas``. All appends
+happen before the first ``await``, so pipelined produce requests on one connection are appended in
+the order they were sent.
+
+``acks=0`` gets no response. When such a request fails, for any partition or as a whole (the
+partitions that succeeded keep their appends), the handler raises :class:`CloseConnection`: the
+server closes the connection once the responses to earlier requests have gone out, as Kafka does
+(``KafkaApis.handleProduceRequest``), so the producer notices and refreshes its metadata instead of
+writing into the void.
 
 Idempotent producers (batches with a producer id) are checked by the log against the partition's
 producer state: a retried batch already in the log is answered with its original base offset
@@ -30,9 +36,14 @@ VERSIONS = (3, 9)
 log = logging.getLogger(__name__)
 
 
+class CloseConnection(Exception):
+    """Raised by a handler that must not answer: the server sends no response, answers no later request
+    and closes the connection after the responses to the earlier ones. The message says why (logged)."""
+
+
 def _partition_error(index: int, code: int, message: str | None = None) -> dict[str, Any]:
     return {"index": index, "error_code": code, "base_offset": -1, "log_append_time_ms": -1,
-            "log_start_offset": -1, "error_message": message}
+            "log_start_offset": -1, "record_errors": [], "error_message": message}
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
@@ -42,6 +53,8 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     if acks not in (-1, 0, 1):
         return _all_errors(request, ErrorCode.INVALID_REQUIRED_ACKS)
     if request.get("transactional_id"):
+        if acks == 0:
+            raise CloseConnection("transactional produce with acks=0: TRANSACTIONAL_ID_AUTHORIZATION_FAILED")
         return _all_errors(request, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
     waits: list[tuple[dict[str, Any], Partition, int]] = []
     responses = []
@@ -68,6 +81,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
                 "base_offset": info.first_offset,
                 "log_append_time_ms": info.log_append_time,
                 "log_start_offset": part.log.log_start_offset,
+                "record_errors": [],
                 "error_message": None,
             }
             results.append(result)
@@ -75,6 +89,10 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
                 waits.append((result, part, info.last_offset + 1))
         responses.append({"name": topic, "partition_responses": results})
     if acks == 0:
+        failed = [f"{topic['name']}-{p['index']}: {ErrorCode(p['error_code']).name}"
+                  for topic in responses for p in topic["partition_responses"] if p["error_code"]]
+        if failed:
+            raise CloseConnection(f"produce with acks=0 failed ({', '.join(failed)})")
         return None
     if waits:
         await _await_replication(waits, timeout_ms=request["timeout_ms"], ctx=ctx)
