@@ -13,6 +13,9 @@ server closes the connection once the responses to earlier requests have gone ou
 (``KafkaApis.handleProduceRequest``), so the producer notices and refreshes its metadata instead of
 writing into the void.
 
+From v10 (KIP-951) a NOT_LEADER_OR_FOLLOWER partition also names the leader we know of
+(``current_leader``), and the response lists that broker's endpoint (``node_endpoints``).
+
 Idempotent producers (batches with a producer id) are checked by the log against the partition's
 producer state: a retried batch already in the log is answered with its original base offset
 (and, with acks=all, once it is replicated); a sequence gap answers OUT_OF_ORDER_SEQUENCE_NUMBER, an
@@ -31,7 +34,7 @@ from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 
 API = ApiKey.PRODUCE
-VERSIONS = (3, 9)
+VERSIONS = (3, 9)  # Kafka 3.9 serves v11: v10-v11 wait for their declaration in protocol/apis/produce.py
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         return _all_errors(request, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
     waits: list[tuple[dict[str, Any], Partition, int]] = []
     responses = []
+    leaders: set[int] = set()  # brokers named as current_leader (v10+)
     for topic_data in request["topic_data"]:
         topic = topic_data["name"]
         results = []
@@ -73,7 +77,10 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
                 info = part.log.append_as_leader(records, leader_epoch=part.leader_epoch, now_ms=now_ms())
                 part.after_leader_append()
             except KafkaError as exc:
-                results.append(_partition_error(index, exc.code, exc.message or None))
+                error = _partition_error(index, exc.code, exc.message or None)
+                if exc.code == ErrorCode.NOT_LEADER_OR_FOLLOWER and ctx.version >= 10:
+                    _add_current_leader(error, topic, index, ctx, leaders)
+                results.append(error)
                 continue
             result = {
                 "index": index,
@@ -96,7 +103,27 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         return None
     if waits:
         await _await_replication(waits, timeout_ms=request["timeout_ms"], ctx=ctx)
-    return {"responses": responses, "throttle_time_ms": 0}
+    response: dict[str, Any] = {"responses": responses, "throttle_time_ms": 0}
+    if leaders:
+        brokers = ctx.services.cache.brokers
+        response["node_endpoints"] = [
+            {"node_id": b.broker_id, "host": b.host, "port": b.port, "rack": b.rack}
+            for b in (brokers[i] for i in sorted(leaders))
+        ]
+    return response
+
+
+def _add_current_leader(
+    error: dict[str, Any], topic: str, index: int, ctx: RequestContext, leaders: set[int]
+) -> None:
+    """KIP-951: name the partition's leader as our metadata knows it; a live leader's endpoint goes
+    into the response's ``node_endpoints`` (Kafka's ``getCurrentLeader``)."""
+    info = ctx.services.cache.partition(topic, index)
+    if info is None:
+        return
+    error["current_leader"] = {"leader_id": info.leader, "leader_epoch": info.leader_epoch}
+    if info.leader in ctx.services.cache.brokers:
+        leaders.add(info.leader)
 
 
 async def _await_replication(

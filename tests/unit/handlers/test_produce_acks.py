@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from kafka_broker.handlers import produce
+from kafka_broker.handlers.context import RequestContext
 from kafka_broker.handlers.produce import CloseConnection
-from kafka_broker.protocol import ErrorCode
+from kafka_broker.protocol import ErrorCode, RequestHeader
 from kafka_broker.storage.records import Record, build_batch
 
 from .harness import Broker
@@ -76,3 +77,22 @@ async def test_with_acks1_the_same_failures_are_answered(led: Broker) -> None:
     assert codes == {("t", 0): ErrorCode.NONE, ("t", 1): ErrorCode.NOT_LEADER_OR_FOLLOWER,
                      ("missing", 0): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION}
 
+
+async def test_from_v10_a_not_leader_error_names_the_current_leader(led: Broker) -> None:
+    """KIP-951. Called without the codec: what v10 adds to the response is two tagged fields."""
+    header = RequestHeader(int(produce.API), 10, 7, "unit-test")
+    ctx = RequestContext(header=header, services=led.services, peer="127.0.0.1:50000")
+    response = await produce.handle(request(("t", 0), ("t", 1), acks=1), ctx)
+    assert response is not None
+    led_here, elsewhere = response["responses"][0]["partition_responses"]
+    assert "current_leader" not in led_here
+    assert elsewhere["error_code"] == ErrorCode.NOT_LEADER_OR_FOLLOWER
+    assert elsewhere["current_leader"] == {"leader_id": 2, "leader_epoch": 0}
+    assert response["node_endpoints"] == [{"node_id": 2, "host": "127.0.0.1", "port": 9093, "rack": None}]
+
+
+async def test_before_v10_no_current_leader_is_added(led: Broker) -> None:
+    response = await led.call(produce, 9, request(("t", 1), acks=1))
+    assert response is not None
+    assert "current_leader" not in response["responses"][0]["partition_responses"][0]
+    assert "node_endpoints" not in response
