@@ -5,8 +5,9 @@ a replica it makes sure a log exists and that the local :class:`Partition` plays
 partition state names — leader (serving produce and fetch) or follower (fed by the replica
 fetcher). Partitions of deleted topics, or from which this broker was reassigned away, have their
 logs deleted; so do those of a topic that comes back under its name with a new topic id (deleted
-and created again before this broker saw it gone). As leader it also owns the ISR: a periodic check drops lagging followers and the
-fetch path adds caught-up ones back, each through a conditional write of the state znode.
+and created again before this broker saw it gone). As leader it also owns the ISR: a periodic
+check drops lagging followers and the fetch path adds caught-up ones back, each through a
+conditional write of the state znode.
 """
 
 from __future__ import annotations
