@@ -27,6 +27,7 @@ from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 
 from kafka_broker import metadata as md
 from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo, TopicInfo
+from kafka_broker.config import valid_stored_config
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,11 @@ class ZkWatcher:
         self._state_czxid[key] = czxid
         return True
 
-    def _apply_config(self, topic: str, config: dict[str, str]) -> None:
+    def _apply_config(self, topic: str, stored: dict[str, str]) -> None:
+        """A topic's overrides, as far as they are valid: a bad stored value is reported and left out."""
+        config, errors = valid_stored_config(stored)
+        for error in errors:
+            log.error("topic %s: ignoring a stored config override (the broker default applies): %s", topic, error)
         info = self._cache.topics.get(topic)
         if info is not None:
             info.config = config

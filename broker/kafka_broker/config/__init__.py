@@ -23,6 +23,7 @@ from .topic import (
     TopicConfigDef,
     effective_value,
     parse_topic_config,
+    valid_stored_config,
     validate_topic_config,
 )
 
@@ -54,5 +55,6 @@ __all__ = [
     "setting",
     "settings_from",
     "topic_defaults",
+    "valid_stored_config",
     "validate_topic_config",
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "TopicConfigDef",
     "effective_value",
     "parse_topic_config",
+    "valid_stored_config",
     "validate_topic_config",
 ]
 
@@ -228,6 +229,24 @@ def validate_topic_config(config: Mapping[str, object], *, defaults: Mapping[str
     if isinstance(low, int) and isinstance(high, int) and low > high:
         raise ConfigError(f"conflict topic config setting min.compaction.lag.ms ({low}) > "
                           f"max.compaction.lag.ms ({high})")
+
+
+def valid_stored_config(config: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The entries of a topic's stored overrides that are valid, and why each other one is not.
+
+    Overrides read back from ZooKeeper may have been written by another tool or an older version;
+    one bad value must not keep a partition from being hosted or a broker from starting, so it is
+    left out (and reported) and the topic runs on the broker default for that key."""
+    valid: dict[str, str] = {}
+    errors: list[str] = []
+    for name, raw in config.items():
+        try:
+            parse_topic_config(name, raw)
+        except ConfigError as exc:
+            errors.append(str(exc))
+        else:
+            valid[name] = raw
+    return valid, errors
 
 
 def effective_value(name: str, broker_props: Mapping[str, str]) -> tuple[str | None, str, str | None]:

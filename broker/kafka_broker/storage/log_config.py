@@ -9,15 +9,12 @@ table, :data:`kafka_broker.config.TOPIC_CONFIGS`; properties that are not log se
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
-from kafka_broker.config import TOPIC_CONFIGS, ConfigError, config_of, format_value, setting
+from kafka_broker.config import TOPIC_CONFIGS, config_of, format_value, setting
 from kafka_broker.storage.compression import CODEC_BY_NAME
-
-log = logging.getLogger(__name__)
 
 LONG_MAX = 2**63 - 1
 
@@ -71,21 +68,6 @@ class LogConfig:
             if field is not None:
                 changes[field] = TOPIC_CONFIGS[name].definition.parse(raw)
         return replace(base or cls(), **changes)
-
-    @classmethod
-    def from_stored(cls, props: Mapping[str, str], base: LogConfig | None = None, *, topic: str) -> LogConfig:
-        """Like :meth:`from_kafka` for configs read back from ZooKeeper: an invalid value (written by
-        another tool or an older version) is logged and left at ``base``'s value instead of failing —
-        a broker must never refuse to host a partition, or to start, over a stored config."""
-        valid: dict[str, str] = {}
-        for name, raw in props.items():
-            try:
-                cls.from_kafka({name: raw})
-            except ConfigError as exc:
-                log.error("topic %s: ignoring stored config: %s", topic, exc)
-                continue
-            valid[name] = raw
-        return cls.from_kafka(valid, base)
 
     def to_kafka(self) -> dict[str, str]:
         """The settings under Kafka's names, as DescribeConfigs reports them."""

@@ -358,3 +358,22 @@ async def test_the_reconcile_task_applies_changes_as_they_arrive(b1: Broker1) ->
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+# --- stored topic configs ---------------------------------------------------------------------------------
+
+
+async def test_a_bad_stored_topic_config_is_left_out_not_fatal(b1: Broker1, caplog: pytest.LogCaptureFixture) -> None:
+    """A value validation lets through nowhere now, but another tool (or an older kopfka) may have written it:
+    the partition used to be never created, and on restart ``reconcile_all`` raised and the broker died on
+    every start. Now the bad override is reported and the broker default applies."""
+    stored = {"segment.bytes": "3000000000", "retention.ms": "1_000_000", "min.insync.replicas": "x",
+              "retention.bytes": "5000"}
+    await b1.topic("t", {0: [1, 2]}, stored)  # ZkStore writes what it is given, as a ZooKeeper tool would
+    await b1.elect("t", 0, state(1, 0, [1, 2]))
+    b1.replicas.reconcile_all(starting=True)  # a restart's first pass
+    config = b1.part().log.config
+    assert (config.segment_bytes, config.retention_bytes, config.retention_ms) == (1073741824, 5000, 604800000)
+    assert b1.replicas.min_insync_replicas("t") == 2  # the broker's min.insync.replicas
+    assert b1.cache.topics["t"].config == {"retention.bytes": "5000"}
+    assert "ignoring a stored config override" in caplog.text and "segment.bytes" in caplog.text

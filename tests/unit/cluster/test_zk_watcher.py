@@ -63,10 +63,10 @@ async def test_broker_registrations_come_and_go(w: Watched) -> None:
 
 
 async def test_a_new_topic_and_its_partition_states(w: Watched) -> None:
-    await w.store.create_topic("t", md.TopicAssignment({0: [1, 2], 1: [2, 1]}, topic_id="tid"), {"a": "b"})
+    await w.store.create_topic("t", md.TopicAssignment({0: [1, 2], 1: [2, 1]}, topic_id="tid"), {"retention.ms": "5"})
     await settle()
     info = w.cache.topics["t"]
-    assert info.topic_id == "tid" and info.config == {"a": "b"}
+    assert info.topic_id == "tid" and info.config == {"retention.ms": "5"}
     assert {p: i.replicas for p, i in info.partitions.items()} == {0: [1, 2], 1: [2, 1]}
     assert info.partitions[0].state is None  # no leader elected yet
     assert ("t", None) in w.topic_events and ("t", 0) in w.topic_events

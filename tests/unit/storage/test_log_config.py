@@ -72,13 +72,6 @@ def test_an_empty_cleanup_policy_neither_deletes_nor_compacts():
     assert config.cleanup_policy == () and not config.deletes and not config.compacts
 
 
-def test_stored_configs_that_are_invalid_are_ignored_not_fatal(caplog):
-    base = LogConfig(retention_ms=1000)
-    config = LogConfig.from_stored({"segment.bytes": "3000000000", "retention.bytes": "5"}, base, topic="t")
-    assert config.segment_bytes == base.segment_bytes and config.retention_bytes == 5
-    assert "topic t: ignoring stored config: Invalid value 3000000000 for configuration segment.bytes" in caplog.text
-
-
 def test_direct_construction_is_validated():
     with pytest.raises(ValueError):
         LogConfig(compression_type="brotli")
