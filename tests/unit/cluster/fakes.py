@@ -6,8 +6,9 @@
   sessions that implement the part of ``KazooClient`` kopfka and kazoo's ``DataWatch`` /
   ``ChildrenWatch`` recipes use, so the real :class:`ZkStore` and :class:`ZkWatcher` run on it
   unchanged. Tests read what was written (:attr:`FakeZooKeeper.writes`), write behind a broker's
-  back (a controller, another leader), hold watch delivery back (:meth:`FakeZooKeeper.watches_held`)
-  and make calls fail (:meth:`FakeZooKeeper.fail_next`).
+  back (a controller, another leader), hold watch delivery back (:meth:`FakeZooKeeper.watches_held`),
+  make calls fail (:meth:`FakeZooKeeper.fail_next`) or slip a write in just before one
+  (:meth:`FakeZooKeeper.before_next`).
 * :class:`LeaderLink` connects a follower's replica fetcher to a leader in the same process: each
   request goes through the real wire codec and the leader's real Fetch / OffsetForLeaderEpoch
   handlers (against the leader's :class:`ReplicaManager`), unless a scripted answer or failure is queued.
@@ -102,7 +103,7 @@ class FakeZooKeeper:
         self._events: deque[tuple[Watcher, WatchedEvent]] = deque()
         self._delivering = False
         self._held = 0
-        self._failures: list[tuple[str, str | None, Exception]] = []
+        self._failures: list[tuple[str, str | None, Callable[[], object]]] = []
         self._sessions = 0x1000
 
     # --- for tests --------------------------------------------------------------------------------
@@ -135,7 +136,15 @@ class FakeZooKeeper:
 
     def fail_next(self, operation: str, exc: Exception, *, path: str | None = None) -> None:
         """Make the next ``operation`` ("create", "set", "get", "delete", ...) on ``path`` (any path: None) raise."""
-        self._failures.append((operation, path, exc))
+        def fail() -> None:
+            raise exc
+
+        self._failures.append((operation, path, fail))
+
+    def before_next(self, operation: str, action: Callable[[], object], *, path: str | None = None) -> None:
+        """Run ``action`` just before the next ``operation`` on ``path`` (any path: None), as another
+        session writing in between a read and a conditional write would."""
+        self._failures.append((operation, path, action))
 
     @contextlib.contextmanager
     def watches_held(self) -> Iterator[None]:
@@ -163,10 +172,11 @@ class FakeZooKeeper:
     # --- the ZooKeeper operations -------------------------------------------------------------------
 
     def _check_failure(self, operation: str, path: str) -> None:
-        for i, (op, on, exc) in enumerate(self._failures):
+        for i, (op, on, action) in enumerate(self._failures):
             if op == operation and (on is None or on == path):
                 del self._failures[i]
-                raise exc
+                action()
+                return
 
     def _next_zxid(self) -> int:
         self._zxid += 1

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from coordinator.fakes import FakeZk
+from cluster.fakes import FakeZooKeeper
 
 from kafka_broker import metadata as md
 from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo, TopicInfo
@@ -237,7 +237,8 @@ class Broker:
 
     def start_producer_ids(self, *, block_size: int = BLOCK_SIZE) -> ProducerIdManager:
         """A real producer id manager as ``services.producer_ids``, reserving blocks in :attr:`zk` (in memory)."""
-        self.zk = FakeZk()
+        self.zk_server = FakeZooKeeper()
+        self.zk = self.zk_server.client()
         manager = ProducerIdManager(self.zk, self.config.broker_id, block_size=block_size)  # type: ignore[arg-type]
         self.services.producer_ids = manager
         return manager

@@ -56,7 +56,7 @@ async def test_transactional_ids_are_refused(broker: Broker, version: int) -> No
     broker.start_producer_ids()
     assert answer(await broker.send(init_producer_id, version, request("tx-1"))) == (
         ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1, -1)
-    assert broker.zk.nodes == {}  # no id was taken
+    assert broker.zk_server.data(md.PRODUCER_ID_BLOCK_PATH) is None  # no id was taken
 
 
 @pytest.mark.parametrize("version", [0, 4])
@@ -66,10 +66,7 @@ async def test_without_a_producer_id_manager_or_zookeeper_the_coordinator_is_not
         ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, -1)
     broker.start_producer_ids()
 
-    def lost(path: str) -> Any:
-        raise ConnectionLoss(path)
-
-    broker.zk.get = lost
+    broker.zk_server.fail_next("get", ConnectionLoss(md.PRODUCER_ID_BLOCK_PATH))
     assert answer(await broker.send(init_producer_id, version, request())) == (
         ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, -1)
 
