@@ -9,8 +9,9 @@ responses strictly in request order.
 A handler that raises :class:`~kafka_broker.handlers.produce.CloseConnection` (Produce with
 ``acks=0`` that failed: the producer expects no answer, so a closed connection is how it learns)
 gets no response and ends the connection in request order: reading stops, the requests after it
-are cancelled (they were not started: tasks run in the order they were created), the responses
-before it are still written, and then the transport is closed.
+are cancelled, the responses before it are still written, and then the transport is closed. Tasks
+start in the order they were created, so a handler that raises before its first ``await`` (Produce
+does) stops every later request before it has begun.
 
 Reading is an :class:`asyncio.BufferedProtocol`: the event loop receives straight into our
 memory. Small frames arrive in a shared receive buffer and are copied out once (the handlers
