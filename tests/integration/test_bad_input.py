@@ -92,7 +92,7 @@ def test_api_versions_with_a_future_version_gets_v0_error_and_the_list(cluster) 
         assert correlation_id == 77
         assert body["error_code"] == ErrorCode.UNSUPPORTED_VERSION
         keys = {k["api_key"]: (k["min_version"], k["max_version"]) for k in body["api_keys"]}
-        assert keys[ApiKey.PRODUCE] == (3, 9) and keys[ApiKey.FETCH] == (4, 12)
+        assert keys[ApiKey.PRODUCE] == (3, 11) and keys[ApiKey.FETCH] == (4, 12)
     finally:
         client.close()
 

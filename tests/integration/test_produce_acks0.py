@@ -119,8 +119,6 @@ def test_responses_before_a_failed_acks0_produce_still_arrive(client) -> None:
     assert client.is_closed_by_peer()
 
 
-@pytest.mark.xfail(strict=True, reason="needs Produce v10-v11 in kafka_broker/protocol/apis/produce.py "
-                   "(declaration owned elsewhere) and VERSIONS = (3, 11) in handlers/produce.py")
 @pytest.mark.parametrize("version", [10, 11])
 def test_acks0_produce_at_kafka_39s_versions_without_api_versions_is_appended(client, version) -> None:
     """Sarama's TestFuncProducingNoResponse-v3.9.0: no ApiVersions first, Produce v10, acks=0."""

@@ -34,7 +34,7 @@ from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 
 API = ApiKey.PRODUCE
-VERSIONS = (3, 9)  # Kafka 3.9 serves v11: v10-v11 wait for their declaration in protocol/apis/produce.py
+VERSIONS = (3, 11)
 
 log = logging.getLogger(__name__)
 

@@ -51,9 +51,16 @@ def produce(v: int) -> Golden:
             w.arr([i32(4) + w.nstr("bad") + w.tags(), i32(5) + w.nstr(None) + w.tags()])
             + w.nstr("some records failed")
         )
-    part_raw += w.tags()
-    resp_body = {"responses": [{"name": "orders", "partition_responses": [part]}], "throttle_time_ms": 25}
-    resp = w.arr([w.str("orders") + w.arr([part_raw]) + w.tags()]) + i32(25) + w.tags()
+    resp_body: dict = {"responses": [{"name": "orders", "partition_responses": [part]}], "throttle_time_ms": 25}
+    if v >= 10:  # KIP-951: two tagged fields, CurrentLeader (per partition) and NodeEndpoints
+        part["current_leader"] = {"leader_id": 4, "leader_epoch": 9}
+        part_raw += w.tags((0, i32(4) + i32(9) + w.tags()))
+        resp_body["node_endpoints"] = [{"node_id": 4, "host": "b4", "port": 9092, "rack": None}]
+        top_tags = w.tags((0, w.arr([i32(4) + w.str("b4") + i32(9092) + w.nstr(None) + w.tags()])))
+    else:
+        part_raw += w.tags()
+        top_tags = w.tags()
+    resp = w.arr([w.str("orders") + w.arr([part_raw]) + w.tags()]) + i32(25) + top_tags
     return Golden(req_body, req, resp_body, resp)
 
 

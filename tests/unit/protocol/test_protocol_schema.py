@@ -21,7 +21,7 @@ from kafka_broker.protocol.schema import API, ArrayOf, F, Field, StructOf
 
 # (min, max, first flexible version) per API, from the brief, checked against the protocol docs
 SERVED = {
-    ApiKey.PRODUCE: (3, 9, 9),
+    ApiKey.PRODUCE: (3, 11, 9),
     ApiKey.FETCH: (4, 12, 12),
     ApiKey.LIST_OFFSETS: (1, 7, 6),
     ApiKey.METADATA: (1, 12, 9),

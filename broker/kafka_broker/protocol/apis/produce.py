@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from ..api_keys import ApiKey
 from ..primitives import INT16, INT32, INT64, RECORDS, STRING
-from ..schema import API, F
+from ..schema import API, F, Struct
 
 PRODUCE = API(
     ApiKey.PRODUCE,
-    "3-9",
+    "3-11",  # v10 (KIP-951) and v11 (KIP-890) send what v9 sends; v10 adds two tagged response fields
     flexible="9+",
     request=[
         F("transactional_id", STRING, "3+", nullable="3+"),
@@ -36,9 +36,19 @@ PRODUCE = API(
                     F("batch_index_error_message", STRING, "8+", nullable="8+"),
                 ], "8+"),
                 F("error_message", STRING, "8+", nullable="8+"),
+                F("current_leader", Struct(
+                    F("leader_id", INT32, "10+", default=-1),
+                    F("leader_epoch", INT32, "10+", default=-1),
+                ), "10+", tag=0),
             ]),
         ]),
         F("throttle_time_ms", INT32, "1+"),
+        F("node_endpoints", [
+            F("node_id", INT32, "10+"),
+            F("host", STRING, "10+"),
+            F("port", INT32, "10+"),
+            F("rack", STRING, "10+", nullable="10+"),
+        ], "10+", tag=0),
     ],
 )
 
