@@ -6,7 +6,7 @@ excepted: it is answered at v0 with UNSUPPORTED_VERSION, as KIP-511 asks). Reque
 pipelined: each becomes a task as soon as it is read, and a per-connection writer sends the
 responses strictly in request order.
 
-A handler that raises :class:`~kafka_broker.handlers.produce.CloseConnection` (Produce with
+A handler that raises :class:`~kafka_broker.handlers.context.CloseConnection` (Produce with
 ``acks=0`` that failed: the producer expects no answer, so a closed connection is how it learns)
 gets no response and ends the connection in request order: reading stops, the requests after it
 are cancelled, the responses before it are still written, and then the transport is closed. Tasks
@@ -41,9 +41,8 @@ from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from kafka_broker.cluster.broker_connection import set_socket_buffers
-from kafka_broker.handlers import HANDLERS, BrokerServices, RequestContext
+from kafka_broker.handlers import HANDLERS, BrokerServices, CloseConnection, RequestContext
 from kafka_broker.handlers.api_versions import unsupported_version_response
-from kafka_broker.handlers.produce import CloseConnection
 from kafka_broker.protocol import (
     ApiKey,
     FileSlice,

@@ -2,7 +2,9 @@
 
 Each module names its ``API`` key and the ``VERSIONS`` it serves; :data:`HANDLERS` is the table
 the server dispatches from and ApiVersions advertises — exactly what is implemented here.
-A handler returning ``None`` sends no response (Produce with ``acks=0``).
+A handler returning ``None`` sends no response (Produce with ``acks=0``); one raising
+:class:`~kafka_broker.handlers.context.CloseConnection` sends none and has the connection closed
+(a failed ``acks=0`` Produce, as Kafka does).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from kafka_broker.handlers import (
     produce,
     sync_group,
 )
-from kafka_broker.handlers.context import BrokerServices, RequestContext
+from kafka_broker.handlers.context import BrokerServices, CloseConnection, RequestContext
 
 Handler = Callable[[dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]]
 
@@ -86,4 +88,4 @@ HANDLER_MODULES: list[ModuleType] = [
 HANDLERS: dict[int, Route] = {route.api_key: route for route in map(_route, HANDLER_MODULES)}
 """The dispatch table: API key → the versions served and the handler."""
 
-__all__ = ["HANDLERS", "BrokerServices", "RequestContext", "Route"]
+__all__ = ["HANDLERS", "BrokerServices", "CloseConnection", "RequestContext", "Route"]

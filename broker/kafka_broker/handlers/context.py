@@ -1,4 +1,5 @@
-"""What a request handler gets: the request's header, the broker's services and the connection."""
+"""What a request handler gets — the request's header, the broker's services and the connection — and
+what it may raise to say "no answer, close the connection" (:class:`CloseConnection`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from kafka_broker.config import BrokerConfig
 from kafka_broker.coordinator.group_coordinator import GroupCoordinator
 from kafka_broker.coordinator.producer_ids import ProducerIdManager
 from kafka_broker.protocol import RequestHeader
+
+
+class CloseConnection(Exception):
+    """Raised by a handler that must not answer: the server sends no response, answers no later request
+    and closes the connection after the responses to the earlier ones. The message says why (logged)."""
 
 
 @dataclass

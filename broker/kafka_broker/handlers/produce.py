@@ -30,18 +30,13 @@ import logging
 from typing import Any
 
 from kafka_broker.cluster.partition import Partition, now_ms
-from kafka_broker.handlers.context import RequestContext
+from kafka_broker.handlers.context import CloseConnection, RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 
 API = ApiKey.PRODUCE
 VERSIONS = (3, 11)
 
 log = logging.getLogger(__name__)
-
-
-class CloseConnection(Exception):
-    """Raised by a handler that must not answer: the server sends no response, answers no later request
-    and closes the connection after the responses to the earlier ones. The message says why (logged)."""
 
 
 def _partition_error(index: int, code: int, message: str | None = None) -> dict[str, Any]:

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from kafka_broker.handlers import produce
-from kafka_broker.handlers.context import RequestContext
-from kafka_broker.handlers.produce import CloseConnection
+from kafka_broker.handlers.context import CloseConnection, RequestContext
 from kafka_broker.protocol import ErrorCode, RequestHeader
 from kafka_broker.storage.records import Record, build_batch
 
