@@ -81,16 +81,27 @@ class StreamTransport(Protocol):
 
 
 class _FdFile:
-    """The minimal file object ``loop.sendfile`` needs around a raw descriptor."""
+    """The file object ``loop.sendfile`` needs around a segment's descriptor, for its native path
+    (``fileno``, ``seek``) and its read-and-write fallback (``readinto``, used by transports that cannot
+    sendfile, such as TLS). It keeps its own position and reads with ``preadv``: the descriptor is shared
+    by every connection reading the segment, so its file offset must never be relied on or moved."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
+        self._position = 0
 
     def fileno(self) -> int:
         return self._fd
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return os.lseek(self._fd, offset, whence)
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position}.get(whence)
+        self._position = (os.fstat(self._fd).st_size if base is None else base) + offset
+        return self._position
+
+    def readinto(self, buffer: memoryview) -> int:
+        read = os.preadv(self._fd, [buffer], self._position)
+        self._position += read
+        return read
 
 
 class _WritableWatch:

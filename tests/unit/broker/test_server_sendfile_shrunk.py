@@ -142,3 +142,49 @@ def test_the_read_and_write_path_sends_whole_slices_only(tmp_path, loop_factory,
     else:
         assert not transport.aborted
         assert transport.written == [LOG[1000:51_000]]
+
+
+def test_the_read_and_write_fallback_reads_at_its_own_position(tmp_path) -> None:
+    """``loop.sendfile`` falls back to seek + readinto for transports that cannot sendfile (TLS): the
+    segment's descriptor is shared by every reader, so the file object must neither use nor move its offset."""
+    path = tmp_path / "segment.log"
+    path.write_bytes(LOG)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.lseek(fd, 7, os.SEEK_SET)  # another reader's position
+        file = server._FdFile(fd)
+        assert file.seek(1000) == 1000
+        buffer = bytearray(300)
+        assert file.readinto(memoryview(buffer)) == 300 and bytes(buffer) == LOG[1000:1300]
+        assert file.readinto(memoryview(buffer)) == 300 and bytes(buffer) == LOG[1300:1600]
+        assert file.seek(-10, os.SEEK_END) == len(LOG) - 10
+        assert file.readinto(memoryview(buffer)) == 10 and bytes(buffer[:10]) == LOG[-10:]
+        assert os.lseek(fd, 0, os.SEEK_CUR) == 7
+    finally:
+        os.close(fd)
+
+
+def test_loop_sendfile_fallback_sends_the_slice(tmp_path) -> None:
+    path = tmp_path / "segment.log"
+    path.write_bytes(LOG)
+    fd = os.open(path, os.O_RDONLY)
+    left, right = socket.socketpair()
+    right.settimeout(30)
+
+    async def send() -> int:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_connection(asyncio.Protocol, sock=left)
+        sent = await loop._sendfile_fallback(transport, server._FdFile(fd), 4096, 100_000)  # type: ignore[attr-defined]
+        transport.close()
+        return sent
+
+    try:
+        loop = asyncio.new_event_loop()
+        try:
+            assert loop.run_until_complete(send()) == 100_000
+        finally:
+            loop.close()
+        assert _read_until_closed(right) == LOG[4096:104_096]
+    finally:
+        os.close(fd)
+        right.close()
