@@ -1,5 +1,8 @@
 """Four real Kafka clients behind one small interface, so every behaviour is checked with each:
-kcat (librdkafka, C), confluent-kafka (librdkafka via Python), kafka-python and aiokafka."""
+kcat (librdkafka, C), confluent-kafka (librdkafka via Python), kafka-python and aiokafka.
+
+Every timeout here is an upper bound on a wait that ends as soon as its condition holds (all records
+delivered, `count` records read), generous because a loaded 2-core CI machine is slow."""
 
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ class Client(Protocol):
     def produce(self, bootstrap: str, topic: str, messages: list[Outgoing], codec: str) -> None: ...
 
     def consume(
-        self, bootstrap: str, topic: str, partitions: list[int], count: int, timeout: float = 30
+        self, bootstrap: str, topic: str, partitions: list[int], count: int, timeout: float = 120
     ) -> list[Message]: ...
 
     def offset_for_time(self, bootstrap: str, topic: str, partition: int, timestamp: int) -> int: ...
@@ -73,7 +76,7 @@ class ConfluentClient:
         for m in messages:
             kwargs = {"timestamp": m.timestamp} if m.timestamp is not None else {}
             producer.produce(topic, key=m.key, value=m.value, partition=m.partition, on_delivery=report, **kwargs)
-        assert producer.flush(30) == 0, "undelivered messages"
+        assert producer.flush(120) == 0, "undelivered messages"
         assert not errors, errors
 
     def _consumer(self, bootstrap: str):
@@ -89,7 +92,7 @@ class ConfluentClient:
         )
 
     def consume(
-        self, bootstrap: str, topic: str, partitions: list[int], count: int, timeout: float = 30
+        self, bootstrap: str, topic: str, partitions: list[int], count: int, timeout: float = 120
     ) -> list[Message]:
         from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
@@ -108,12 +111,12 @@ class ConfluentClient:
             consumer.close()
         return _sorted(out)
 
-    def consume_to_end(self, bootstrap: str, topic: str, partitions: list[int], timeout: float = 60) -> list[Message]:
+    def consume_to_end(self, bootstrap: str, topic: str, partitions: list[int], timeout: float = 120) -> list[Message]:
         """Everything in the partitions up to their high watermarks as of now (duplicates included)."""
         from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
         consumer = self._consumer(bootstrap)
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)[1] for p in partitions}
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=60)[1] for p in partitions}
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         out: list[Message] = []
         position = {p: 0 for p in partitions}
@@ -131,12 +134,22 @@ class ConfluentClient:
         assert all(position[p] >= ends[p] for p in partitions), f"read to {position}, ends are {ends}"
         return _sorted(out)
 
+    def high_watermarks(self, bootstrap: str, topic: str, partitions: list[int]) -> dict[int, int]:
+        """partition → high watermark, as each partition's leader answers now (raises while one has none)."""
+        from confluent_kafka import TopicPartition
+
+        consumer = self._consumer(bootstrap)
+        try:
+            return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=60)[1] for p in partitions}
+        finally:
+            consumer.close()
+
     def offset_for_time(self, bootstrap: str, topic: str, partition: int, timestamp: int) -> int:
         from confluent_kafka import TopicPartition
 
         consumer = self._consumer(bootstrap)
         try:
-            [tp] = consumer.offsets_for_times([TopicPartition(topic, partition, timestamp)], timeout=15)
+            [tp] = consumer.offsets_for_times([TopicPartition(topic, partition, timestamp)], timeout=60)
             assert tp.error is None, tp.error
             return tp.offset
         finally:
@@ -158,11 +171,11 @@ class KafkaPythonClient:
                 producer.send(topic, key=m.key, value=m.value, partition=m.partition, timestamp_ms=m.timestamp)
                 for m in messages
             ]
-            producer.flush(30)
+            producer.flush(120)
             for future in futures:
-                future.get(timeout=30)
+                future.get(timeout=120)
         finally:
-            producer.close(timeout=10)
+            producer.close(timeout=30)
 
     def _consumer(self, bootstrap: str):
         from kafka import KafkaConsumer
@@ -176,7 +189,7 @@ class KafkaPythonClient:
         )
 
     def consume(
-        self, bootstrap: str, topic: str, partitions: list[int], count: int, timeout: float = 30
+        self, bootstrap: str, topic: str, partitions: list[int], count: int, timeout: float = 120
     ) -> list[Message]:
         from kafka import TopicPartition
 
@@ -230,7 +243,7 @@ class AioKafkaClient:
             await producer.stop()
 
     def consume(
-        self, bootstrap: str, topic: str, partitions: list[int], count: int, timeout: float = 30
+        self, bootstrap: str, topic: str, partitions: list[int], count: int, timeout: float = 120
     ) -> list[Message]:
         return asyncio.run(self._consume(bootstrap, topic, partitions, count, timeout))
 
@@ -307,7 +320,7 @@ class KcatClient:
                 ],
                 input=lines.encode(),
                 check=True,
-                timeout=60,
+                timeout=120,
                 capture_output=True,
             )
 
@@ -317,7 +330,7 @@ class KcatClient:
         topic: str,
         partitions: list[int],
         count: int,
-        timeout: float = 30,
+        timeout: float = 120,
         start: str = "beginning",
     ) -> list[Message]:
         out: list[Message] = []

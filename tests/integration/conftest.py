@@ -27,6 +27,15 @@ from kafka_broker.local.zookeeper import ZOOKEEPER_JAR
 
 LOG_LINES_ON_FAILURE = 60
 
+# Upper bounds on waits that end as soon as their condition holds, generous for a loaded 2-core CI machine
+# (a cold JVM starting ZooKeeper there takes many times its ~3 s on a quiet one).
+ZOOKEEPER_START_TIMEOUT = 180.0
+ZOOKEEPER_SESSION_TIMEOUT = 60.0
+BROKER_START_TIMEOUT = 180.0
+"""Until every broker of a cluster has registered in ZooKeeper."""
+BROKER_STOP_TIMEOUT = 120.0
+"""Until a SIGTERMed broker has exited (its controlled shutdown has its own, shorter bound) before SIGKILL."""
+
 ClusterFactory = Callable[..., LocalCluster]
 
 
@@ -45,7 +54,7 @@ def zookeeper(
     """One ZooKeeper 3.8 (Debian's package) for the session."""
     require("java", "a Java runtime is needed for ZooKeeper (apt-get install default-jre-headless)")
     require(ZOOKEEPER_JAR, "ZooKeeper is needed (apt-get install zookeeper)")
-    zk = ZooKeeperProcess(data_dir=tmp_path_factory.mktemp("zookeeper"))
+    zk = ZooKeeperProcess(data_dir=tmp_path_factory.mktemp("zookeeper"), startup_timeout=ZOOKEEPER_START_TIMEOUT)
     zk.start()
     yield zk
     zk.stop()
@@ -55,7 +64,7 @@ def zookeeper(
 def zookeeper_client(zookeeper: ZooKeeperProcess) -> Iterator[KazooClient]:
     """A kazoo client at ZooKeeper's root (no chroot), for creating and removing chroots."""
     client = KazooClient(hosts=zookeeper.connect)
-    client.start(timeout=15)
+    client.start(timeout=ZOOKEEPER_SESSION_TIMEOUT)
     yield client
     client.stop()
     client.close()
@@ -89,6 +98,8 @@ class _Factory:
     ) -> LocalCluster:
         connect, chroot = _new_chroot(self.zookeeper, self.client)
         self.chroots.append(chroot)
+        kwargs.setdefault("start_timeout", BROKER_START_TIMEOUT)
+        kwargs.setdefault("stop_timeout", BROKER_STOP_TIMEOUT)
         cluster = LocalCluster(
             brokers=brokers,
             data_dir=self.base / f"cluster-{len(self.clusters) + 1}",

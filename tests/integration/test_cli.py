@@ -18,17 +18,15 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from kazoo.client import KazooClient
+from tests.integration.admin import wait_for, wait_for_topic, wait_for_topic_gone
 
 from kafka_broker.local import LocalCluster
 from kafka_broker.metadata import topic_path
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
 
 SUMMARY = re.compile(
     r"^Topic: (?P<topic>\S+)\tTopicId: (?P<id>[A-Za-z0-9_-]{22})\tPartitionCount: (?P<count>\d+)\t"
@@ -56,21 +54,10 @@ def ok(*args: str, input: str | None = None) -> str:
     return proc.stdout
 
 
-def wait_until(condition: Callable[[], T], *, timeout: float = 30.0, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.3)
-
-
 def topic_znode(zookeeper_connect: str, topic: str) -> dict:
     """`/brokers/topics/<t>` as stored: the truth `--describe` must show."""
     zk = KazooClient(hosts=zookeeper_connect)
-    zk.start(timeout=15)
+    zk.start(timeout=60)
     try:
         data, _ = zk.get(topic_path(topic))
     finally:
@@ -112,9 +99,12 @@ def test_topic_lifecycle(cluster: LocalCluster) -> None:
     assert again.stderr.startswith("Error while executing topic command : ")
     assert "already exists" in again.stderr
     assert ok(*topics, "--create", "--topic", "orders", "--partitions", "3", "--if-not-exists") == ""
+    # CreateTopics waits for the broker that answered; every other broker learns of the topic on its own,
+    # and each command below may ask any of them
+    wait_for_topic(b, "orders", partitions=3)
 
-    listed = wait_until(
-        lambda: "orders" in ok(*topics, "--list").splitlines() and ok(*topics, "--list"), what="orders in --list"
+    listed = wait_for(
+        lambda: "orders" in ok(*topics, "--list").splitlines() and ok(*topics, "--list"), message="orders in --list"
     )
     assert "orders" in listed.splitlines()
     assert all(not name.startswith("__") for name in ok(*topics, "--list", "--exclude-internal").splitlines())
@@ -145,14 +135,15 @@ def test_topic_lifecycle(cluster: LocalCluster) -> None:
     assert len(leaders) > 1, "leadership should be spread over the brokers"
 
     ok(*topics, "--alter", "--topic", "orders", "--partitions", "5")
-    described = wait_until(
+    described = wait_for(
         lambda: SUMMARY.match(ok(*topics, "--describe", "--topic", "orders").splitlines()[0])["count"] == "5",
-        what="5 partitions",
+        message="5 partitions",
     )
     assert described
 
     ok(*topics, "--delete", "--topic", "orders")
-    wait_until(lambda: "orders" not in ok(*topics, "--list").splitlines(), what="orders deleted")
+    wait_for(lambda: "orders" not in ok(*topics, "--list").splitlines(), message="orders deleted")
+    wait_for_topic_gone(b, "orders")  # from every broker, whichever the next commands ask
 
     missing = kopfka(*topics, "--describe", "--topic", "orders")
     assert missing.returncode == 1
@@ -175,6 +166,7 @@ def test_describe_every_topic_and_regex(cluster: LocalCluster) -> None:
             "--replication-factor",
             "1",
         )
+        wait_for_topic(b, name)  # known to every broker: --list may ask any of them
     matched = ok("topics", "--bootstrap-server", b, "--list", "--topic", "regex-.*").splitlines()
     assert matched == ["regex-a", "regex-b"]
     everything = ok("topics", "--bootstrap-server", b, "--describe").splitlines()
@@ -215,6 +207,7 @@ def test_keyed_round_trip(cluster: LocalCluster) -> None:
         "--replication-factor",
         "2",
     )
+    wait_for_topic(b, "keyed")
     records = [(f"user-{i % 5}", f"event {i}: naïve ✓ with:colon") for i in range(50)]
     stdin = "".join(f"{k}:{v}\n" for k, v in records)
     ok(
@@ -244,7 +237,7 @@ def test_keyed_round_trip(cluster: LocalCluster) -> None:
         "--max-messages",
         "50",
         "--timeout-ms",
-        "30000",
+        "120000",
         "--property",
         "print.key=true",
         "--property",
@@ -286,7 +279,7 @@ def test_keyed_round_trip(cluster: LocalCluster) -> None:
         "--max-messages",
         str(len(rows) - 1),
         "--timeout-ms",
-        "30000",
+        "120000",
     )
     assert tail.splitlines() == [v for _, _, v in rows[1:]]
 
@@ -305,6 +298,7 @@ def test_consumer_times_out_on_an_empty_topic(cluster: LocalCluster) -> None:
         "--replication-factor",
         "1",
     )
+    wait_for_topic(b, "empty")
     started = time.monotonic()
     proc = kopfka(
         "console-consumer", "--bootstrap-server", b, "--topic", "empty", "--from-beginning", "--timeout-ms", "1500"
@@ -329,6 +323,7 @@ def test_producer_reports_a_line_without_key_separator(cluster: LocalCluster) ->
         "--replication-factor",
         "1",
     )
+    wait_for_topic(b, "strict")
     proc = kopfka(
         "console-producer",
         "--bootstrap-server",
@@ -352,7 +347,7 @@ def test_producer_reports_a_line_without_key_separator(cluster: LocalCluster) ->
         "--max-messages",
         "1",
         "--timeout-ms",
-        "30000",
+        "120000",
         "--property",
         "print.key=true",
     )
@@ -390,7 +385,7 @@ def test_kopfka_local_runs_until_sigint(tmp_path: Path) -> None:
             "2",
         )
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=90) == 0
+        assert proc.wait(timeout=180) == 0
         for i, pid in zip((1, 2), pids, strict=True):
             assert not (data / f"broker-{i}.pid").exists()
             with pytest.raises(ProcessLookupError):
@@ -405,6 +400,7 @@ def test_create_with_an_explicit_replica_assignment(cluster: LocalCluster) -> No
     b = cluster.bootstrap_servers
     out = ok("topics", "--bootstrap-server", b, "--create", "--topic", "placed", "--replica-assignment", "1:2,2:3,3:1")
     assert out == "Created topic placed.\n"
+    wait_for_topic(b, "placed")
     lines = ok("topics", "--bootstrap-server", b, "--describe", "--topic", "placed").splitlines()
     assert [m["replicas"] for m in map(PARTITION.match, lines[1:])] == ["1,2", "2,3", "3,1"]
     assert assignment_in_zookeeper(cluster.zookeeper_connect, "placed") == {0: [1, 2], 1: [2, 3], 2: [3, 1]}

@@ -22,6 +22,17 @@ TOPIC_CONFIG = {
 }
 
 
+def active_segment_age(cluster, topic: str) -> float:
+    """Seconds since the youngest replica's active segment (its highest base offset) was last written, so at
+    least since it was created; the log rolls it at the next append once that exceeds ``segment.ms``."""
+    ages = []
+    for broker in cluster.broker_ports:
+        folder = cluster.data_dir / f"broker-{broker}" / "data" / f"{topic}-0"
+        active = max(folder.glob("*.log"))  # segment files are named by zero-padded base offset
+        ages.append(time.time() - active.stat().st_mtime)
+    return min(ages)
+
+
 def log_bytes(cluster, topic: str) -> dict[int, int]:
     folders = {broker: cluster.data_dir / f"broker-{broker}" / "data" / f"{topic}-0" for broker in cluster.broker_ports}
     return {broker: sum(p.stat().st_size for p in folder.glob("*.log")) for broker, folder in folders.items()}
@@ -36,7 +47,7 @@ def produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes | None]])
         producer.produce(topic, key=key, value=value, partition=0,
                          on_delivery=lambda err, _m: errors.append(str(err)) if err else None)
         producer.poll(0)
-    assert producer.flush(60) == 0
+    assert producer.flush(120) == 0
     assert not errors, errors[:5]
 
 
@@ -66,8 +77,11 @@ def test_compacted_topic_keeps_exactly_the_latest_value_of_each_live_key(cluster
     produce(b, topic, items)
     # what the records alone take uncompacted (the cleaner may already be at work, so the files cannot tell)
     payload = sum(len(k) + len(v or b"") for k, v in items)
-    # roll the last written segment (segment.ms) with one more record, so everything above is cleanable
-    time.sleep(2.5)
+    # roll the last written segment (segment.ms) with one more record, so everything above is cleanable:
+    # that append rolls only once the active segment is older than segment.ms on every replica
+    segment_s = int(TOPIC_CONFIG["segment.ms"]) / 1000
+    wait_for(lambda: active_segment_age(cluster, topic) > segment_s + 0.5, interval=0.1,
+             message=f"every replica's active segment to be older than {segment_s}s")
     produce(b, topic, [(b"zz-end", b"end")])
     expected[b"zz-end"] = b"end"
     live = {k: v for k, v in expected.items() if v is not None}
@@ -79,7 +93,7 @@ def test_compacted_topic_keeps_exactly_the_latest_value_of_each_live_key(cluster
             return None  # older versions or tombstones still there
         return read
 
-    read = wait_for(compacted, timeout=90, interval=1, message="compaction of every version and tombstone")
+    read = wait_for(compacted, timeout=180, interval=1, message="compaction of every version and tombstone")
     assert {m.key: m.value for m in read} == live
     assert len(read) == len(live)
     offsets = [m.offset for m in read]
@@ -88,7 +102,6 @@ def test_compacted_topic_keeps_exactly_the_latest_value_of_each_live_key(cluster
         lambda: (lambda sizes: sizes if all(size < payload / 3 for size in sizes.values()) else None)(
             log_bytes(cluster, topic)
         ),
-        timeout=60,
         message=f"every replica's .log files to shrink well below the {payload} bytes written",
     )
     for broker in cluster.broker_ports:
@@ -108,9 +121,9 @@ def test_compacted_topic_refuses_a_record_without_a_key(cluster_factory) -> None
         reports.append((msg.key(), err.code() if err else None))
 
     producer.produce("compacted-keys", key=b"k", value=b"kept", partition=0, on_delivery=report)
-    producer.flush(30)
+    producer.flush(60)
     producer.produce("compacted-keys", key=None, value=b"no key", partition=0, on_delivery=report)
-    producer.flush(30)
+    producer.flush(60)
     assert reports == [(b"k", None), (None, KafkaError.INVALID_RECORD)]
     stored = ConfluentClient().consume_to_end(b, "compacted-keys", partitions=[0])
     assert [(m.offset, m.key, m.value) for m in stored] == [(0, b"k", b"kept")]

@@ -19,6 +19,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from confluent_kafka import ConsumerGroupState
 from tests.integration.admin import create_topic, describe, wait_for
 from tests.integration.clients import ConfluentClient, Outgoing
 
@@ -28,6 +29,9 @@ pytestmark = pytest.mark.integration
 
 OFFSETS_PARTITIONS = 6
 SESSION_TIMEOUT_MS = 6000
+LONG_SESSION_TIMEOUT_MS = 30_000
+"""For tests that tell a member's LeaveGroup or a static member's quick return apart from its session
+expiring: long enough that a slow, loaded machine never lets the session run out first."""
 GROUP_OVERRIDES = {
     "offsets.topic.num.partitions": str(OFFSETS_PARTITIONS),
     "group.initial.rebalance.delay.ms": "0",
@@ -49,9 +53,12 @@ class Member(threading.Thread):
 
     client = "?"
 
-    def __init__(self, bootstrap: str, topic: str, group: str, **options: Any) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, group: str, *, session_timeout_ms: int = SESSION_TIMEOUT_MS, **options: Any
+    ) -> None:
         super().__init__(daemon=True, name=f"{self.client}-{group}")
         self.bootstrap, self.topic, self.group, self.options = bootstrap, topic, group, options
+        self.session_timeout_ms = session_timeout_ms
         self.consumed: list[tuple[int, int, bytes]] = []
         self.assigned: frozenset[int] = frozenset()
         self.assign_events: list[frozenset[int]] = []
@@ -61,7 +68,7 @@ class Member(threading.Thread):
         self.closed = threading.Event()
         self.member_id: str | None = None
 
-    def stop(self, timeout: float = 30) -> None:
+    def stop(self, timeout: float = 120) -> None:
         self.stop_event.set()
         assert self.closed.wait(timeout), f"{self.name} did not close"
 
@@ -88,7 +95,7 @@ class ConfluentMember(Member):
             "group.id": self.group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
-            "session.timeout.ms": SESSION_TIMEOUT_MS,
+            "session.timeout.ms": self.session_timeout_ms,
             "heartbeat.interval.ms": 500,
             "topic.metadata.refresh.interval.ms": 2000,
             "log_level": 3,
@@ -123,7 +130,7 @@ class ConfluentMember(Member):
         with cooperative rebalancing the member keeps consuming meanwhile."""
         from confluent_kafka import KafkaError, KafkaException
 
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # an upper bound on the rebalance, generous for a loaded machine
         while True:
             try:
                 consumer.commit(message=msg, asynchronous=False)
@@ -148,7 +155,7 @@ class KafkaPythonMember(Member):
 
         consumer = KafkaConsumer(
             self.topic, bootstrap_servers=self.bootstrap, group_id=self.group, enable_auto_commit=False,
-            auto_offset_reset="earliest", session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=500,
+            auto_offset_reset="earliest", session_timeout_ms=self.session_timeout_ms, heartbeat_interval_ms=500,
             metadata_max_age_ms=2000, **self.options,
         )
         try:
@@ -177,7 +184,7 @@ class AioKafkaMember(Member):
 
         consumer = AIOKafkaConsumer(
             self.topic, bootstrap_servers=self.bootstrap, group_id=self.group, enable_auto_commit=False,
-            auto_offset_reset="earliest", session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=500,
+            auto_offset_reset="earliest", session_timeout_ms=self.session_timeout_ms, heartbeat_interval_ms=500,
             metadata_max_age_ms=2000, **self.options,
         )
         await consumer.start()
@@ -214,12 +221,12 @@ def values(members: list[Member]) -> Counter[bytes]:
     return Counter(v for m in members for _p, _o, v in m.consumed)
 
 
-def wait_consumed(members: list[Member], expected: int, timeout: float = 60) -> None:
+def wait_consumed(members: list[Member], expected: int, timeout: float = 120) -> None:
     wait_for(lambda: sum(len(m.consumed) for m in members) >= expected, timeout=timeout,
              message=f"{expected} messages consumed (errors: {[m.errors for m in members]})")
 
 
-def wait_assignment(members: list[Member], partitions: int = 6, timeout: float = 60) -> None:
+def wait_assignment(members: list[Member], partitions: int = 6, timeout: float = 120) -> None:
     """Every partition owned by exactly one of ``members``, each member owning at least one."""
 
     def balanced() -> bool:
@@ -250,10 +257,25 @@ def committed(bootstrap: str, group: str, topic: str, partitions: int = 6) -> di
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
                          "log_level": 3})
     try:
-        found = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=30)
+        found = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=60)
         return {tp.partition: tp.offset for tp in found}
     finally:
         consumer.close()
+
+
+def wait_all_committed(bootstrap: str, group: str, topic: str, total: int, partitions: int = 6) -> None:
+    """Until the group has committed every one of `total` records (spread evenly over `partitions`): the
+    members have processed and committed all they will, so a record consumed twice would be there now."""
+    expected = dict.fromkeys(range(partitions), total // partitions)
+    wait_for(lambda: committed(bootstrap, group, topic, partitions) == expected,
+             message=f"group {group} to commit offset {total // partitions} on every partition")
+
+
+def wait_group_state(bootstrap: str, group: str, state: Any, members: int) -> None:
+    wait_for(
+        lambda: (d := describe_group(bootstrap, group)).state == state and len(d.members) == members,
+        message=f"group {group} {state} with {members} member(s)",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +292,10 @@ def test_three_members_share_partitions_and_consume_once(cluster, member_class: 
     topic, group = f"groups-{member_class.client}", f"group-{member_class.client}"
     create_topic(bootstrap, topic, partitions=6, replication_factor=2)
     produce_numbered(bootstrap, topic, 0, 300)
-    members = [member_class(bootstrap, topic, group) for _ in range(3)]
+    # The partitions must move because the member left, not because its session expired: a session long
+    # enough that it cannot run out while a loaded machine rebalances.
+    session = LONG_SESSION_TIMEOUT_MS / 1000
+    members = [member_class(bootstrap, topic, group, session_timeout_ms=LONG_SESSION_TIMEOUT_MS) for _ in range(3)]
     for m in members:
         m.start()
     try:
@@ -282,12 +307,12 @@ def test_three_members_share_partitions_and_consume_once(cluster, member_class: 
         # poll returns, which for kafka-python's long poll (POLL_MS) can take seconds by itself.
         leaving.stop()
         started = time.monotonic()
-        wait_assignment(staying, timeout=SESSION_TIMEOUT_MS / 1000)
+        wait_assignment(staying, timeout=session)
         took = time.monotonic() - started
-        assert took < SESSION_TIMEOUT_MS / 1000, f"partitions {moved} moved after {took:.1f}s"
+        assert took < session, f"partitions {moved} moved after {took:.1f}s"
         produce_numbered(bootstrap, topic, 300, 300)
         wait_consumed(members, 600)
-        time.sleep(1)  # anything consumed twice would show up now
+        wait_all_committed(bootstrap, group, topic, 600)  # anything consumed twice would show up by now
         assert_exactly_once(members, 600)
     finally:
         for m in members:
@@ -302,7 +327,12 @@ def test_cooperative_sticky_moves_only_what_it_must(cluster) -> None:
     create_topic(bootstrap, topic, partitions=6, replication_factor=2)
     produce_numbered(bootstrap, topic, 0, 300)
     options = {"partition.assignment.strategy": "cooperative-sticky"}
-    members = [ConfluentMember(bootstrap, topic, group, **options) for _ in range(3)]
+    # as above: the leaving member's partitions move on its LeaveGroup, well before its session could expire
+    session = LONG_SESSION_TIMEOUT_MS / 1000
+    members = [
+        ConfluentMember(bootstrap, topic, group, session_timeout_ms=LONG_SESSION_TIMEOUT_MS, **options)
+        for _ in range(3)
+    ]
     try:
         members[0].start()
         wait_assignment(members[:1])
@@ -317,12 +347,12 @@ def test_cooperative_sticky_moves_only_what_it_must(cluster) -> None:
         assert all(len(m.assigned) == 2 for m in members)
         kept = {m: m.assigned for m in members[:2]}
         members[2].stop()
-        wait_assignment(members[:2], timeout=SESSION_TIMEOUT_MS / 1000)
+        wait_assignment(members[:2], timeout=session)
         for m, before in kept.items():
             assert before <= m.assigned, "a staying member lost a partition it owned"
         produce_numbered(bootstrap, topic, 300, 300)
         wait_consumed(members, 600)
-        time.sleep(1)
+        wait_all_committed(bootstrap, group, topic, 600)
         assert_exactly_once(members, 600)
     finally:
         for m in members:
@@ -335,37 +365,43 @@ def test_static_member_restarts_without_rebalance(cluster) -> None:
     topic, group = "groups-static", "group-static"
     create_topic(bootstrap, topic, partitions=6, replication_factor=2)
     produce_numbered(bootstrap, topic, 0, 120)
-    one = ConfluentMember(bootstrap, topic, group, **{"group.instance.id": "static-1"})
-    two = ConfluentMember(bootstrap, topic, group, **{"group.instance.id": "static-2"})
+    # A static member's restart must beat its session timeout, which a loaded machine must not decide.
+    session = LONG_SESSION_TIMEOUT_MS / 1000
+    one = ConfluentMember(bootstrap, topic, group, session_timeout_ms=LONG_SESSION_TIMEOUT_MS,
+                          **{"group.instance.id": "static-1"})
+    two = ConfluentMember(bootstrap, topic, group, session_timeout_ms=LONG_SESSION_TIMEOUT_MS,
+                          **{"group.instance.id": "static-2"})
     members = [one, two]
     try:
         for m in members:
             m.start()
         wait_assignment(members)
         wait_consumed(members, 120)
-        time.sleep(1)
+        wait_group_state(bootstrap, group, ConsumerGroupState.STABLE, 2)  # no rebalance under way
         assigns_before, owned = len(one.assign_events), two.assigned
         description = describe_group(bootstrap, group)
         assert sorted(m.group_instance_id for m in description.members) == ["static-1", "static-2"]
         # a static member closes without leaving the group and comes back within its session timeout
         two.stop()
-        again = ConfluentMember(bootstrap, topic, group, **{"group.instance.id": "static-2"})
+        again = ConfluentMember(bootstrap, topic, group, session_timeout_ms=LONG_SESSION_TIMEOUT_MS,
+                                **{"group.instance.id": "static-2"})
         members.append(again)
         again.start()
-        wait_for(lambda: again.assigned, timeout=30, message="the restarted static member's assignment")
+        wait_for(lambda: again.assigned, message="the restarted static member's assignment")
         assert again.assigned == owned
         assert again.member_id != two.member_id
-        time.sleep(2)
-        assert len(one.assign_events) == assigns_before, "the other member went through a rebalance"
         produce_numbered(bootstrap, topic, 120, 120)
         wait_consumed(members, 240)
-        time.sleep(1)
+        wait_all_committed(bootstrap, group, topic, 240)
+        # Had the return caused a rebalance, the other member would have rejoined before consuming (and
+        # committing) its share of the records sent since: its assignment callbacks have run by now.
+        assert len(one.assign_events) == assigns_before, "the other member went through a rebalance"
         assert_exactly_once(members, 240)
         # gone for good: after the session timeout its partitions move to the remaining member
         started = time.monotonic()
         again.stop()
-        wait_assignment([one], timeout=SESSION_TIMEOUT_MS / 1000 + 10)
-        assert time.monotonic() - started >= SESSION_TIMEOUT_MS / 1000 - 1.5
+        wait_assignment([one], timeout=session + 120)
+        assert time.monotonic() - started >= session - 1.5
     finally:
         for m in members:
             if m.is_alive():
@@ -376,7 +412,7 @@ def describe_group(bootstrap: str, group: str):
     from confluent_kafka.admin import AdminClient
 
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
-    return admin.describe_consumer_groups([group], request_timeout=30)[group].result(40)
+    return admin.describe_consumer_groups([group], request_timeout=60)[group].result(90)
 
 
 def test_kopfka_groups_list_and_describe(cluster) -> None:
@@ -389,8 +425,7 @@ def test_kopfka_groups_list_and_describe(cluster) -> None:
     try:
         wait_assignment([member], partitions=3)
         wait_consumed([member], 30)
-        wait_for(lambda: committed(bootstrap, group, topic, 3) == {0: 10, 1: 10, 2: 10}, timeout=30,
-                 message="commits")
+        wait_for(lambda: committed(bootstrap, group, topic, 3) == {0: 10, 1: 10, 2: 10}, message="commits")
         assert group in kopfka("groups", "--bootstrap-server", bootstrap, "--list").split()
         lines = kopfka("groups", "--bootstrap-server", bootstrap, "--describe", "--group", group).splitlines()
         assert lines[0] == ""
@@ -402,6 +437,7 @@ def test_kopfka_groups_list_and_describe(cluster) -> None:
         assert {r[7] for r in rows} == {"/127.0.0.1"} and {r[8] for r in rows} == {"rdkafka"}
     finally:
         member.stop()
+    wait_group_state(bootstrap, group, ConsumerGroupState.EMPTY, 0)  # the coordinator has handled its LeaveGroup
     produce_numbered(bootstrap, topic, 30, 5, partitions=1)  # 5 more on partition 0, nobody consuming
     proc = subprocess.run([sys.executable, "-m", "kafka_broker.cli.main", "groups", "--bootstrap-server", bootstrap,
                            "--describe", "--group", group], capture_output=True, text=True, timeout=120)
@@ -419,7 +455,7 @@ def test_kopfka_groups_list_and_describe(cluster) -> None:
     from confluent_kafka.admin import AdminClient
 
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
-    admin.delete_consumer_groups([group], request_timeout=30)[group].result(40)
+    admin.delete_consumer_groups([group], request_timeout=60)[group].result(90)
     assert group not in kopfka("groups", "--bootstrap-server", bootstrap, "--list").split()
     assert committed(bootstrap, group, topic, 3) == dict.fromkeys(range(3), -1001)  # OFFSET_INVALID
 
@@ -435,24 +471,29 @@ def test_committed_offsets_survive_kill_of_the_coordinator(cluster_factory) -> N
     first.start()
     try:
         wait_consumed([first], 300)
-        wait_for(lambda: committed(bootstrap, group, topic) == dict.fromkeys(range(6), 50), timeout=30,
+        wait_for(lambda: committed(bootstrap, group, topic) == dict.fromkeys(range(6), 50),
                  message="all 300 committed")
     finally:
         first.stop()
     produce_numbered(bootstrap, topic, 300, 300)
     offsets_partition = partition_for(group, OFFSETS_PARTITIONS)
-    leader, replicas, isr = describe(bootstrap, "__consumer_offsets")[offsets_partition]
+    # The offsets partition must be fully replicated before its leader dies (an ISR can lag for a moment
+    # on a loaded machine): wait for that, then check it.
+    leader, replicas, isr = wait_for(
+        lambda: (p := describe(bootstrap, "__consumer_offsets")[offsets_partition]) and len(p[2]) == 3 and p,
+        message="the group's __consumer_offsets partition fully in sync",
+    )
     assert len(replicas) == 3 and len(isr) == 3, (replicas, isr)
     cluster.kill_broker(leader, signal.SIGKILL)
     survivors = ",".join(f"127.0.0.1:{port}" for b, port in cluster.broker_ports.items() if b != leader)
     wait_for(lambda: describe(survivors, "__consumer_offsets")[offsets_partition][0] not in (leader, -1),
-             timeout=60, message="a new leader for the group's __consumer_offsets partition")
+             message="a new leader for the group's __consumer_offsets partition")
     assert committed(survivors, group, topic) == dict.fromkeys(range(6), 50)
     second = ConfluentMember(survivors, topic, group)
     second.start()
     try:
-        wait_consumed([second], 300, timeout=90)
-        time.sleep(1)
+        wait_consumed([second], 300, timeout=180)
+        wait_all_committed(survivors, group, topic, 600)  # anything consumed twice would show up by now
     finally:
         second.stop()
     got = values([second])

@@ -33,7 +33,7 @@ def produce_confluent(bootstrap: str, topic: str, values: list[bytes], partition
         producer.produce(topic, value=value, partition=i % partitions,
                          on_delivery=lambda err, _m: errors.append(str(err)) if err else None)
         producer.poll(0)
-    assert producer.flush(60) == 0
+    assert producer.flush(120) == 0
     assert not errors, errors[:5]
 
 
@@ -43,9 +43,9 @@ def produce_kafka_python(bootstrap: str, topic: str, values: list[bytes], partit
     producer = KafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
     try:
         futures = [producer.send(topic, value=v, partition=i % partitions) for i, v in enumerate(values)]
-        producer.flush(60)
+        producer.flush(120)
         for future in futures:
-            future.get(timeout=60)
+            future.get(timeout=120)
     finally:
         producer.close(timeout=10)
 
@@ -98,6 +98,16 @@ class NumberedProducer(threading.Thread):
         self.stop_event = threading.Event()
         self.sent = 0
         self.undelivered = -1
+        self.delivered = 0  # acknowledged so far, counted by the client's own thread
+
+    def count_delivery(self) -> None:
+        self.delivered += 1
+
+    def wait_delivered(self, more: int, *, timeout: float = 120) -> None:
+        """Until `more` records beyond those acknowledged so far are acknowledged: the stream is flowing."""
+        target = self.delivered + more
+        wait_for(lambda: self.delivered >= target, timeout=timeout,
+                 message=f"{target} acknowledged records (have {self.delivered}, failed {self.failed[:3]})")
 
     def finish(self) -> None:
         self.stop_event.set()
@@ -128,6 +138,8 @@ class ConfluentNumbered(NumberedProducer):
         def report(err, _msg) -> None:
             if err is not None:
                 self.failed.append(str(err))
+            else:
+                self.count_delivery()
 
         seq = 0
         while not self.stop_event.is_set():
@@ -155,6 +167,7 @@ class KafkaPythonNumbered(NumberedProducer):
         while not self.stop_event.is_set():
             partition, value = self.value(seq)
             futures.append(producer.send(self.topic, value=value, partition=partition))
+            futures[-1].add_callback(lambda _metadata: self.count_delivery())
             seq += 1
             if seq % 10 == 0:
                 time.sleep(0.002)
@@ -187,6 +200,9 @@ class AioKafkaNumbered(NumberedProducer):
             while not self.stop_event.is_set():
                 partition, value = self.value(seq)
                 futures.append(await producer.send(self.topic, value=value, partition=partition))
+                futures[-1].add_done_callback(
+                    lambda f: self.count_delivery() if not f.cancelled() and f.exception() is None else None
+                )
                 seq += 1
                 if seq % 10 == 0:
                     await asyncio.sleep(0.002)
@@ -213,17 +229,20 @@ def test_leader_kill9_mid_stream_gives_every_record_exactly_once(cluster_factory
     producer.start()
     try:
         for _round in range(2):
-            time.sleep(2)
+            producer.wait_delivered(200)  # mid-stream: records are being acknowledged
             leader = describe(b, "exactly-once")[0][0]
             cluster.kill_broker(leader, signal.SIGKILL)
-            time.sleep(3)
+            survivors = ",".join(f"127.0.0.1:{p}" for i, p in cluster.broker_ports.items() if i != leader)
+            # the leader is noticed gone when its ZooKeeper session expires; then partition 0 is led elsewhere
+            wait_for(lambda: describe(survivors, "exactly-once")[0][0] not in (leader, -1),  # noqa: B023
+                     message=f"a new leader of partition 0 after broker {leader}")
+            producer.wait_delivered(50)  # the stream goes on with the new leader
             cluster.start_broker(leader)
             wait_for(
                 lambda: all(len(isr) == 3 for _l, _r, isr in describe(b, "exactly-once").values()),
-                timeout=60,
                 message="full ISR after restart",
             )
-        time.sleep(1)
+        producer.wait_delivered(50)  # and after the last restart
     finally:
         producer.finish()
     assert producer.undelivered == 0, "undelivered records"

@@ -11,7 +11,8 @@ from kafka_broker.protocol import decode_response, encode_request
 
 
 class WireClient:
-    def __init__(self, host: str, port: int, *, timeout: float = 10) -> None:
+    def __init__(self, host: str, port: int, *, timeout: float = 60) -> None:
+        # an upper bound on each answer, not an expected duration: a loaded CI machine can be slow
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.correlation_id = 0
 
@@ -47,7 +48,9 @@ class WireClient:
         assert got_id == self.correlation_id
         return response
 
-    def is_closed_by_peer(self, timeout: float = 5) -> bool:
+    def is_closed_by_peer(self, timeout: float = 60) -> bool:
+        """True once the broker closes the connection (returns as soon as it does); False if it is still
+        open after `timeout` seconds, an upper bound that a loaded machine must not reach."""
         self.sock.settimeout(timeout)
         try:
             return self.sock.recv(1) == b""
