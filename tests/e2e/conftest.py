@@ -187,7 +187,8 @@ def operator(kind_cluster: KindCluster, images_loaded: dict[str, str]) -> str:
         "resyncSeconds=5",
         "--wait",
         "--timeout",
-        "5m",
+        "10m",
+        timeout=900,
     )
     return "kopfka"
 

@@ -181,6 +181,27 @@ def consume_all(kind: KindCluster) -> dict:
 
 
 def test_kafkacluster_is_running_with_its_objects(kind_cluster: KindCluster, kafka_cluster: dict):
+    # The operator counts ready pods itself; the StatefulSet, endpoint-slice and disruption controllers
+    # each see the same readiness through their own informers, a moment later.
+    def ready_endpoints() -> list[dict]:
+        service = f"kubernetes.io/service-name={CLUSTER}-bootstrap"
+        slices = kind_cluster.get("endpointslices", "-n", NAMESPACE, "-l", service)
+        return [
+            e for s in slices["items"] for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready")
+        ]
+
+    wait_for(
+        lambda: (
+            kind_cluster.get("statefulset", f"{CLUSTER}-broker", "-n", NAMESPACE)["status"].get("readyReplicas")
+            == BROKERS
+            and kind_cluster.get("statefulset", f"{CLUSTER}-zookeeper", "-n", NAMESPACE)["status"].get("readyReplicas")
+            == ZOOKEEPERS
+            and len(ready_endpoints()) == BROKERS
+            and kind_cluster.get("pdb", f"{CLUSTER}-broker", "-n", NAMESPACE)["status"].get("currentHealthy") == BROKERS
+        ),
+        timeout=300,
+        what="the StatefulSets, the bootstrap endpoints and the PodDisruptionBudget to see every pod ready",
+    )
     body = kind_cluster.get("kafkacluster", CLUSTER, "-n", NAMESPACE)
     status = body["status"]
     assert status["phase"] == "Running"
@@ -214,13 +235,7 @@ def test_kafkacluster_is_running_with_its_objects(kind_cluster: KindCluster, kaf
     bootstrap = kind_cluster.get("service", f"{CLUSTER}-bootstrap", "-n", NAMESPACE)
     assert bootstrap["spec"]["clusterIP"] not in ("", "None")
     assert [p["port"] for p in bootstrap["spec"]["ports"]] == [9092]
-    endpoints = kind_cluster.get(
-        "endpointslices", "-n", NAMESPACE, "-l", f"kubernetes.io/service-name={CLUSTER}-bootstrap"
-    )
-    ready_addresses = [
-        e for s in endpoints["items"] for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready")
-    ]
-    assert len(ready_addresses) == BROKERS
+    assert len(ready_endpoints()) == BROKERS
     for name in (f"{CLUSTER}-zookeeper", f"{CLUSTER}-zookeeper-nodes"):
         assert owned(kind_cluster.get("service", name, "-n", NAMESPACE))
 
@@ -258,7 +273,15 @@ def test_topic_ready_and_records_round_trip(kind_cluster: KindCluster, kafka_clu
     assert status["partitions"] == 6 and status["replicationFactor"] == 3
     assert ready_condition(status)["status"] == "True"
 
-    partitions = describe(kind_cluster, TOPIC)
+    # Ready is what the operator saw through one broker; the describe may ask another, which learns of the
+    # topic through its own ZooKeeper watches
+    partitions = wait_for(
+        lambda: (d := describe(kind_cluster, TOPIC)) and fully_replicated(d, count=6, rf=3, brokers=set(range(BROKERS)))
+        and d,
+        timeout=240,
+        what=f"every broker to know {TOPIC} fully replicated",
+        interval=3,
+    )
     assert fully_replicated(partitions, count=6, rf=3, brokers=set(range(BROKERS))), partitions
     assert {p["leader"] for p in partitions.values()} == set(range(BROKERS)), "leaders spread over the brokers"
 
@@ -385,6 +408,12 @@ def test_broker_with_its_data_lost_comes_back_empty_and_refills(kind_cluster: Ki
     # The new volume really holds the re-fetched partitions (and the old one is left as it was, Released).
     listing = kind_cluster.node_exec("ls", f"/var/local-pv/{new_volume}/data").stdout.split()
     assert {f"{TOPIC}-{p}" for p in range(6)} <= set(listing), listing
+    # the PersistentVolume controller releases the volume of a deleted claim on its own time
+    wait_for(
+        lambda: kind_cluster.get("pv", old_volume)["status"]["phase"] == "Released",
+        timeout=180,
+        what=f"volume {old_volume} Released",
+    )
     assert kind_cluster.get("pv", old_volume)["status"]["phase"] == "Released"
 
     consumed = consume_all(kind_cluster)
@@ -415,7 +444,13 @@ def test_broker_lost_beyond_the_grace_period_has_its_replicas_moved(kind_cluster
         timeout=180,
         what=f"KafkaTopic {healing} Ready",
     )
-    before = describe(kind_cluster, healing)
+    before = wait_for(  # as above: every broker learns of the new topic on its own
+        lambda: (d := describe(kind_cluster, healing)) and fully_replicated(d, count=8, rf=3, brokers={0, 1, 2, 3})
+        and d,
+        timeout=240,
+        what=f"every broker to know {healing} fully replicated",
+        interval=3,
+    )
     assert fully_replicated(before, count=8, rf=3, brokers={0, 1, 2, 3})
     on_lost = sorted(p for p, d in before.items() if 3 in d["replicas"])
     assert on_lost, "broker 3 holds replicas of the new topic"

@@ -9,12 +9,13 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from k8s.local_cluster import wait_until as poll_until
 
 from .conftest import container_name, docker
 
@@ -28,26 +29,23 @@ def free_port() -> int:
 
 
 def wait_until(check, *, timeout: float, what: str, logs_of: str | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    logs = docker("logs", "--tail", "50", logs_of, check=False).stderr if logs_of else ""
-    raise AssertionError(f"timed out waiting for {what}\n{logs}")
+    """The k8s tier's ``wait_until`` (a condition polled; ``timeout`` only an upper bound), with the last
+    lines of container ``logs_of`` when it times out."""
+    try:
+        poll_until(check, timeout=timeout, interval=0.3, what=what)
+    except TimeoutError as exc:
+        logs = docker("logs", "--tail", "50", logs_of, check=False).stderr if logs_of else ""
+        raise AssertionError(f"{exc}\n{logs}") from None
 
 
 def zookeeper_ok(port: int) -> bool:
-    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(b"ruok")
         return s.recv(16) == b"imok"
 
 
 def http_ok(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=2) as response:
+    with urllib.request.urlopen(url, timeout=10) as response:
         return response.status == 200
 
 
@@ -77,7 +75,7 @@ def start_zookeeper(image: str, workdir: Path, containers: list[str]) -> int:
         "org.apache.zookeeper.server.quorum.QuorumPeerMain",
         "/conf/zoo.cfg",
     )
-    wait_until(lambda: zookeeper_ok(port), timeout=60, what="ZooKeeper ruok", logs_of=name)
+    wait_until(lambda: zookeeper_ok(port), timeout=180, what="ZooKeeper ruok", logs_of=name)
     return port
 
 
@@ -139,19 +137,22 @@ def test_broker_round_trips_messages_with_kcat(images, containers, tmp_path: Pat
         "--override",
         "kopfka.http.host=127.0.0.1",
     )
-    wait_until(lambda: http_ok(f"http://127.0.0.1:{http_port}/readyz"), timeout=60, what="broker /readyz", logs_of=name)
+    wait_until(
+        lambda: http_ok(f"http://127.0.0.1:{http_port}/readyz"), timeout=180, what="broker /readyz", logs_of=name
+    )
     assert http_ok(f"http://127.0.0.1:{http_port}/healthz")
 
     bootstrap = f"127.0.0.1:{kafka_port}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic("roundtrip", 1, 1)])["roundtrip"].result(30)
+    # operation_timeout: the broker answers once the partition has its leader
+    admin.create_topics([NewTopic("roundtrip", 1, 1)], operation_timeout=60)["roundtrip"].result(120)
     messages = [f"key-{i}:value-{i}" for i in range(100)]
     subprocess.run(
         ["kcat", "-b", bootstrap, "-t", "roundtrip", "-P", "-K:"],
         input="\n".join(messages) + "\n",
         text=True,
         check=True,
-        timeout=60,
+        timeout=120,
     )
     consumed = subprocess.run(
         [
@@ -172,6 +173,6 @@ def test_broker_round_trips_messages_with_kcat(images, containers, tmp_path: Pat
         capture_output=True,
         text=True,
         check=True,
-        timeout=60,
+        timeout=120,
     ).stdout.splitlines()
     assert consumed == messages

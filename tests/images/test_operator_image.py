@@ -83,10 +83,15 @@ def test_operator_image_reconciles_a_cluster(images, containers, kube: LocalKube
         out = kube.kubectl("get", "statefulset", "demo-broker", "-n", "image-test", "-o", "json", check=False)
         return out.returncode == 0 and json.loads(out.stdout)["spec"]["replicas"] == 3
 
+    def status() -> dict:
+        out = kube.kubectl("get", "kc", "demo", "-n", "image-test", "-o", "json").stdout
+        return json.loads(out).get("status") or {}
+
     try:
-        wait_until(reconciled, timeout=90, what="the StatefulSet from the operator image")
+        wait_until(reconciled, timeout=300, what="the StatefulSet from the operator image")
+        # the reconcile writes the status after it applied the StatefulSet
+        wait_until(lambda: "observedGeneration" in status(), timeout=120, what="the KafkaCluster's status")
     except TimeoutError:
         print(docker("logs", "--tail", "60", name, check=False).stderr)
         raise
-    status = json.loads(kube.kubectl("get", "kc", "demo", "-n", "image-test", "-o", "json").stdout)["status"]
-    assert status["observedGeneration"] == 1
+    assert status()["observedGeneration"] == 1

@@ -49,11 +49,20 @@ def chart_installed(kube: LocalKubernetes) -> str:
     """``helm install`` of the chart: CRDs, RBAC, ServiceAccount, operator Deployment (its pod never runs)."""
     kube.helm("install", RELEASE, str(CHART), "--namespace", OPERATOR_NAMESPACE, "--create-namespace", "--wait=false")
     for crd in ("kafkaclusters.kopfka.io", "kafkatopics.kopfka.io"):
-        kube.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
+        kube.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=240s", timeout=300)
     return RELEASE
 
 
 WEBHOOK_NAME = "kopfka-test-webhook"
+PROBE_NAMESPACE = "webhook-probe"
+
+# What the operator must be allowed before it starts: the API server applies a new (Cluster)RoleBinding
+# through its own informers, a moment after helm stored it.
+OPERATOR_NEEDS = [
+    ("watch", "kafkaclusters.kopfka.io"),
+    ("watch", "kafkatopics.kopfka.io"),
+    ("list", "statefulsets.apps"),
+]
 
 
 @pytest.fixture(scope="session")
@@ -71,17 +80,57 @@ def operator(kube: LocalKubernetes, chart_installed: str, tmp_path_factory: pyte
         "KOPFKA_WEBHOOK_ADDR": "127.0.0.1",
         "KOPFKA_WEBHOOK_PORT": str(port),
         "KOPFKA_WEBHOOK_CERT_DIR": str(cert_dir),
-        "KOPFKA_ADMIN_TIMEOUT_SECONDS": "3",
+        # short, so unreachable brokers are reported soon; still ample for the real brokers on loopback
+        "KOPFKA_ADMIN_TIMEOUT_SECONDS": "10",
     }
     log = workdir / "operator.log"
+    account = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{RELEASE}"
+    wait_until(
+        lambda: all(
+            kube.kubectl("auth", "can-i", verb, resource, "--all-namespaces", f"--as={account}", check=False).returncode
+            == 0
+            for verb, resource in OPERATOR_NEEDS
+        ),
+        timeout=120,
+        what=f"the chart's RBAC to authorize {account}",
+    )
     with operator_process(kubeconfig, log, extra_env=env) as proc:
-        wait_until(lambda: _listening(port), timeout=60, what="the operator's webhook server", alive=[proc])
+        wait_until(lambda: _listening(port), timeout=180, what="the operator's webhook server", alive=[proc])
         kube.kubectl("apply", "-f", "-", input=_webhook_registration(kube, port))
         try:
+            _wait_for_the_webhook(kube, proc)
             yield proc
         finally:
             kube.kubectl("delete", "validatingwebhookconfiguration", WEBHOOK_NAME, check=False)
+            kube.kubectl("delete", "namespace", PROBE_NAMESPACE, "--wait=false", check=False)
     print(log.read_text(errors="replace")[-20000:])
+
+
+def _wait_for_the_webhook(kube: LocalKubernetes, operator: object) -> None:
+    """Until the API server calls the webhook it was just told about (it loads webhook registrations through
+    its own informers): a server-side dry run of a KafkaTopic wider than its cluster is rejected."""
+    kube.kubectl("create", "namespace", PROBE_NAMESPACE, check=False)
+    cluster = {
+        "apiVersion": "kopfka.io/v1alpha1",
+        "kind": "KafkaCluster",
+        "metadata": {"name": "probe"},
+        "spec": {"brokers": 1, "zookeeper": {"connect": "127.0.0.1:1"}, "bootstrapOverride": "127.0.0.1:1"},
+    }
+    kube.kubectl("apply", "-n", PROBE_NAMESPACE, "-f", "-", input=yaml.safe_dump(cluster))
+    topic = {
+        "apiVersion": "kopfka.io/v1alpha1",
+        "kind": "KafkaTopic",
+        "metadata": {"name": "probe"},
+        "spec": {"cluster": "probe", "partitions": 1, "replicationFactor": 2},
+    }
+
+    def rejected() -> bool:
+        result = kube.kubectl(
+            "create", "--dry-run=server", "-n", PROBE_NAMESPACE, "-f", "-", input=yaml.safe_dump(topic), check=False
+        )
+        return result.returncode != 0 and "ReplicationFactorExceedsBrokers" in result.stderr
+
+    wait_until(rejected, timeout=120, interval=0.5, what="the KafkaTopic webhook to be in effect", alive=[operator])
 
 
 def _listening(port: int) -> bool:

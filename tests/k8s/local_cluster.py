@@ -184,6 +184,9 @@ class Process:
 
 
 def wait_until(check, *, timeout: float, interval: float = 0.2, what: str = "condition", alive=()) -> None:
+    """Poll ``check`` until it returns something truthy; an exception counts as "not yet". Fails at once if
+    a process in ``alive`` has exited. ``timeout`` is only an upper bound: make it generous, a loaded 2-core
+    CI machine is slow."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -307,13 +310,14 @@ class LocalKubernetes:
                 self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0
             )
 
-        self._start_listening(etcd, timeout=30, what="etcd")
-        self._start_listening(apiserver, timeout=90, what="kube-apiserver /readyz")
+        # upper bounds, generous for a loaded machine: each wait ends when the process answers
+        self._start_listening(etcd, timeout=120, what="etcd")
+        self._start_listening(apiserver, timeout=300, what="kube-apiserver /readyz")
         self._write_kubeconfig(
             self.kubeconfig,
             user={"client-certificate": self.pki.path("admin.crt"), "client-key": self.pki.path("admin.key")},
         )
-        self._start_listening(controller_manager, timeout=60, what="kube-controller-manager")
+        self._start_listening(controller_manager, timeout=180, what="kube-controller-manager")
 
     def _start_listening(
         self, build: Callable[[], tuple[Process, Callable[[], bool]]], *, timeout: float, what: str, attempts: int = 3
@@ -350,7 +354,7 @@ class LocalKubernetes:
 
     def _http_ok(self, url: str) -> bool:
         context = self._ssl() if url.startswith("https") else None
-        with urllib.request.urlopen(url, timeout=2, context=context) as response:
+        with urllib.request.urlopen(url, timeout=10, context=context) as response:
             return response.status == 200
 
     def _write_kubeconfig(self, path: Path, *, user: dict[str, str]) -> None:
@@ -373,17 +377,23 @@ class LocalKubernetes:
         return path
 
     def kubectl(
-        self, *args: str, input: str | None = None, check: bool = True, kubeconfig: Path | None = None
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        kubeconfig: Path | None = None,
+        timeout: float = 300,
     ) -> subprocess.CompletedProcess[str]:
+        """``timeout`` bounds the process; keep it above any ``--timeout`` given to kubectl itself."""
         cmd = [str(tool("kubectl")), f"--kubeconfig={kubeconfig or self.kubeconfig}", *args]
-        result = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result
 
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [str(tool("helm")), f"--kubeconfig={self.kubeconfig}", *args]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if check and result.returncode != 0:
             raise AssertionError(f"helm {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result

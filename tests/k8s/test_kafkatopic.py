@@ -73,7 +73,7 @@ def test_rf_above_brokers_is_refused_in_status_with_a_warning(kube, operator, na
     kube.kubectl("patch", "kafkacluster", "demo", "-n", namespace, "--type=merge", "-p", '{"spec":{"brokers":2}}')
     wait_until(
         lambda: topic_status(kube, namespace).get("phase") == "Refused",
-        timeout=60,
+        timeout=180,
         what="phase Refused",
         alive=[operator],
         interval=0.5,
@@ -94,12 +94,13 @@ def test_unknown_cluster_is_reported(kube, operator, namespace):
     apply(kube, namespace, topic(1, cluster_name="missing"))
     wait_until(
         lambda: ready_reason(topic_status(kube, namespace)) == "ClusterNotFound",
-        timeout=30,
+        timeout=180,
         what="reason ClusterNotFound",
         alive=[operator],
         interval=0.5,
     )
-    kube.kubectl("delete", "kafkatopic", "orders", "-n", namespace, "--timeout=30s")  # the finalizer lets go
+    # the finalizer lets go
+    kube.kubectl("delete", "kafkatopic", "orders", "-n", namespace, "--timeout=240s", timeout=300)
 
 
 def test_unreachable_brokers_are_reported_and_retried(kube, operator, namespace):
@@ -107,7 +108,7 @@ def test_unreachable_brokers_are_reported_and_retried(kube, operator, namespace)
     apply(kube, namespace, topic(2))
     wait_until(
         lambda: ready_reason(topic_status(kube, namespace)) == "KafkaError",
-        timeout=60,
+        timeout=180,
         what="reason KafkaError",
         alive=[operator],
         interval=0.5,

@@ -17,6 +17,11 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 
 from .local_cluster import LocalKubernetes, wait_until
 
+try:  # as tests/k8s/conftest.py imports the integration tier's fixtures
+    from tests.integration.admin import wait_for_config, wait_for_topic
+except ImportError:
+    from integration.admin import wait_for_config, wait_for_topic
+
 pytestmark = [pytest.mark.k8s, pytest.mark.integration]
 
 
@@ -74,12 +79,15 @@ def topic_doc(name: str, **spec) -> str:
 
 
 def in_kafka(bootstrap: str, topic: str) -> tuple[dict[int, list[int]], dict[str, str]] | None:
+    """The topic as whichever broker the client asks sees it. Each broker learns of a change through its own
+    ZooKeeper watches: to compare with the next answer, first wait until every broker agrees
+    (``wait_for_topic``, ``wait_for_config``)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    meta = admin.list_topics(timeout=10).topics.get(topic)  # naming the topic could auto-create it
+    meta = admin.list_topics(timeout=30).topics.get(topic)  # naming the topic could auto-create it
     if meta is None or meta.error is not None:
         return None
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
-    entries = admin.describe_configs([resource])[resource].result(10)
+    entries = admin.describe_configs([resource], request_timeout=30)[resource].result(60)
     return {p: list(m.replicas) for p, m in meta.partitions.items()}, {k: e.value for k, e in entries.items()}
 
 
@@ -98,7 +106,7 @@ def test_topic_lifecycle(kube, operator, brokers, kafka_cluster):
     ns, bootstrap, name = kafka_cluster, brokers.bootstrap_servers, "orders"
 
     def wait(check, what):
-        wait_until(check, timeout=90, interval=0.5, what=what, alive=[operator])
+        wait_until(check, timeout=180, interval=0.5, what=what, alive=[operator])
 
     kube.kubectl(
         "apply",
@@ -109,6 +117,7 @@ def test_topic_lifecycle(kube, operator, brokers, kafka_cluster):
         input=topic_doc(name, partitions=3, replicationFactor=2, config={"retention.ms": "86400000"}),
     )
     wait(lambda: status(kube, ns, name).get("phase") == "Ready", "topic Ready")
+    wait_for_topic(bootstrap, name)  # the operator's CreateTopics waited for one broker; the others follow
     partitions, config = in_kafka(bootstrap, name)
     assert sorted(partitions) == [0, 1, 2]
     assert all(len(set(r)) == 2 for r in partitions.values())
@@ -121,6 +130,7 @@ def test_topic_lifecycle(kube, operator, brokers, kafka_cluster):
 
     patch(kube, ns, name, {"config": {"retention.ms": "3600000", "segment.bytes": "1048576"}})
     wait(lambda: in_kafka(bootstrap, name)[1]["retention.ms"] == "3600000", "retention.ms changed")
+    wait_for_config(bootstrap, name, {"retention.ms": "3600000"})  # on every broker, not only the one asked
     assert in_kafka(bootstrap, name)[1]["segment.bytes"] == "1048576"
 
     rejected = patch(kube, ns, name, {"replicationFactor": 4}, check=False)
@@ -130,25 +140,28 @@ def test_topic_lifecycle(kube, operator, brokers, kafka_cluster):
     wait(lambda: status(kube, ns, name).get("phase") == "Refused", "shrink refused")
     reason = next(c["reason"] for c in status(kube, ns, name)["conditions"] if c["type"] == "Ready")
     assert reason == "PartitionsCannotShrink"
+    wait_for_topic(bootstrap, name)  # every broker has learned of the growth to 6 by now
     assert len(in_kafka(bootstrap, name)[0]) == 6
 
-    kube.kubectl("delete", "kafkatopic", name, "-n", ns, "--timeout=60s")
+    kube.kubectl("delete", "kafkatopic", name, "-n", ns, "--timeout=240s", timeout=300)
     wait(lambda: in_kafka(bootstrap, name) is None, "topic deleted in Kafka")
 
 
 def test_replication_factor_change_reassigns(kube, operator, brokers, kafka_cluster):
     ns, bootstrap, name = kafka_cluster, brokers.bootstrap_servers, "rf-change"
     kube.kubectl("apply", "-n", ns, "-f", "-", input=topic_doc(name, partitions=3, replicationFactor=1))
-    wait_until(lambda: status(kube, ns, name).get("phase") == "Ready", timeout=90, what="topic Ready", alive=[operator])
+    wait_until(
+        lambda: status(kube, ns, name).get("phase") == "Ready", timeout=180, what="topic Ready", alive=[operator]
+    )
     patch(kube, ns, name, {"replicationFactor": 3})
     wait_until(
         lambda: all(len(set(r)) == 3 for r in in_kafka(bootstrap, name)[0].values()),
-        timeout=120,
+        timeout=300,
         what="every partition on 3 replicas",
         alive=[operator],
     )
     wait_until(
-        lambda: status(kube, ns, name).get("replicationFactor") == 3, timeout=60, what="status RF 3", alive=[operator]
+        lambda: status(kube, ns, name).get("replicationFactor") == 3, timeout=180, what="status RF 3", alive=[operator]
     )
 
 
@@ -178,10 +191,11 @@ def test_lost_broker_replicas_move_after_the_grace_period(kube, operator, fragil
     kube.kubectl("apply", "-n", namespace, "-f", "-", input=topic_doc("spread", partitions=6, replicationFactor=2))
     wait_until(
         lambda: status(kube, namespace, "spread").get("phase") == "Ready",
-        timeout=90,
+        timeout=180,
         what="topic Ready",
         alive=[operator],
     )
+    wait_for_topic(bootstrap, "spread")  # known to every broker, whichever the next request asks
     partitions, _ = in_kafka(bootstrap, "spread")
     victim = max(b for replicas in partitions.values() for b in replicas)
     fragile_brokers.kill_broker(victim)
@@ -190,7 +204,7 @@ def test_lost_broker_replicas_move_after_the_grace_period(kube, operator, fragil
         current = in_kafka(bootstrap, "spread")
         return current is not None and all(victim not in r and len(set(r)) == 2 for r in current[0].values())
 
-    wait_until(healed, timeout=120, interval=1, what=f"every replica moved off lost broker {victim}", alive=[operator])
+    wait_until(healed, timeout=300, interval=1, what=f"every replica moved off lost broker {victim}", alive=[operator])
     cluster = json.loads(kube.kubectl("get", "kafkacluster", "real", "-n", namespace, "-o", "json").stdout)
     assert [b["id"] for b in cluster["status"]["lostBrokers"]] in ([victim], [])
     events = json.loads(kube.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]

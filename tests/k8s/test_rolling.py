@@ -38,7 +38,7 @@ def cluster_status(kube: LocalKubernetes, namespace: str) -> dict:
 
 
 def test_ready_pods_make_the_cluster_running_and_config_changes_roll_one_broker_at_a_time(kube, operator, namespace):
-    def wait(check, what, timeout=60):
+    def wait(check, what, timeout=180):  # an upper bound, generous for a loaded machine
         wait_until(check, timeout=timeout, interval=0.3, what=what, alive=[operator])
 
     doc = yaml.safe_load((REPO / "manifests" / "examples" / "kafkacluster.yaml").read_text())
