@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
+from tests import waiting
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("KOPFKA_CACHE", Path.home() / ".cache" / "kopfka"))
@@ -46,21 +48,12 @@ def run(cmd: list[str], *, input: str | None = None, timeout: float = 300, check
     return result
 
 
-def wait_for(check: Callable[[], object], *, timeout: float, what: str, interval: float = 2.0):
-    """Polls ``check`` until it returns something truthy (returned); raises with the last error on timeout."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            value = check()
-            if value:
-                return value
-            last = value
-        except Exception as exc:
-            last = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
-        time.sleep(interval)
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T], *, timeout: float, what: str, interval: float = 2.0) -> T:
+    """:func:`tests.waiting.wait_for`, polling every 2 s by default: each check runs kubectl in the node."""
+    return waiting.wait_for(check, timeout=timeout, what=what, interval=interval)
 
 
 @dataclass

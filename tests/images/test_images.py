@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
-
-from k8s.local_cluster import wait_until as poll_until
+from tests.waiting import wait_for
 
 from .conftest import container_name, docker
 
@@ -29,10 +28,9 @@ def free_port() -> int:
 
 
 def wait_until(check, *, timeout: float, what: str, logs_of: str | None = None) -> None:
-    """The k8s tier's ``wait_until`` (a condition polled; ``timeout`` only an upper bound), with the last
-    lines of container ``logs_of`` when it times out."""
+    """:func:`tests.waiting.wait_for`, with the last lines of container ``logs_of`` when it times out."""
     try:
-        poll_until(check, timeout=timeout, interval=0.3, what=what)
+        wait_for(check, timeout=timeout, interval=0.3, what=what)
     except TimeoutError as exc:
         logs = docker("logs", "--tail", "50", logs_of, check=False).stderr if logs_of else ""
         raise AssertionError(f"{exc}\n{logs}") from None

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.waiting import wait_for
 
 from k8s.conftest import CHART, OPERATOR_NAMESPACE, RELEASE, require_tools
-from k8s.local_cluster import TOOLS, LocalKubernetes, wait_until
+from k8s.local_cluster import TOOLS, LocalKubernetes
 
 from .conftest import container_name, docker
 
@@ -88,9 +89,9 @@ def test_operator_image_reconciles_a_cluster(images, containers, kube: LocalKube
         return json.loads(out).get("status") or {}
 
     try:
-        wait_until(reconciled, timeout=300, what="the StatefulSet from the operator image")
+        wait_for(reconciled, timeout=300, what="the StatefulSet from the operator image")
         # the reconcile writes the status after it applied the StatefulSet
-        wait_until(lambda: "observedGeneration" in status(), timeout=120, what="the KafkaCluster's status")
+        wait_for(lambda: "observedGeneration" in status(), timeout=120, what="the KafkaCluster's status")
     except TimeoutError:
         print(docker("logs", "--tail", "60", name, check=False).stderr)
         raise

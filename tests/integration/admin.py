@@ -11,12 +11,11 @@ bounds and generous — a loaded 2-core CI machine is slow.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from confluent_kafka.admin import AdminClient, NewTopic
 from tests.integration.wire import WireClient
+from tests.waiting import wait_for
 
 from kafka_broker.protocol import ApiKey, ErrorCode
 
@@ -61,30 +60,6 @@ def describe(bootstrap: str, name: str) -> View:
     topic = md.topics[name]
     assert topic.error is None, topic.error
     return {p.id: (p.leader, list(p.replicas), list(p.isrs)) for p in topic.partitions.values()}
-
-
-def wait_for(
-    condition: Callable[[], T], *, timeout: float = 120, interval: float = 0.2, message: str = "condition"
-) -> T:
-    """Poll `condition` until it returns something truthy, and return that.
-
-    An exception from `condition` counts as "not yet" (a broker restarting, a topic some broker does not know
-    yet); if time runs out, the last exception or value is reported. `timeout` is only an upper bound.
-    """
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            last = condition()
-            if last:
-                return last
-        except Exception as exc:
-            last = exc
-        if time.monotonic() > deadline:
-            if isinstance(last, BaseException):
-                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {message} (last: {last!r})") from last
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {message} (last: {last!r})")
-        time.sleep(interval)
 
 
 # --- one broker's own answers (a client would pick any broker) -------------------------------------------
@@ -136,7 +111,7 @@ def wait_for_live_brokers(bootstrap: str, expected: set[int], *, timeout: float 
     wait_for(
         lambda: all(live_brokers(address) == expected for address in addresses(bootstrap)),
         timeout=timeout,
-        message=f"every broker of {bootstrap} to know brokers {sorted(expected)} alive",
+        what=f"every broker of {bootstrap} to know brokers {sorted(expected)} alive",
     )
 
 
@@ -163,7 +138,7 @@ def wait_for_topic(bootstrap: str, name: str, *, partitions: int | None = None, 
     return wait_for(
         lambda: agreed_view(bootstrap, name, partitions=partitions),
         timeout=timeout,
-        message=f"every broker of {bootstrap} to agree on led topic {name}",
+        what=f"every broker of {bootstrap} to agree on led topic {name}",
     )
 
 
@@ -172,7 +147,7 @@ def wait_for_topic_gone(bootstrap: str, name: str, *, timeout: float = 120) -> N
     wait_for(
         lambda: all(broker_view(address, name) is None for address in addresses(bootstrap)),
         timeout=timeout,
-        message=f"topic {name} to be gone from every broker of {bootstrap}",
+        what=f"topic {name} to be gone from every broker of {bootstrap}",
     )
 
 
@@ -207,4 +182,4 @@ def wait_for_config(bootstrap: str, name: str, expected: dict[str, str], *, time
                 return False
         return True
 
-    wait_for(everywhere, timeout=timeout, message=f"every broker of {bootstrap} to describe {name} with {expected}")
+    wait_for(everywhere, timeout=timeout, what=f"every broker of {bootstrap} to describe {name} with {expected}")

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
-from tests.integration.admin import wait_for, wait_for_topic, wait_for_topic_gone
+from tests.integration.admin import wait_for_topic, wait_for_topic_gone
+from tests.waiting import wait_for
 
 from kafka_broker.local import LocalCluster
 from kafka_broker.metadata import topic_path
@@ -104,7 +105,7 @@ def test_topic_lifecycle(cluster: LocalCluster) -> None:
     wait_for_topic(b, "orders", partitions=3)
 
     listed = wait_for(
-        lambda: "orders" in ok(*topics, "--list").splitlines() and ok(*topics, "--list"), message="orders in --list"
+        lambda: "orders" in ok(*topics, "--list").splitlines() and ok(*topics, "--list"), what="orders in --list"
     )
     assert "orders" in listed.splitlines()
     assert all(not name.startswith("__") for name in ok(*topics, "--list", "--exclude-internal").splitlines())
@@ -137,12 +138,12 @@ def test_topic_lifecycle(cluster: LocalCluster) -> None:
     ok(*topics, "--alter", "--topic", "orders", "--partitions", "5")
     described = wait_for(
         lambda: SUMMARY.match(ok(*topics, "--describe", "--topic", "orders").splitlines()[0])["count"] == "5",
-        message="5 partitions",
+        what="5 partitions",
     )
     assert described
 
     ok(*topics, "--delete", "--topic", "orders")
-    wait_for(lambda: "orders" not in ok(*topics, "--list").splitlines(), message="orders deleted")
+    wait_for(lambda: "orders" not in ok(*topics, "--list").splitlines(), what="orders deleted")
     wait_for_topic_gone(b, "orders")  # from every broker, whichever the next commands ask
 
     missing = kopfka(*topics, "--describe", "--topic", "orders")

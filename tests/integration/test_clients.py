@@ -7,8 +7,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from tests.integration.admin import create_topic, wait_for
+from tests.integration.admin import create_topic
 from tests.integration.clients import ALL_CLIENTS, CODECS, Client, ConfluentClient, Outgoing
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -95,6 +96,6 @@ def restarted(cluster):
         written = {p: sum(1 for m in sent if m.partition == p) for p in range(PARTITIONS)}
         wait_for(
             lambda t=topic, w=written: ConfluentClient().high_watermarks(cluster.bootstrap_servers, t, list(w)) == w,
-            message=f"every partition of {topic} served again with all its records",
+            what=f"every partition of {topic} served again with all its records",
         )
     return True

@@ -40,7 +40,7 @@ def test_topics_spread_over_brokers_and_every_broker_agrees(cluster) -> None:
         settled = all(leader > 0 and isr for leader, _r, isr in views[0].values())
         return views if settled and views[0] == views[1] == views[2] else None
 
-    views = wait_for(agreeing_views, message="every broker to report the same metadata")
+    views = wait_for(agreeing_views, what="every broker to report the same metadata")
     leaders = sorted(leader for leader, _r, _i in views[0].values())
     assert leaders == [1, 1, 2, 2, 3, 3]
     holders = sorted(b for _l, replicas, _i in views[0].values() for b in replicas)
@@ -52,7 +52,7 @@ def test_topics_spread_over_brokers_and_every_broker_agrees(cluster) -> None:
     # a broker's metadata and its replica folders follow the same change, but not at the same instant
     for broker_id in cluster.broker_ports:
         expected = {f"spread-{p}" for p, (_l, replicas, _i) in views[0].items() if broker_id in replicas}
-        wait_for(lambda b=broker_id, e=expected: local_replicas(b) == e, message=f"broker {broker_id}'s replicas")
+        wait_for(lambda b=broker_id, e=expected: local_replicas(b) == e, what=f"broker {broker_id}'s replicas")
         assert local_replicas(broker_id) == expected
 
 
@@ -76,7 +76,7 @@ def test_metadata_from_each_broker_names_the_same_controller_and_cluster(cluster
         known = all(a["controller_id"] >= 0 and len(a["brokers"]) == len(answers) for a in answers)
         return answers if known and len({a["controller_id"] for a in answers}) == 1 else None
 
-    answers = wait_for(settled, message="every broker to know the controller and the other brokers")
+    answers = wait_for(settled, what="every broker to know the controller and the other brokers")
     assert len({a["controller_id"] for a in answers}) == 1
     assert len({a["cluster_id"] for a in answers}) == 1
     assert all(sorted(b["node_id"] for b in a["brokers"]) == [1, 2, 3] for a in answers)
@@ -94,7 +94,7 @@ def test_deleting_a_topic_removes_its_data_on_every_broker(cluster) -> None:
     assert len(partition_dirs()) == 9
     client = admin(cluster.bootstrap_servers)
     client.delete_topics(["doomed"], operation_timeout=60, request_timeout=90)["doomed"].result(120)
-    wait_for(lambda: not partition_dirs(), message="every replica's directory to go")
+    wait_for(lambda: not partition_dirs(), what="every replica's directory to go")
     # DeleteTopics waits for the broker that answered; the others learn through their own watches
     wait_for_topic_gone(cluster.bootstrap_servers, "doomed")
     assert "doomed" not in admin(cluster.bootstrap_servers).list_topics(timeout=30).topics

@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.integration.admin import create_topic, describe, wait_for
+from tests.integration.admin import create_topic, describe
 from tests.integration.clients import ConfluentClient
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +57,7 @@ def test_compacted_topic_keeps_exactly_the_latest_value_of_each_live_key(cluster
     b = cluster.bootstrap_servers
     topic = "compacted"
     create_topic(b, topic, partitions=1, replication_factor=3, config=TOPIC_CONFIG)
-    wait_for(lambda: len(describe(b, topic)[0][2]) == 3, message="full ISR")
+    wait_for(lambda: len(describe(b, topic)[0][2]) == 3, what="full ISR")
     expected: dict[bytes, bytes | None] = {}
     items: list[tuple[bytes, bytes | None]] = []
     for round_ in range(ROUNDS):
@@ -81,7 +82,7 @@ def test_compacted_topic_keeps_exactly_the_latest_value_of_each_live_key(cluster
     # that append rolls only once the active segment is older than segment.ms on every replica
     segment_s = int(TOPIC_CONFIG["segment.ms"]) / 1000
     wait_for(lambda: active_segment_age(cluster, topic) > segment_s + 0.5, interval=0.1,
-             message=f"every replica's active segment to be older than {segment_s}s")
+             what=f"every replica's active segment to be older than {segment_s}s")
     produce(b, topic, [(b"zz-end", b"end")])
     expected[b"zz-end"] = b"end"
     live = {k: v for k, v in expected.items() if v is not None}
@@ -93,7 +94,7 @@ def test_compacted_topic_keeps_exactly_the_latest_value_of_each_live_key(cluster
             return None  # older versions or tombstones still there
         return read
 
-    read = wait_for(compacted, timeout=180, interval=1, message="compaction of every version and tombstone")
+    read = wait_for(compacted, timeout=180, interval=1, what="compaction of every version and tombstone")
     assert {m.key: m.value for m in read} == live
     assert len(read) == len(live)
     offsets = [m.offset for m in read]
@@ -102,7 +103,7 @@ def test_compacted_topic_keeps_exactly_the_latest_value_of_each_live_key(cluster
         lambda: (lambda sizes: sizes if all(size < payload / 3 for size in sizes.values()) else None)(
             log_bytes(cluster, topic)
         ),
-        message=f"every replica's .log files to shrink well below the {payload} bytes written",
+        what=f"every replica's .log files to shrink well below the {payload} bytes written",
     )
     for broker in cluster.broker_ports:
         assert "cleaned compacted-0" in cluster.log_path(broker).read_text()

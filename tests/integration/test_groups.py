@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 from confluent_kafka import ConsumerGroupState
-from tests.integration.admin import create_topic, describe, wait_for
+from tests.integration.admin import create_topic, describe
 from tests.integration.clients import ConfluentClient, Outgoing
+from tests.waiting import wait_for
 
 from kafka_broker.coordinator.group_coordinator import partition_for
 
@@ -223,7 +224,7 @@ def values(members: list[Member]) -> Counter[bytes]:
 
 def wait_consumed(members: list[Member], expected: int, timeout: float = 120) -> None:
     wait_for(lambda: sum(len(m.consumed) for m in members) >= expected, timeout=timeout,
-             message=f"{expected} messages consumed (errors: {[m.errors for m in members]})")
+             what=f"{expected} messages consumed (errors: {[m.errors for m in members]})")
 
 
 def wait_assignment(members: list[Member], partitions: int = 6, timeout: float = 120) -> None:
@@ -234,7 +235,7 @@ def wait_assignment(members: list[Member], partitions: int = 6, timeout: float =
         return sorted(owned) == list(range(partitions)) and all(m.assigned for m in members)
 
     wait_for(balanced, timeout=timeout,
-             message=f"balanced assignment (have {[sorted(m.assigned) for m in members]})")
+             what=f"balanced assignment (have {[sorted(m.assigned) for m in members]})")
 
 
 def assert_exactly_once(members: list[Member], total: int) -> None:
@@ -268,13 +269,13 @@ def wait_all_committed(bootstrap: str, group: str, topic: str, total: int, parti
     members have processed and committed all they will, so a record consumed twice would be there now."""
     expected = dict.fromkeys(range(partitions), total // partitions)
     wait_for(lambda: committed(bootstrap, group, topic, partitions) == expected,
-             message=f"group {group} to commit offset {total // partitions} on every partition")
+             what=f"group {group} to commit offset {total // partitions} on every partition")
 
 
 def wait_group_state(bootstrap: str, group: str, state: Any, members: int) -> None:
     wait_for(
         lambda: (d := describe_group(bootstrap, group)).state == state and len(d.members) == members,
-        message=f"group {group} {state} with {members} member(s)",
+        what=f"group {group} {state} with {members} member(s)",
     )
 
 
@@ -387,7 +388,7 @@ def test_static_member_restarts_without_rebalance(cluster) -> None:
                                 **{"group.instance.id": "static-2"})
         members.append(again)
         again.start()
-        wait_for(lambda: again.assigned, message="the restarted static member's assignment")
+        wait_for(lambda: again.assigned, what="the restarted static member's assignment")
         assert again.assigned == owned
         assert again.member_id != two.member_id
         produce_numbered(bootstrap, topic, 120, 120)
@@ -425,7 +426,7 @@ def test_kopfka_groups_list_and_describe(cluster) -> None:
     try:
         wait_assignment([member], partitions=3)
         wait_consumed([member], 30)
-        wait_for(lambda: committed(bootstrap, group, topic, 3) == {0: 10, 1: 10, 2: 10}, message="commits")
+        wait_for(lambda: committed(bootstrap, group, topic, 3) == {0: 10, 1: 10, 2: 10}, what="commits")
         assert group in kopfka("groups", "--bootstrap-server", bootstrap, "--list").split()
         lines = kopfka("groups", "--bootstrap-server", bootstrap, "--describe", "--group", group).splitlines()
         assert lines[0] == ""
@@ -472,7 +473,7 @@ def test_committed_offsets_survive_kill_of_the_coordinator(cluster_factory) -> N
     try:
         wait_consumed([first], 300)
         wait_for(lambda: committed(bootstrap, group, topic) == dict.fromkeys(range(6), 50),
-                 message="all 300 committed")
+                 what="all 300 committed")
     finally:
         first.stop()
     produce_numbered(bootstrap, topic, 300, 300)
@@ -481,13 +482,13 @@ def test_committed_offsets_survive_kill_of_the_coordinator(cluster_factory) -> N
     # on a loaded machine): wait for that, then check it.
     leader, replicas, isr = wait_for(
         lambda: (p := describe(bootstrap, "__consumer_offsets")[offsets_partition]) and len(p[2]) == 3 and p,
-        message="the group's __consumer_offsets partition fully in sync",
+        what="the group's __consumer_offsets partition fully in sync",
     )
     assert len(replicas) == 3 and len(isr) == 3, (replicas, isr)
     cluster.kill_broker(leader, signal.SIGKILL)
     survivors = ",".join(f"127.0.0.1:{port}" for b, port in cluster.broker_ports.items() if b != leader)
     wait_for(lambda: describe(survivors, "__consumer_offsets")[offsets_partition][0] not in (leader, -1),
-             message="a new leader for the group's __consumer_offsets partition")
+             what="a new leader for the group's __consumer_offsets partition")
     assert committed(survivors, group, topic) == dict.fromkeys(range(6), 50)
     second = ConfluentMember(survivors, topic, group)
     second.start()

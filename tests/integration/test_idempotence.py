@@ -10,8 +10,9 @@ import time
 from collections import defaultdict
 
 import pytest
-from tests.integration.admin import create_topic, describe, wait_for
+from tests.integration.admin import create_topic, describe
 from tests.integration.clients import ConfluentClient
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +108,7 @@ class NumberedProducer(threading.Thread):
         """Until `more` records beyond those acknowledged so far are acknowledged: the stream is flowing."""
         target = self.delivered + more
         wait_for(lambda: self.delivered >= target, timeout=timeout,
-                 message=f"{target} acknowledged records (have {self.delivered}, failed {self.failed[:3]})")
+                 what=f"{target} acknowledged records (have {self.delivered}, failed {self.failed[:3]})")
 
     def finish(self) -> None:
         self.stop_event.set()
@@ -224,7 +225,7 @@ def test_leader_kill9_mid_stream_gives_every_record_exactly_once(cluster_factory
     b = cluster.bootstrap_servers
     create_topic(b, "exactly-once", partitions=2, replication_factor=3)
     wait_for(lambda: all(len(isr) == 3 for _l, _r, isr in describe(b, "exactly-once").values()),
-             message="full ISR")
+             what="full ISR")
     producer = NUMBERED[client](b, "exactly-once", 2)
     producer.start()
     try:
@@ -235,12 +236,12 @@ def test_leader_kill9_mid_stream_gives_every_record_exactly_once(cluster_factory
             survivors = ",".join(f"127.0.0.1:{p}" for i, p in cluster.broker_ports.items() if i != leader)
             # the leader is noticed gone when its ZooKeeper session expires; then partition 0 is led elsewhere
             wait_for(lambda: describe(survivors, "exactly-once")[0][0] not in (leader, -1),  # noqa: B023
-                     message=f"a new leader of partition 0 after broker {leader}")
+                     what=f"a new leader of partition 0 after broker {leader}")
             producer.wait_delivered(50)  # the stream goes on with the new leader
             cluster.start_broker(leader)
             wait_for(
                 lambda: all(len(isr) == 3 for _l, _r, isr in describe(b, "exactly-once").values()),
-                message="full ISR after restart",
+                what="full ISR after restart",
             )
         producer.wait_delivered(50)  # and after the last restart
     finally:

@@ -17,8 +17,9 @@ import time
 from typing import Any
 
 import pytest
-from tests.integration.admin import create_topic_with_assignment, wait_for
+from tests.integration.admin import create_topic_with_assignment
 from tests.integration.wire import WireClient
+from tests.waiting import wait_for
 
 from kafka_broker.protocol import ApiKey, ErrorCode, encode_request
 from kafka_broker.storage.records import Record, build_batch
@@ -41,7 +42,7 @@ def cluster(module_cluster_factory):
 def client(cluster):
     """A raw connection to broker 1, once broker 1 leads acks0-0 and knows acks0-1 is led elsewhere."""
     wait_for(lambda: _partition_errors(cluster) == {0: ErrorCode.NONE, 1: ErrorCode.NOT_LEADER_OR_FOLLOWER},
-             message="broker 1 to lead acks0-0 only")
+             what="broker 1 to lead acks0-0 only")
     client = WireClient(cluster.host, cluster.broker_ports[1])
     yield client
     client.close()

@@ -10,8 +10,9 @@ import subprocess
 import sys
 
 import pytest
-from tests.integration.admin import create_topic, describe, wait_for
+from tests.integration.admin import create_topic, describe
 from tests.integration.clients import ConfluentClient, Outgoing
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ def test_damaged_tail_is_truncated_on_restart(cluster_factory, damage: str) -> N
     path.write_bytes(bytes(data))
     cluster.start_broker(1)  # registered; it serves its partitions a moment later
     wait_for(lambda: ConfluentClient().high_watermarks(cluster.bootstrap_servers, "torn", [0]),
-             message="the restarted broker to serve torn-0")
+             what="the restarted broker to serve torn-0")
     read = ConfluentClient().consume_to_end(cluster.bootstrap_servers, "torn", [0])  # all that survived
     values = [m.value for m in read]
     assert values[:20] == [m.value for m in first]

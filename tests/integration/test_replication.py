@@ -80,7 +80,7 @@ def wait_for_metadata_to_follow_zookeeper(cluster, bootstrap: str, topic: str) -
     """Until every broker in `bootstrap` shows `topic` as ZooKeeper holds it; returns that view."""
     return wait_for(
         lambda: (v := agreed_view(bootstrap, topic)) and v == zookeeper_view(cluster, topic) and v,
-        message=f"every broker's metadata of {topic} to follow ZooKeeper",
+        what=f"every broker's metadata of {topic} to follow ZooKeeper",
     )
 
 
@@ -94,7 +94,7 @@ def wait_for_failover(bootstrap: str, topic: str, victim: int) -> None:
     (a killed broker is noticed when its ZooKeeper session expires, then the controller re-elects)."""
     wait_for(
         lambda: all(leader not in (victim, md.NO_LEADER) for leader, _r, _i in describe(bootstrap, topic).values()),
-        message=f"every partition of {topic} led by a broker other than {victim}",
+        what=f"every partition of {topic} led by a broker other than {victim}",
     )
 
 
@@ -152,7 +152,7 @@ class NumberedProducer(threading.Thread):
         """Until `more` records beyond those acknowledged so far are acknowledged: the stream is flowing."""
         target = self.delivered + more
         wait_for(lambda: self.delivered >= target, timeout=timeout,
-                 message=f"{target} acknowledged records (have {self.delivered}, failed {self.failed[:3]})")
+                 what=f"{target} acknowledged records (have {self.delivered}, failed {self.failed[:3]})")
 
     def finish(self) -> None:
         self.stop_event.set()
@@ -194,7 +194,7 @@ def test_seed_fault_tolerance_scenario(cluster_factory) -> None:
         lambda: (lambda s: s if "Isr:" in s and len(s.split("Isr:")[1].split(",")) == 2 else None)(
             partition_line(b, "test")
         ),
-        message="both replicas in sync",
+        what="both replicas in sync",
     )
     fields = dict(f.split(": ", 1) for f in line.split("\t") if ": " in f)
     leader, replicas = int(fields["Leader"]), [int(r) for r in fields["Replicas"].split(",")]
@@ -207,7 +207,7 @@ def test_seed_fault_tolerance_scenario(cluster_factory) -> None:
     survivors = survivors_of(cluster, leader)
     line = wait_for(
         lambda: (lambda s: s if f"Leader: {follower}\t" in s else None)(partition_line(survivors, "test")),
-        message="the follower to take over",
+        what="the follower to take over",
     )
     assert line.endswith(f"Isr: {follower}"), line
     read = ConfluentClient().consume(survivors, "test", [0], len(sent))
@@ -216,7 +216,7 @@ def test_seed_fault_tolerance_scenario(cluster_factory) -> None:
     cluster.start_broker(leader)
     wait_for(
         lambda: sorted(describe(b, "test")[0][2]) == sorted(replicas),
-        message="the old leader to rejoin the ISR",
+        what="the old leader to rejoin the ISR",
     )
     # the next describe may ask a broker whose metadata lags behind the one that just answered
     assert wait_for_metadata_to_follow_zookeeper(cluster, b, "test")[0][0] == follower
@@ -233,18 +233,18 @@ def test_controller_failover_bumps_the_epoch(cluster_factory) -> None:
             epoch = md.decode_controller_epoch(client.get(md.CONTROLLER_EPOCH_PATH)[0])
             return (current, epoch) if current != md.NO_LEADER and epoch > 0 else None
 
-        controller, epoch = wait_for(controller_and_epoch, message="the first controller and its epoch")
+        controller, epoch = wait_for(controller_and_epoch, what="the first controller and its epoch")
         cluster.kill_broker(controller, signal.SIGKILL)
 
         def new_controller() -> int | None:
             current = md.decode_controller(client.get(md.CONTROLLER_PATH)[0])
             return current if current not in (controller, md.NO_LEADER) else None
 
-        successor = wait_for(new_controller, message="a new controller")
+        successor = wait_for(new_controller, what="a new controller")
         # the successor creates /controller first and bumps /controller_epoch right after
         new_epoch = wait_for(
             lambda: (e := md.decode_controller_epoch(client.get(md.CONTROLLER_EPOCH_PATH)[0])) != epoch and e,
-            message="the successor's controller epoch",
+            what="the successor's controller epoch",
         )
         assert new_epoch > epoch
         # the new controller does its job: a topic created now gets leaders. The survivors learn through
@@ -276,7 +276,7 @@ def test_no_acknowledged_loss_under_repeated_kill9(cluster_factory) -> None:
             cluster.start_broker(victim)
             wait_for(
                 lambda: all(len(isr) == 3 for _l, _r, isr in describe(b, "numbers").values()),
-                message="full ISR after restart",
+                what="full ISR after restart",
             )
     finally:
         producer.finish()
@@ -297,7 +297,7 @@ def test_rolling_restart_with_sigterm_fails_no_delivery(cluster_factory) -> None
             cluster.restart_broker(broker_id)  # SIGTERM: controlled shutdown, then start again
             wait_for(
                 lambda: all(len(isr) == 3 for _l, _r, isr in describe(b, "rolling").values()),
-                message="full ISR after restart",
+                what="full ISR after restart",
             )
     finally:
         producer.finish()
@@ -324,7 +324,7 @@ def test_reassignment_under_load(cluster_factory, tmp_path) -> None:
             lambda: (
                 "is complete" in kopfka("reassign", "--zookeeper", cluster.zookeeper_connect, "--verify", str(plan))
             ),
-            message="reassignment to finish",
+            what="reassignment to finish",
         )
         producer.wait_delivered(50)  # and are still acknowledged after the move
     finally:
@@ -336,7 +336,7 @@ def test_reassignment_under_load(cluster_factory, tmp_path) -> None:
     check_nothing_acknowledged_was_lost(b, "moving", producer.acked)
     wait_for(
         lambda: not (cluster.data_dir / "broker-1" / "data" / "moving-0").exists(),
-        message="broker 1 to drop its replica",
+        what="broker 1 to drop its replica",
     )
 
 
@@ -373,7 +373,7 @@ def test_divergent_tail_is_truncated(cluster_factory) -> None:
 
     create_topic_with_assignment(b, "diverge", [[1, 2]])
     ConfluentClient().produce(b, "diverge", [Outgoing(0, b"k", f"committed-{i}".encode()) for i in range(10)], "none")
-    wait_for(lambda: sorted(describe(b, "diverge")[0][2]) == [1, 2], message="ISR {1,2}")
+    wait_for(lambda: sorted(describe(b, "diverge")[0][2]) == [1, 2], what="ISR {1,2}")
     follower_pid = int((cluster.data_dir / "broker-2.pid").read_text())
     os.kill(follower_pid, signal.SIGSTOP)
     try:
@@ -389,16 +389,16 @@ def test_divergent_tail_is_truncated(cluster_factory) -> None:
     finally:
         os.kill(follower_pid, signal.SIGCONT)
     survivors = survivors_of(cluster, 1)
-    wait_for(lambda: describe(survivors, "diverge")[0][0] == 2, message="broker 2 to lead")
+    wait_for(lambda: describe(survivors, "diverge")[0][0] == 2, what="broker 2 to lead")
     ConfluentClient().produce(
         survivors, "diverge", [Outgoing(0, b"k", f"new-leader-{i}".encode()) for i in range(3)], "none"
     )
     cluster.start_broker(1)
-    wait_for(lambda: sorted(describe(b, "diverge")[0][2]) == [1, 2], message="broker 1 back in sync")
+    wait_for(lambda: sorted(describe(b, "diverge")[0][2]) == [1, 2], what="broker 1 back in sync")
     values = [m.value.decode() for m in ConfluentClient().consume(b, "diverge", [0], 13)]
     assert values == [f"committed-{i}" for i in range(10)] + [f"new-leader-{i}" for i in range(3)]
     logs = [cluster.data_dir / f"broker-{i}" / "data" / "diverge-0" / "00000000000000000000.log" for i in (1, 2)]
-    wait_for(lambda: logs[0].read_bytes() == logs[1].read_bytes(), message="identical logs")
+    wait_for(lambda: logs[0].read_bytes() == logs[1].read_bytes(), what="identical logs")
     assert b"unreplicated" not in logs[0].read_bytes()
 
 
@@ -427,7 +427,7 @@ def test_quick_restart_retakes_leadership_at_a_new_epoch(cluster_factory) -> Non
     assert leader_epoch() == (1, 0)
     cluster.kill_broker(1, signal.SIGKILL)
     cluster.start_broker(1)  # waits until the new incarnation is registered
-    assert wait_for(lambda: leader_epoch()[1] >= 1, message="a new leader epoch")
+    assert wait_for(lambda: leader_epoch()[1] >= 1, what="a new leader epoch")
     assert leader_epoch()[0] == 1
     ConfluentClient().produce(b, "bounce", [Outgoing(0, b"k", b"after")], "none")
     assert [m.value for m in ConfluentClient().consume(b, "bounce", [0], 2)] == [b"before", b"after"]

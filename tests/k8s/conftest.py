@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.waiting import wait_for
 
-from .local_cluster import TOOLS, LocalKubernetes, free_port, operator_process, tool, wait_until
+from .local_cluster import TOOLS, LocalKubernetes, free_port, operator_process, tool
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "kopfka"
@@ -85,7 +86,7 @@ def operator(kube: LocalKubernetes, chart_installed: str, tmp_path_factory: pyte
     }
     log = workdir / "operator.log"
     account = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{RELEASE}"
-    wait_until(
+    wait_for(
         lambda: all(
             kube.kubectl("auth", "can-i", verb, resource, "--all-namespaces", f"--as={account}", check=False).returncode
             == 0
@@ -95,7 +96,7 @@ def operator(kube: LocalKubernetes, chart_installed: str, tmp_path_factory: pyte
         what=f"the chart's RBAC to authorize {account}",
     )
     with operator_process(kubeconfig, log, extra_env=env) as proc:
-        wait_until(lambda: _listening(port), timeout=180, what="the operator's webhook server", alive=[proc])
+        wait_for(lambda: _listening(port), timeout=180, what="the operator's webhook server", alive=[proc])
         kube.kubectl("apply", "-f", "-", input=_webhook_registration(kube, port))
         try:
             _wait_for_the_webhook(kube, proc)
@@ -130,7 +131,7 @@ def _wait_for_the_webhook(kube: LocalKubernetes, operator: object) -> None:
         )
         return result.returncode != 0 and "ReplicationFactorExceedsBrokers" in result.stderr
 
-    wait_until(rejected, timeout=120, interval=0.5, what="the KafkaTopic webhook to be in effect", alive=[operator])
+    wait_for(rejected, timeout=120, interval=0.5, what="the KafkaTopic webhook to be in effect", alive=[operator])
 
 
 def _listening(port: int) -> bool:

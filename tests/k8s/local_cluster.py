@@ -17,7 +17,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from tests.waiting import wait_for
 
 BIN_DIR = Path(os.environ.get("KOPFKA_CACHE", Path.home() / ".cache" / "kopfka")) / "bin"
 TOOLS = ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "helm")
@@ -183,24 +183,6 @@ class Process:
             self.proc.wait()
 
 
-def wait_until(check, *, timeout: float, interval: float = 0.2, what: str = "condition", alive=()) -> None:
-    """Poll ``check`` until it returns something truthy; an exception counts as "not yet". Fails at once if
-    a process in ``alive`` has exited. ``timeout`` is only an upper bound: make it generous, a loaded 2-core
-    CI machine is slow."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        for p in alive:
-            p.check_alive()
-        try:
-            if check():
-                return
-        except Exception as exc:
-            last = exc
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}" + (f": {last}" if last else ""))
-
-
 @dataclass
 class LocalKubernetes:
     """Start with ``with LocalKubernetes(workdir) as kube: ...``; ``kube.kubeconfig`` is an admin kubeconfig."""
@@ -331,7 +313,7 @@ class LocalKubernetes:
             self.processes.append(process)
             process.start()
             try:
-                wait_until(ready, timeout=timeout, what=what, alive=self.processes)
+                wait_for(ready, timeout=timeout, what=what, alive=self.processes)
                 return
             except RuntimeError as exc:
                 if "address already in use" not in str(exc) or attempt == attempts - 1:

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
+from tests import waiting
 
 from .conftest import REPO
-from .local_cluster import LocalKubernetes, wait_until
+from .local_cluster import LocalKubernetes
 
 pytestmark = pytest.mark.k8s
 
@@ -36,15 +37,14 @@ def get(kube: LocalKubernetes, namespace: str, kind: str, name: str | None = Non
 
 
 def names_of(kube: LocalKubernetes, namespace: str, kind: str, selector: str) -> list[str]:
-    items = get(kube, namespace, kind + ",", None) if False else None  # noqa: F841 (kept simple below)
     result = kube.kubectl("get", kind, "-n", namespace, "-l", selector, "-o", "json")
     return sorted(i["metadata"]["name"] for i in json.loads(result.stdout)["items"])
 
 
 def wait_for(kube, operator, check, what: str, timeout: float = 180) -> None:
-    """``local_cluster.wait_until`` with the control plane and the operator watched; ``timeout`` is only an
+    """:func:`tests.waiting.wait_for` with the control plane and the operator watched; ``timeout`` is only an
     upper bound, generous for a loaded machine."""
-    wait_until(check, timeout=timeout, what=what, alive=[operator, *kube.processes], interval=0.5)
+    waiting.wait_for(check, timeout=timeout, what=what, alive=[operator, *kube.processes], interval=0.5)
 
 
 def apply_example(kube: LocalKubernetes, namespace: str, **spec_changes) -> dict:

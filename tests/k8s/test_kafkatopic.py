@@ -6,8 +6,9 @@ import json
 
 import pytest
 import yaml
+from tests.waiting import wait_for
 
-from .local_cluster import LocalKubernetes, wait_until
+from .local_cluster import LocalKubernetes
 
 pytestmark = pytest.mark.k8s
 
@@ -71,7 +72,7 @@ def test_rf_above_brokers_is_refused_in_status_with_a_warning(kube, operator, na
     apply(kube, namespace, topic(3))
     # The cluster shrinks under the topic (the webhook checks topics, not clusters): the reconcile refuses.
     kube.kubectl("patch", "kafkacluster", "demo", "-n", namespace, "--type=merge", "-p", '{"spec":{"brokers":2}}')
-    wait_until(
+    wait_for(
         lambda: topic_status(kube, namespace).get("phase") == "Refused",
         timeout=180,
         what="phase Refused",
@@ -92,7 +93,7 @@ def test_rf_above_brokers_is_refused_in_status_with_a_warning(kube, operator, na
 
 def test_unknown_cluster_is_reported(kube, operator, namespace):
     apply(kube, namespace, topic(1, cluster_name="missing"))
-    wait_until(
+    wait_for(
         lambda: ready_reason(topic_status(kube, namespace)) == "ClusterNotFound",
         timeout=180,
         what="reason ClusterNotFound",
@@ -106,7 +107,7 @@ def test_unknown_cluster_is_reported(kube, operator, namespace):
 def test_unreachable_brokers_are_reported_and_retried(kube, operator, namespace):
     apply(kube, namespace, cluster(3))
     apply(kube, namespace, topic(2))
-    wait_until(
+    wait_for(
         lambda: ready_reason(topic_status(kube, namespace)) == "KafkaError",
         timeout=180,
         what="reason KafkaError",

@@ -14,8 +14,9 @@ import uuid
 import pytest
 import yaml
 from confluent_kafka.admin import AdminClient, ConfigResource
+from tests.waiting import wait_for
 
-from .local_cluster import LocalKubernetes, wait_until
+from .local_cluster import LocalKubernetes
 
 try:  # as tests/k8s/conftest.py imports the integration tier's fixtures
     from tests.integration.admin import wait_for_config, wait_for_topic
@@ -106,7 +107,7 @@ def test_topic_lifecycle(kube, operator, brokers, kafka_cluster):
     ns, bootstrap, name = kafka_cluster, brokers.bootstrap_servers, "orders"
 
     def wait(check, what):
-        wait_until(check, timeout=180, interval=0.5, what=what, alive=[operator])
+        wait_for(check, timeout=180, interval=0.5, what=what, alive=[operator])
 
     kube.kubectl(
         "apply",
@@ -150,17 +151,17 @@ def test_topic_lifecycle(kube, operator, brokers, kafka_cluster):
 def test_replication_factor_change_reassigns(kube, operator, brokers, kafka_cluster):
     ns, bootstrap, name = kafka_cluster, brokers.bootstrap_servers, "rf-change"
     kube.kubectl("apply", "-n", ns, "-f", "-", input=topic_doc(name, partitions=3, replicationFactor=1))
-    wait_until(
+    wait_for(
         lambda: status(kube, ns, name).get("phase") == "Ready", timeout=180, what="topic Ready", alive=[operator]
     )
     patch(kube, ns, name, {"replicationFactor": 3})
-    wait_until(
+    wait_for(
         lambda: all(len(set(r)) == 3 for r in in_kafka(bootstrap, name)[0].values()),
         timeout=300,
         what="every partition on 3 replicas",
         alive=[operator],
     )
-    wait_until(
+    wait_for(
         lambda: status(kube, ns, name).get("replicationFactor") == 3, timeout=180, what="status RF 3", alive=[operator]
     )
 
@@ -189,7 +190,7 @@ def test_lost_broker_replicas_move_after_the_grace_period(kube, operator, fragil
     }
     kube.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(doc))
     kube.kubectl("apply", "-n", namespace, "-f", "-", input=topic_doc("spread", partitions=6, replicationFactor=2))
-    wait_until(
+    wait_for(
         lambda: status(kube, namespace, "spread").get("phase") == "Ready",
         timeout=180,
         what="topic Ready",
@@ -204,7 +205,7 @@ def test_lost_broker_replicas_move_after_the_grace_period(kube, operator, fragil
         current = in_kafka(bootstrap, "spread")
         return current is not None and all(victim not in r and len(set(r)) == 2 for r in current[0].values())
 
-    wait_until(healed, timeout=300, interval=1, what=f"every replica moved off lost broker {victim}", alive=[operator])
+    wait_for(healed, timeout=300, interval=1, what=f"every replica moved off lost broker {victim}", alive=[operator])
     cluster = json.loads(kube.kubectl("get", "kafkacluster", "real", "-n", namespace, "-o", "json").stdout)
     assert [b["id"] for b in cluster["status"]["lostBrokers"]] in ([victim], [])
     events = json.loads(kube.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]

@@ -10,9 +10,10 @@ import json
 
 import pytest
 import yaml
+from tests.waiting import wait_for
 
 from .conftest import REPO
-from .local_cluster import LocalKubernetes, wait_until
+from .local_cluster import LocalKubernetes
 
 pytestmark = pytest.mark.k8s
 
@@ -39,7 +40,7 @@ def cluster_status(kube: LocalKubernetes, namespace: str) -> dict:
 
 def test_ready_pods_make_the_cluster_running_and_config_changes_roll_one_broker_at_a_time(kube, operator, namespace):
     def wait(check, what, timeout=180):  # an upper bound, generous for a loaded machine
-        wait_until(check, timeout=timeout, interval=0.3, what=what, alive=[operator])
+        wait_for(check, timeout=timeout, interval=0.3, what=what, alive=[operator])
 
     doc = yaml.safe_load((REPO / "manifests" / "examples" / "kafkacluster.yaml").read_text())
     doc["spec"]["zookeeper"] = {"connect": "zookeeper.example:2181"}

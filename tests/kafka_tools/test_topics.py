@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.integration.admin import admin, create_topic, describe, wait_for
+from tests.integration.admin import admin, create_topic, describe
+from tests.waiting import wait_for
 
 
 @dataclass
@@ -81,7 +82,7 @@ def test_alter_adds_partitions(bootstrap, kafka_tool):
     create_topic(bootstrap, "grown", partitions=2, replication_factor=2)
     kafka_tool("kafka-topics", "--bootstrap-server", bootstrap, "--alter", "--topic", "grown", "--partitions", "5")
 
-    wait_for(lambda: len(describe(bootstrap, "grown")) == 5, message="five partitions in kopfka's metadata")
+    wait_for(lambda: len(describe(bootstrap, "grown")) == 5, what="five partitions in kopfka's metadata")
     described = parse_describe(kafka_tool("kafka-topics", "--bootstrap-server", bootstrap,
                                           "--describe", "--topic", "grown").stdout)["grown"]
     assert (described.partition_count, described.replication_factor) == (5, 2)
@@ -95,7 +96,7 @@ def test_delete(bootstrap, kafka_tool):
     kafka_tool("kafka-topics", "--bootstrap-server", bootstrap, "--delete", "--topic", "deleted")
 
     wait_for(lambda: "deleted" not in admin(bootstrap).list_topics(timeout=15).topics,
-             message="the topic gone from kopfka's metadata")
+             what="the topic gone from kopfka's metadata")
     listed = kafka_tool("kafka-topics", "--bootstrap-server", bootstrap, "--list").stdout.split()
     assert "deleted" not in listed
     missing = kafka_tool("kafka-topics", "--bootstrap-server", bootstrap, "--describe", "--topic", "deleted",
