@@ -16,7 +16,9 @@ admin znodes schedules one reconcile pass over the whole metadata, which
 3. advances reassignments (:mod:`.reassignment`) and preferred-leader elections, including the
    periodic automatic rebalance when ``auto.leader.rebalance.enable`` is on.
 
-Every state write is conditional on the znode version; a lost race just means another pass.
+Every state write is conditional on the znode version; a lost race just means another pass. Which
+brokers are alive is read from ``/brokers/ids`` at each pass, not from the watch-fed cache, which may
+not yet know of a registration that went with its broker's session.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ class Controller:
     # --- one reconcile pass -------------------------------------------------------------------------
 
     async def reconcile(self) -> None:
-        live = set(self.cache.brokers)
+        live = await self._live_brokers()
         for name, topic in list(self.cache.topics.items()):
             if topic.marked_for_deletion:
                 log.info("deleting topic %s", name)
@@ -107,6 +109,13 @@ class Controller:
         await self._forget_deletions_of_missing_topics()
         await reassignment.step(self.cache, self.store, self.epoch)
         await self._preferred_elections(live)
+
+    async def _live_brokers(self) -> set[int]:
+        """The registered brokers as ZooKeeper has them now. The cache can lag: a controller that just
+        took over may not have heard yet that the old controller's registration went with its session,
+        and would keep (or make) that broker a leader."""
+        ids = await self.store.read_children(md.BROKER_IDS_PATH)
+        return {int(i) for i in ids if i.isdigit()}
 
     def _unclean_allowed(self, overrides: dict[str, str]) -> bool:
         value = overrides.get(

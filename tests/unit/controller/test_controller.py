@@ -186,3 +186,18 @@ async def test_the_controller_task_takes_control_and_reacts_to_changes(cluster: 
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_controller_whose_cache_still_lists_a_dead_broker_elects_from_zookeepers_view(
+        cluster: FakeCluster) -> None:
+    """The controller used to take the live brokers from its watch-fed cache: a controller that had not heard
+    yet of a registration gone with its session kept the dead broker as leader (and placed new replicas on it)."""
+    await cluster.create_topic("t", {0: [3, 2, 1]})
+    await cluster.controller_pass()
+    assert cluster.zk.state("t", 0).leader == 3
+    controller = cluster.controller
+    registration = controller.cache.brokers[3]
+    await cluster.stop_broker(3)
+    controller.cache.brokers[3] = registration  # the broker-change notification has not arrived yet
+    await controller.controller.reconcile()
+    assert cluster.zk.state("t", 0).leader == 2
