@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from kafka_broker import metadata as md
 from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.zk_store import ZkStore
-from kafka_broker.config import ConfigError, validate_topic_config
+from kafka_broker.config import ConfigError, valid_stored_config, validate_topic_config
 from kafka_broker.protocol.errors import ErrorCode, KafkaError
 
 LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
 MAX_TOPIC_NAME = 249
+_CONFIG_WRITE_ATTEMPTS = 10
+"""Conditional writes of a topic's config tried before giving up on a race that never ends."""
 
 
 def validate_topic_name(name: str) -> None:
@@ -214,9 +216,25 @@ class TopicAdmin:
             raise KafkaError(f"Topic '{name}' does not exist.", code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
         await self.store.mark_topic_for_deletion(name)
 
-    async def set_topic_config(self, name: str, config: Mapping[str, str]) -> None:
-        try:
-            validate_topic_config(config)
-        except ConfigError as exc:
-            raise KafkaError(str(exc), code=ErrorCode.INVALID_CONFIG) from None
-        await self.store.set_topic_config(name, config)
+    async def alter_topic_config(
+        self, name: str, change: Callable[[dict[str, str]], dict[str, str]], *, defaults: Mapping[str, str],
+        validate_only: bool = False,
+    ) -> dict[str, str]:
+        """Apply ``change`` to the topic's overrides as stored in ZooKeeper (not as this broker's cache
+        last saw them) and write the result conditionally, so a concurrent change made through another
+        broker is never lost: on a lost race the change is applied again to the newer overrides.
+        Returns the new overrides; KafkaError (INVALID_CONFIG with Kafka's message) for a bad result."""
+        if name not in self.cache.topics:
+            raise KafkaError(f"Topic '{name}' does not exist.", code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        for _ in range(_CONFIG_WRITE_ATTEMPTS):
+            stored, version = await self.store.read_topic_config(name)
+            current, _invalid = valid_stored_config(stored)
+            updated = change(current)
+            try:
+                validate_topic_config(updated, defaults=defaults)
+            except ConfigError as exc:
+                raise KafkaError(str(exc), code=ErrorCode.INVALID_CONFIG) from None
+            if validate_only or await self.store.set_topic_config(name, updated, version=version):
+                return updated
+        raise KafkaError(f"the configs of topic '{name}' kept changing concurrently; retry",
+                         code=ErrorCode.REQUEST_TIMED_OUT)

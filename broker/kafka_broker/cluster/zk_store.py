@@ -203,21 +203,44 @@ class ZkStore:
 
         return await self._run(write)
 
-    async def set_topic_config(self, topic: str, config: Mapping[str, str]) -> None:
-        def write() -> None:
-            path = md.topic_config_path(topic)
+    async def read_topic_config(self, topic: str) -> tuple[dict[str, str], int]:
+        """The topic's stored overrides and the znode's version (-1: no znode yet)."""
+        def read() -> tuple[dict[str, str], int]:
             try:
-                self.zk.set(path, md.encode_topic_config(config))
+                data, stat = self.zk.get(md.topic_config_path(topic))
             except NoNodeError:
-                self.zk.create(path, md.encode_topic_config(config), makepath=True)
+                return {}, -1
+            return md.decode_topic_config(data), stat.version
+
+        return await self._run(read)
+
+    async def set_topic_config(self, topic: str, config: Mapping[str, str], *, version: int | None = None) -> bool:
+        """Write the topic's overrides and a change notice. With ``version`` the write is conditional: on the
+        znode still being at that version (-1: still absent); False when another writer came first."""
+        def write() -> bool:
+            path = md.topic_config_path(topic)
+            data = md.encode_topic_config(config)
+            try:
+                if version == -1:
+                    self.zk.create(path, data, makepath=True)
+                else:
+                    try:
+                        self.zk.set(path, data, version=-1 if version is None else version)
+                    except NoNodeError:
+                        if version is not None:
+                            return False
+                        self.zk.create(path, data, makepath=True)
+            except (BadVersionError, NodeExistsError):
+                return False
             self.zk.create(
                 f"{md.CONFIG_CHANGES_PATH}/{md.CONFIG_CHANGE_PREFIX}",
                 md.encode_config_change(f"topics/{topic}"),
                 sequence=True,
                 makepath=True,
             )
+            return True
 
-        await self._run(write)
+        return await self._run(write)
 
     async def mark_topic_for_deletion(self, topic: str) -> None:
         def mark() -> None:

@@ -1,14 +1,17 @@
 """IncrementalAlterConfigs: set, delete, append to or subtract from topic config overrides.
 
-The new overrides are validated as a whole, then written to ``/config/topics/<t>`` with a change
-notice; every broker hosting the topic applies them when its watch fires.
+The operations apply to the overrides stored in ``/config/topics/<t>`` (read there, not from this
+broker's cache, which may lag a change made through another broker); the result is validated as a
+whole and written back conditionally on the znode's version, with a change notice, so concurrent
+changes never overwrite each other. Every broker hosting the topic applies them when its watch fires.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from kafka_broker.config import TOPIC_CONFIGS, ConfigError, ConfigType, validate_topic_config
+from kafka_broker.config import TOPIC_CONFIGS, ConfigType
 from kafka_broker.handlers.configs import ResourceType
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
@@ -59,16 +62,11 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
             if rtype != ResourceType.TOPIC:
                 raise KafkaError("only topic configs can be altered; broker configs are static",
                                  code=ErrorCode.INVALID_REQUEST)
+            updated = await services.admin.alter_topic_config(
+                name, functools.partial(apply_operations, operations=res["configs"]),
+                defaults=services.config.topic_defaults, validate_only=request["validate_only"])
             info = services.cache.topics.get(name)
-            if info is None:
-                raise KafkaError(f"Topic '{name}' does not exist.", code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-            updated = apply_operations(info.config, res["configs"])
-            try:
-                validate_topic_config(updated, defaults=services.config.topic_defaults)
-            except ConfigError as exc:
-                raise KafkaError(str(exc), code=ErrorCode.INVALID_CONFIG) from None
-            if not request["validate_only"]:
-                await services.admin.set_topic_config(name, updated)
+            if info is not None and not request["validate_only"]:
                 info.config = updated
         except KafkaError as exc:
             result.update(error_code=exc.code, error_message=exc.message or None)

@@ -1,5 +1,6 @@
 import random
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
@@ -131,11 +132,23 @@ async def test_create_grow_configure_and_delete(admin: TopicAdmin) -> None:
         await admin.add_partitions("missing", 2)
     assert code_of(info) == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
 
-    await admin.set_topic_config("t", {"retention.ms": "7"})
-    assert await admin.store.read_data("/config/topics/t") is not None
+    def setting(name: str, value: str) -> Callable[[dict[str, str]], dict[str, str]]:
+        return lambda current: {**current, name: value}
+
+    assert await admin.alter_topic_config("t", setting("retention.ms", "7"), defaults={}) == {"retention.ms": "7"}
+    assert (await admin.store.read_topic_config("t"))[0] == {"retention.ms": "7"}
     with pytest.raises(KafkaError) as info:
-        await admin.set_topic_config("t", {"retention.ms": "soon"})
+        await admin.alter_topic_config("t", setting("retention.ms", "soon"), defaults={})
     assert code_of(info) == ErrorCode.INVALID_CONFIG
+    # A change made meanwhile through another broker (this one's cache never saw it) is kept, not overwritten:
+    # the first conditional write loses, and the change is applied again to what is stored now.
+    other = admin.store.zk.server.client()  # another broker's session
+    admin.store.zk.server.before_next("set", lambda: other.set(
+        "/config/topics/t", md.encode_topic_config({"retention.ms": "7", "cleanup.policy": "compact"})),
+        path="/config/topics/t")
+    assert await admin.alter_topic_config("t", setting("segment.bytes", "1048576"), defaults={}) == {
+        "retention.ms": "7", "cleanup.policy": "compact", "segment.bytes": "1048576"}
+    assert (await admin.store.read_topic_config("t"))[0]["cleanup.policy"] == "compact"
 
     await admin.delete_topic("t")
     assert await admin.store.read_children(md.DELETE_TOPICS_PATH) == ["t"]

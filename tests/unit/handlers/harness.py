@@ -98,10 +98,14 @@ class FakeStore:
         self.add_topic(topic, assignment.partitions, self.configs.get(topic))
         return True
 
-    async def set_topic_config(self, topic: str, config: Mapping[str, str]) -> None:
+    async def read_topic_config(self, topic: str) -> tuple[dict[str, str], int]:
+        return dict(self.configs.get(topic, {})), 0
+
+    async def set_topic_config(self, topic: str, config: Mapping[str, str], *, version: int | None = None) -> bool:
         self.configs[topic] = dict(config)
         self.cache.topics[topic].config = dict(config)
         self.cache.notify_topic(topic, None)
+        return True
 
     async def mark_topic_for_deletion(self, topic: str) -> None:
         """The controller deletes a marked topic: it leaves the cache (and the brokers drop its logs)."""
