@@ -10,12 +10,15 @@ POLL_SECONDS = 0.02
 
 
 async def wait_until(condition: Callable[[], bool], *, timeout_ms: int) -> bool:
-    """True once ``condition()`` holds, False if ``timeout_ms`` passes first.
+    """True once ``condition()`` holds, False if ``timeout_ms`` passes first. A ``timeout_ms`` of 0 or
+    less asks not to wait at all: True at once, as Kafka answers such a request (success, no waiting).
 
     The cache changes only on the event loop, so polling it is cheap; admin requests are rare.
     """
+    if timeout_ms <= 0:
+        return True
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + max(timeout_ms, 0) / 1000
+    deadline = loop.time() + timeout_ms / 1000
     while not condition():
         if loop.time() >= deadline:
             return False

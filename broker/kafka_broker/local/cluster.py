@@ -66,6 +66,10 @@ class LocalCluster:
 
     Subclasses change what runs by overriding `broker_command()` and `flavour_properties()`
     (`bench/apache_kafka.py` runs Apache Kafka this way); everything else is shared.
+
+    `start_timeout` bounds the wait for every broker to register (s); `stop_timeout` how long a SIGTERMed
+    broker has before SIGKILL — well above the 30 s a controlled shutdown may take, so a slow one on a
+    loaded machine is not killed just as it finishes.
     """
 
     def __init__(
@@ -78,8 +82,8 @@ class LocalCluster:
         zookeeper_connect: str | None = None,
         overrides: Mapping[str, str] | None = None,
         per_broker_overrides: Mapping[int, Mapping[str, str]] | None = None,
-        start_timeout: float = 60.0,
-        stop_timeout: float = 30.0,
+        start_timeout: float = 180.0,
+        stop_timeout: float = 120.0,
     ) -> None:
         if brokers < 1:
             raise ValueError(f"a cluster needs at least one broker, not {brokers}")

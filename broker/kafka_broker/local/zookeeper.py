@@ -51,7 +51,7 @@ class ZooKeeperProcess:
         tick_time_ms: int = 2000,
         heap: str = "256m",
         java: str = "java",
-        startup_timeout: float = 30.0,
+        startup_timeout: float = 180.0,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.host = host

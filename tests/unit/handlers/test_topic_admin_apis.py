@@ -116,3 +116,11 @@ async def test_delete_topics_by_id(broker: Broker) -> None:
                                                     "timeout_ms": 30_000})
     assert [(r["name"], r["topic_id"], r["error_code"]) for r in response["responses"]] == [
         ("t", known, ErrorCode.NONE), (None, unknown, ErrorCode.UNKNOWN_TOPIC_ID)]
+
+
+async def test_a_timeout_of_zero_answers_without_waiting(broker: Broker) -> None:
+    """As Kafka does: the change is made, success is answered at once, nothing is waited for."""
+    broker.add_topic("t", {0: [1]})
+    broker.store.delete_at_once = False
+    response = await broker.call(delete_topics, 4, {"topic_names": ["t"], "timeout_ms": 0})
+    assert response["responses"][0]["error_code"] == ErrorCode.NONE and broker.store.deleted == ["t"]
