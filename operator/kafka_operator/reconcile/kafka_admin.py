@@ -53,6 +53,9 @@ class ConfluentAdmin:
     def __init__(self, bootstrap: str, *, timeout: float) -> None:
         self.admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000})
         self.timeout = timeout
+        self.operation_timeout = timeout * 2 / 3
+        """How long the broker may wait for a topic change to take effect: well inside ``timeout``, so the
+        broker answers (success or REQUEST_TIMED_OUT) before the client gives up on the request."""
 
     def broker_ids(self) -> list[int]:
         return sorted(self.admin.list_topics(timeout=self.timeout).brokers)
@@ -79,13 +82,15 @@ class ConfluentAdmin:
     def create(self, topic: str, *, partitions: int, replication_factor: int, config: Mapping[str, str]) -> None:
         new = NewTopic(topic, num_partitions=partitions, replication_factor=replication_factor, config=dict(config))
         try:
-            self.admin.create_topics([new], request_timeout=self.timeout)[topic].result(self.timeout)
+            self.admin.create_topics([new], operation_timeout=self.operation_timeout,
+                                    request_timeout=self.timeout)[topic].result(self.timeout)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
 
     def grow_partitions(self, topic: str, *, count: int) -> None:
-        futures = self.admin.create_partitions([NewPartitions(topic, count)], request_timeout=self.timeout)
+        futures = self.admin.create_partitions([NewPartitions(topic, count)], operation_timeout=self.operation_timeout,
+                                               request_timeout=self.timeout)
         futures[topic].result(self.timeout)
 
     def alter_config(self, topic: str, *, set_config: Mapping[str, str], delete: tuple[str, ...]) -> None:
@@ -96,7 +101,7 @@ class ConfluentAdmin:
 
     def delete(self, topic: str) -> None:
         try:
-            self.admin.delete_topics([topic], request_timeout=self.timeout)[topic].result(self.timeout)
+            self.admin.delete_topics([topic], operation_timeout=self.operation_timeout, request_timeout=self.timeout)[topic].result(self.timeout)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise
