@@ -101,7 +101,9 @@ class ConfluentAdmin:
 
     def delete(self, topic: str) -> None:
         try:
-            self.admin.delete_topics([topic], operation_timeout=self.operation_timeout, request_timeout=self.timeout)[topic].result(self.timeout)
+            futures = self.admin.delete_topics([topic], operation_timeout=self.operation_timeout,
+                                               request_timeout=self.timeout)
+            futures[topic].result(self.timeout)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise
