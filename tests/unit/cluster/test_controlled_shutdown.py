@@ -4,25 +4,20 @@ and leaves every ISR it is in, with conditional writes retried after a lost race
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from kafka_broker.cluster.controlled_shutdown import hand_over_partitions
 
-from .fakes import Clock, FakeCluster, state
+from .fakes import FakeCluster, state
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[FakeCluster]:
-    cluster = FakeCluster(tmp_path, clock=Clock())
-    for broker_id in (1, 2, 3):
-        await cluster.add_broker(broker_id)
+async def cluster(cluster: FakeCluster) -> FakeCluster:
+    """Three brokers with topic t's partitions led by 1, 2, 1 and 3."""
     await cluster.create_topic("t", {0: [1, 2, 3], 1: [2, 1, 3], 2: [1], 3: [3, 2]})
     await cluster.controller_pass()
-    yield cluster
-    cluster.close()
+    return cluster
 
 
 async def test_leadership_and_isr_membership_move_away(cluster: FakeCluster) -> None:

@@ -5,25 +5,12 @@ Time moves only when the test moves the clock."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from kafka_broker.protocol.errors import ErrorCode
 
-from .fakes import Clock, FakeCluster, append, state
+from .fakes import FakeCluster, append, state
 
 LAG_MS = 10_000
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[FakeCluster]:
-    cluster = FakeCluster(tmp_path, clock=Clock())
-    for broker_id in (1, 2, 3):
-        await cluster.add_broker(broker_id)
-    yield cluster
-    cluster.close()
 
 
 async def test_a_new_topic_is_led_replicated_and_committed(cluster: FakeCluster) -> None:

@@ -6,24 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-from cluster.fakes import Clock, FakeCluster, state
+from cluster.fakes import FakeCluster, state
 
 from kafka_broker import metadata as md
 
 STATE = "/brokers/topics/t/partitions/0/state"
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[FakeCluster]:
-    cluster = FakeCluster(tmp_path, clock=Clock())
-    for broker_id in (1, 2, 3):
-        await cluster.add_broker(broker_id)
-    yield cluster
-    cluster.close()
 
 
 async def test_one_broker_takes_control_and_bumps_the_controller_epoch(cluster: FakeCluster) -> None:

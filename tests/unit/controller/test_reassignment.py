@@ -4,24 +4,11 @@ plan entry removed), with real replication between the steps."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-from cluster.fakes import Clock, FakeCluster, append, state
+from cluster.fakes import FakeCluster, append, state
 
 from kafka_broker import metadata as md
 
 TOPIC = "/brokers/topics/t"
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[FakeCluster]:
-    cluster = FakeCluster(tmp_path, clock=Clock())
-    for broker_id in (1, 2, 3):
-        await cluster.add_broker(broker_id)
-    yield cluster
-    cluster.close()
 
 
 async def plan(cluster: FakeCluster, moves: dict[tuple[str, int], list[int]]) -> None:
