@@ -69,6 +69,21 @@ def _no_warnings_from_our_code() -> Iterator[None]:
         pytest.fail(f"the test raised warnings from kopfka's code:\n{lines}", pytrace=False)
 
 
+TIER_MARKERS = {"integration": "integration", "kafka_tools": "kafka_tools", "k8s": "k8s", "images": "images",
+                "e2e": "e2e"}
+"""Test folder → the marker every test in it carries, marked in the file or not (so `-m` selects a tier)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        path = Path(str(item.fspath))
+        if here in path.parents:
+            folder = path.relative_to(here).parts[0]
+            if folder in TIER_MARKERS:
+                item.add_marker(getattr(pytest.mark, TIER_MARKERS[folder]))
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report = yield

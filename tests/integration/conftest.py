@@ -39,14 +39,6 @@ BROKER_STOP_TIMEOUT = 120.0
 ClusterFactory = Callable[..., LocalCluster]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under tests/integration is an integration test, marked or not."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.integration)
-
-
 @pytest.fixture(scope="session")
 def zookeeper(
     require: Callable[[object, str], None], tmp_path_factory: pytest.TempPathFactory

@@ -34,14 +34,6 @@ module_cluster_factory = integration.module_cluster_factory
 pytest_runtest_makereport = integration.pytest_runtest_makereport
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under tests/kafka_tools is a kafka_tools test."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.kafka_tools)
-
-
 @pytest.fixture(scope="session")
 def kafka_jars(require: Callable[[object, str], None]) -> Path:
     """The folder of Kafka 3.9's jars (downloaded into ~/.cache/kopfka/kafka-3.9 the first time)."""
