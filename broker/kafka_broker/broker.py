@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Coroutine
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kazoo.client import KazooClient, KazooState
 
@@ -28,10 +29,16 @@ from kafka_broker.cluster.zk_store import ZkStore, ensure_chroot
 from kafka_broker.cluster.zk_watcher import ZkWatcher
 from kafka_broker.config import BrokerConfig
 from kafka_broker.controller import Controller
+from kafka_broker.coordinator.group_coordinator import GroupCoordinator
+from kafka_broker.coordinator.producer_ids import ProducerIdManager
 from kafka_broker.handlers import BrokerServices
 from kafka_broker.server import start_server
+from kafka_broker.storage.cleaner import LogCleaner
 from kafka_broker.storage.log_config import LogConfig
 from kafka_broker.storage.log_manager import LogManager
+
+if TYPE_CHECKING:
+    from aiohttp.web import AppRunner
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +66,7 @@ class Broker:
         self.registered = False
         self._tasks: list[asyncio.Task[Any]] = []
         self._server: asyncio.Server | None = None
-        self._http: Any = None
+        self._http: AppRunner | None = None
         self._stop = asyncio.Event()
         self._session_lost = False
 
@@ -121,21 +128,20 @@ class Broker:
             self._http = await start_http(self, config.http_host, config.http_port)
 
     def _attach_features(self) -> None:
-        """Hook point for features layered on the core (replica fetchers, group coordinator)."""
-        from kafka_broker.coordinator.wiring import attach as attach_groups
-
-        attach_groups(self)
-        from kafka_broker.coordinator.producer_ids import ProducerIdManager
-        from kafka_broker.storage.cleaner import LogCleaner
-
+        """Start what is layered on the core: the group coordinator, producer ids, the log cleaner."""
         assert self.services is not None and self.zk is not None and self.replicas is not None
+        replicas = self.replicas
+        groups = GroupCoordinator(broker_id=self.config.broker_id, settings=self.config.groups, cache=self.cache,
+                                  replicas=replicas, admin=self.services.admin)
+        groups.start()
+        self._spawn(groups.run(), "group-coordinator")
+        self.services.groups = groups
         self.services.producer_ids = ProducerIdManager(self.zk, self.config.broker_id)
         cleaner = LogCleaner(self.config.log_dirs, settings=self.config.cleaner)
-        replicas = self.replicas
         self._spawn(cleaner.run(lambda: [(p.log, p.high_watermark) for p in list(replicas.partitions.values())]),
                     "log-cleaner")
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         task.add_done_callback(self._task_done)
         self._tasks.append(task)
