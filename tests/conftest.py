@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.brokers"]
+"""ZooKeeper and broker-cluster fixtures (`zookeeper`, `cluster_factory`, `module_cluster_factory`, …)."""
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # Code whose warnings fail a test: ours, not our dependencies'.

@@ -6,7 +6,6 @@ Under ``CI=true`` a missing tool is a failure, never a skip (``make tools`` buil
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import socket
 import subprocess
@@ -175,14 +174,3 @@ def namespace(kube: LocalKubernetes) -> Iterator[str]:
     kube.kubectl("create", "namespace", name)
     yield name
     kube.kubectl("delete", "namespace", name, "--wait=false", check=False)
-
-
-# The real-broker KafkaTopic test uses the integration tier's cluster fixtures; they live in
-# tests/integration/conftest.py, which pytest does not offer to this directory, so re-export them (only the
-# fixtures: its hooks stay where they are). `python -m pytest` makes `tests` importable; plain `pytest`
-# puts tests/ itself on sys.path.
-try:
-    from tests.integration.conftest import module_cluster_factory, zookeeper, zookeeper_client
-except ImportError:
-    with contextlib.suppress(ImportError):
-        from integration.conftest import module_cluster_factory, zookeeper, zookeeper_client  # noqa: F401

@@ -14,14 +14,10 @@ import uuid
 import pytest
 import yaml
 from confluent_kafka.admin import AdminClient, ConfigResource
+from tests.integration.admin import wait_for_config, wait_for_topic
 from tests.waiting import wait_for
 
 from .local_cluster import LocalKubernetes
-
-try:  # as tests/k8s/conftest.py imports the integration tier's fixtures
-    from tests.integration.admin import wait_for_config, wait_for_topic
-except ImportError:
-    from integration.admin import wait_for_config, wait_for_topic
 
 pytestmark = [pytest.mark.k8s, pytest.mark.integration]
 
@@ -38,7 +34,7 @@ def _zookeeper_connect(cluster) -> str:
 
 @pytest.fixture(scope="module")
 def brokers(request: pytest.FixtureRequest):
-    """Three real brokers, from the integration tier's ``module_cluster_factory``."""
+    """Three real brokers, from ``module_cluster_factory`` (tests/brokers.py)."""
     try:
         factory = request.getfixturevalue("module_cluster_factory")
     except pytest.FixtureLookupError:

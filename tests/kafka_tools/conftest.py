@@ -5,8 +5,8 @@
   would) and returns the finished process (`returncode`, `stdout`, `stderr`); with `check`, a non-zero
   exit fails the test and shows both streams. Kafka's jars are fetched once (see `kafka_jars`); without
   java or mvn, or when the download fails, the tier skips, and fails under `CI=true`.
-- `cluster` / `bootstrap`: three kopfka brokers shared by a test module, on the integration tier's
-  ZooKeeper and cluster fixtures (imported below, with the hook that attaches broker logs to a failure).
+- `cluster` / `bootstrap`: three kopfka brokers shared by a test module, on the session's
+  ZooKeeper and cluster fixtures (tests/brokers.py).
   Groups start at once (`group.initial.rebalance.delay.ms=0`), as in Kafka's own integration tests.
 """
 
@@ -18,21 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.integration import conftest as integration
+from tests.brokers import ClusterFactory
 
 from kafka_broker.local import LocalCluster
 
 from .kafka_jars import KafkaUnavailable, ensure_kafka, is_cached, run_tool
 
 KafkaTool = Callable[..., subprocess.CompletedProcess[str]]
-
-# The integration tier's ZooKeeper and cluster fixtures, and its hook that attaches broker logs to a failed
-# test's report: pytest offers a conftest's fixtures to its own directory only, so they are named here.
-zookeeper = integration.zookeeper
-zookeeper_client = integration.zookeeper_client
-module_cluster_factory = integration.module_cluster_factory
-pytest_runtest_makereport = integration.pytest_runtest_makereport
-
 
 @pytest.fixture(scope="session")
 def kafka_jars(require: Callable[[object, str], None]) -> Path:
@@ -68,7 +60,7 @@ def kafka_tool(kafka_jars: Path) -> KafkaTool:
 
 
 @pytest.fixture(scope="module")
-def cluster(module_cluster_factory: integration.ClusterFactory) -> LocalCluster:
+def cluster(module_cluster_factory: ClusterFactory) -> LocalCluster:
     return module_cluster_factory(brokers=3, overrides={"group.initial.rebalance.delay.ms": "0"})
 
 

@@ -1,4 +1,5 @@
-"""Real ZooKeeper and broker processes for the integration tests.
+"""Real ZooKeeper and broker processes, for every tier that runs brokers (a pytest plugin loaded by
+tests/conftest.py, so one ZooKeeper serves the whole session whichever tiers run).
 
 One ZooKeeper serves the whole session (it takes ~3 s to start); every cluster gets its own chroot
 (`127.0.0.1:PORT/test-<uuid>`), so clusters never see each other's brokers or topics, and brokers,
