@@ -72,8 +72,8 @@ def _no_warnings_from_our_code() -> Iterator[None]:
         pytest.fail(f"the test raised warnings from kopfka's code:\n{lines}", pytrace=False)
 
 
-TIER_MARKERS = {"integration": "integration", "kafka_tools": "kafka_tools", "k8s": "k8s", "images": "images",
-                "e2e": "e2e"}
+TIER_MARKERS = {"integration": "integration", "kafka_tools": "kafka_tools", "hostile": "hostile", "k8s": "k8s",
+                "images": "images", "e2e": "e2e"}
 """Test folder → the marker every test in it carries, marked in the file or not (so `-m` selects a tier)."""
 
 
