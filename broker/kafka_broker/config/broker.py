@@ -60,6 +60,10 @@ _OWN_ROWS = [
               "A broker silent for this long loses its ZooKeeper session and registration.", minimum=1000),
     ConfigDef("zookeeper.connection.timeout.ms", _I, None,
               "How long start-up waits for ZooKeeper (default: the session timeout).", minimum=100),
+    ConfigDef("kopfka.zookeeper.reconnect.backoff.max.ms", _I, "1000",
+              "Longest wait between attempts to reach ZooKeeper again after losing the connection (kazoo's own "
+              "backoff doubles up to an hour, so a broker could stay away long after ZooKeeper is back).",
+              minimum=10),
     ConfigDef("num.partitions", _I, "1", "Partitions of an auto-created topic.", minimum=1),
     ConfigDef("default.replication.factor", _I, "1",
               "Replication factor of auto-created topics and of CreateTopics asking for -1.", minimum=1),
@@ -157,6 +161,7 @@ class ZooKeeperSettings:
     session_timeout_ms: int = setting(_C["zookeeper.session.timeout.ms"])
     connection_timeout_ms: int = setting(_C["zookeeper.session.timeout.ms"])
     """``zookeeper.connection.timeout.ms``; defaults to the session timeout."""
+    reconnect_backoff_max_ms: int = setting(_C["kopfka.zookeeper.reconnect.backoff.max.ms"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +313,7 @@ def build_config(props: Mapping[str, str]) -> BrokerConfig:
         connect=zk_connect,
         session_timeout_ms=session_timeout,
         connection_timeout_ms=connection_timeout if isinstance(connection_timeout, int) else session_timeout,
+        reconnect_backoff_max_ms=_int_value(props, "kopfka.zookeeper.reconnect.backoff.max.ms"),
     )
     broker_id = _int_value(props, "broker.id")
     return settings_from(
