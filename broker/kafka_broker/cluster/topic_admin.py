@@ -6,6 +6,13 @@ the first replica of partition *p* is broker ``(p + start) mod n`` and the follo
 with a shift that grows every *n* partitions, so leaders and followers are both balanced.
 With ``broker.rack`` set on every broker, the broker list is interleaved by rack first, so
 consecutive replicas land on different racks.
+
+One request may ask for at most :data:`MAX_PARTITIONS_PER_REQUEST` new partitions, over all its
+topics (a :class:`PartitionBudget` per CreateTopics or CreatePartitions request): a count beyond it
+is answered INVALID_PARTITIONS before any placement is computed. Without that, a 43-byte
+CreateTopics asking for 2^31-1 partitions (even ``validate_only``) had the event loop build an
+assignment until memory ran out. Kafka's controller bounds a request the same way (it refuses an
+operation that would write more than 10,000 metadata records).
 """
 
 from __future__ import annotations
@@ -24,6 +31,28 @@ LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
 MAX_TOPIC_NAME = 249
 _CONFIG_WRITE_ATTEMPTS = 10
 """Conditional writes of a topic's config tried before giving up on a race that never ends."""
+MAX_PARTITIONS_PER_REQUEST = 10_000
+"""New partitions one CreateTopics or CreatePartitions request may create, over all its topics
+(Kafka's controller: ``QuorumController.MAX_RECORDS_PER_USER_OP``, 10,000 records per request)."""
+
+
+class PartitionBudget:
+    """The new partitions one request may still create: each topic takes its count before its replicas
+    are placed, so an absurd count costs nothing but its answer (INVALID_PARTITIONS)."""
+
+    def __init__(self, limit: int = MAX_PARTITIONS_PER_REQUEST) -> None:
+        self.limit = limit
+        self.remaining = limit
+
+    def take(self, count: int) -> None:
+        if count > self.remaining:
+            taken = self.limit - self.remaining
+            raise KafkaError(
+                f"Cannot create {count} partitions: one request may create at most {self.limit}"
+                + (f", and {taken} are already asked for by its other topics." if taken else "."),
+                code=ErrorCode.INVALID_PARTITIONS,
+            )
+        self.remaining -= count
 
 
 def validate_topic_name(name: str) -> None:
@@ -139,8 +168,11 @@ class TopicAdmin:
         replication_factor: int = -1,
         assignment: Mapping[int, Sequence[int]] | None = None,
         config: Mapping[str, str] | None = None,
+        budget: PartitionBudget | None = None,
     ) -> dict[int, list[int]]:
-        """Validate a creation request and return the replica assignment it would get."""
+        """Validate a creation request and return the replica assignment it would get. ``budget``: the
+        new partitions a client's request may still create (its topics share one); None for counts the
+        broker's own configuration chose (auto-created and internal topics)."""
         validate_topic_name(name)
         if name in self.cache.topics:
             raise KafkaError(f"Topic '{name}' already exists.", code=ErrorCode.TOPIC_ALREADY_EXISTS)
@@ -153,6 +185,8 @@ class TopicAdmin:
             if partitions not in (-1, len(assignment)) or replication_factor != -1:
                 raise KafkaError("give either an assignment or partitions and replication factor",
                                  code=ErrorCode.INVALID_REQUEST)
+            if budget is not None:
+                budget.take(len(assignment))
             if sorted(assignment) != list(range(len(assignment))):
                 raise KafkaError("partitions in the assignment must be 0..n-1",
                                  code=ErrorCode.INVALID_REPLICA_ASSIGNMENT)
@@ -165,6 +199,8 @@ class TopicAdmin:
         if replication_factor < 1:
             raise KafkaError("Replication factor must be larger than 0.",
                              code=ErrorCode.INVALID_REPLICATION_FACTOR)
+        if budget is not None:
+            budget.take(partitions)
         if not live:
             raise KafkaError("no brokers are available", code=ErrorCode.BROKER_NOT_AVAILABLE)
         return assign_replicas(live, partitions, replication_factor, racks=self._racks())
@@ -176,8 +212,9 @@ class TopicAdmin:
             raise KafkaError(f"Topic '{name}' already exists.", code=ErrorCode.TOPIC_ALREADY_EXISTS)
 
     async def add_partitions(self, name: str, total: int, assignment: Sequence[Sequence[int]] | None = None,
-                             *, validate_only: bool = False) -> None:
-        """Grow ``name`` to ``total`` partitions (partitions only ever grow)."""
+                             *, validate_only: bool = False, budget: PartitionBudget | None = None) -> None:
+        """Grow ``name`` to ``total`` partitions (partitions only ever grow); ``budget`` as for
+        :meth:`plan_topic`."""
         read = await self.store.read_topic_assignment(name)
         if read is None or name not in self.cache.topics:
             raise KafkaError(f"Topic '{name}' does not exist.", code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
@@ -189,6 +226,8 @@ class TopicAdmin:
                 if total < existing else f"Topic already has {existing} partitions.",
                 code=ErrorCode.INVALID_PARTITIONS,
             )
+        if budget is not None:
+            budget.take(total - existing)
         live = self.cache.live_broker_ids()
         rf = len(next(iter(current.partitions.values())))
         if assignment:

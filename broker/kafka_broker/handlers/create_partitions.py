@@ -1,10 +1,13 @@
 """CreatePartitions: grow topics (never shrink), optionally with an explicit placement of the new
-partitions; answer once the new partitions have leaders."""
+partitions; answer once the new partitions have leaders. The request's topics share one
+:class:`~kafka_broker.cluster.topic_admin.PartitionBudget` of new partitions: growth beyond it is
+answered INVALID_PARTITIONS at once."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from kafka_broker.cluster.topic_admin import PartitionBudget
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.handlers.waiting import wait_until
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
@@ -18,6 +21,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     cache = services.cache
     results = []
     grown: dict[str, int] = {}
+    budget = PartitionBudget()
     for treq in request["topics"]:
         name = treq["name"]
         result: dict[str, Any] = {"name": name, "error_code": ErrorCode.NONE, "error_message": None}
@@ -25,7 +29,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         assignments = [list(a["broker_ids"]) for a in (treq.get("assignments") or [])]
         try:
             await services.admin.add_partitions(name, treq["count"], assignments or None,
-                                                validate_only=request["validate_only"])
+                                                validate_only=request["validate_only"], budget=budget)
             if not request["validate_only"]:
                 grown[name] = treq["count"]
         except KafkaError as exc:

@@ -6,12 +6,17 @@ effective topic config (its overrides, else the broker's setting, else the defau
 answers: validate_only answers the configs the topic would have; a failed topic answers an empty
 list and -1 counts. Kafka's AdminClient reads that list for every created topic. Only a created
 topic has a topic id (v7); the others answer the zero UUID.
+
+The request's topics share one :class:`~kafka_broker.cluster.topic_admin.PartitionBudget`: a topic
+that would take the request past the partitions one request may create is answered
+INVALID_PARTITIONS at once, before any placement is computed.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kafka_broker.cluster.topic_admin import PartitionBudget
 from kafka_broker.handlers.configs import topic_config_entries
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.handlers.waiting import wait_until
@@ -29,6 +34,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     results = []
     created = []
     seen: set[str] = set()
+    budget = PartitionBudget()
     for treq in request["topics"]:
         name = treq["name"]
         result: dict[str, Any] = {"name": name, "topic_id": ZERO_UUID, "error_code": ErrorCode.NONE,
@@ -50,6 +56,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
                 replication_factor=treq["replication_factor"],
                 assignment={a["partition_index"]: list(a["broker_ids"]) for a in treq["assignments"]},
                 config=config,
+                budget=budget,
             )
             if not request["validate_only"]:
                 await admin.create_topic(name, assignment, config)
