@@ -4,7 +4,9 @@ For each partition the leaving broker leads, the first other live ISR member bec
 (leader epoch + 1) and the leaving broker leaves the ISR; for each partition it follows, it
 leaves the ISR so acks=all producers stop waiting for it. Follower fetching stops first, so the
 leaders do not add it back. Every change is a conditional write of the state znode — the same
-fencing the controller relies on — retried a few times on a lost race. Producers see
+fencing the controller relies on. A write that loses a race reads the state back at once (as the
+replica manager's ISR changes do) and the next round works from it, instead of waiting for a watch
+that a busy or disconnected event thread may deliver late. Producers see
 NOT_LEADER_OR_FOLLOWER, refresh metadata and retry on the new leader, so a rolling restart loses
 no acks=all write.
 """
@@ -50,7 +52,11 @@ async def hand_over_partitions(me: int, cache: MetadataCache, store: ZkStore, *,
             pending += 1
             version = await store.write_partition_state(info.topic, info.partition, new_state,
                                                         info.state_version)
-            if version is not None and version > info.state_version:
+            if version is None:
+                read = await store.read_partition_state(info.topic, info.partition)
+                if read is not None and read[1] > info.state_version:
+                    info.state, info.state_version = read
+            elif version > info.state_version:
                 info.state, info.state_version = new_state, version
                 if new_state.leader != me:
                     log.info("handed %s-%d to broker %d", info.topic, info.partition, new_state.leader)

@@ -51,3 +51,15 @@ async def test_a_lost_race_is_retried_on_the_newer_state(cluster: FakeCluster) -
         assert cluster.zk.state("t", 0) == state(1, 1, [1, 2])
     assert await handing_over == 1
     assert cluster.zk.state("t", 0) == state(2, 2, [2])
+
+
+async def test_a_lost_race_is_read_back_without_waiting_for_the_watch(cluster: FakeCluster) -> None:
+    """The hand-over used to retry with the version it had until its watch delivered the newer state: with the
+    watch late (a busy event thread, a disconnection) it spun until its timeout and handed nothing over."""
+    node = cluster.nodes[1]
+    version = cluster.zk.version("/brokers/topics/t/partitions/0/state")
+    with cluster.zk.watches_held():  # no notification arrives during the whole hand-over
+        await cluster.nodes[2].store.write_partition_state("t", 0, state(1, 1, [1, 2]), version)
+        still_led = await asyncio.wait_for(hand_over_partitions(1, node.cache, node.store, timeout_s=3), 10)
+        assert cluster.zk.state("t", 0) == state(2, 2, [2])
+        assert still_led == 1
