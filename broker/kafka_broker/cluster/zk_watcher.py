@@ -83,11 +83,11 @@ class ZkWatcher:
 
     def _make_broker_watch(self, broker_id: int) -> Callable[[bytes | None, Any], bool]:
         def watch(data: bytes | None, _stat: Any) -> bool:
-            if data is None:
-                self._watched_brokers.discard(broker_id)
-                self._on_loop(self._apply_broker, broker_id, None)
-                return False
-            self._on_loop(self._apply_broker, broker_id, md.BrokerRegistration.decode(broker_id, data))
+            # A registration that goes keeps its watch (on the znode's existence): when this broker's own
+            # session was lost, the children watch of /brokers/ids may find the same ids again after the
+            # new session and report nothing, while this watch saw the registration gone.
+            registration = None if data is None else md.BrokerRegistration.decode(broker_id, data)
+            self._on_loop(self._apply_broker, broker_id, registration)
             return not self._stopped
 
         return watch
