@@ -6,6 +6,15 @@ filled before the replica manager decides roles; the listener opens before the b
 in ZooKeeper (clients that see the registration can connect at once). Shutdown on SIGTERM is
 controlled: leadership moves to other in-sync replicas first, then the listener closes, logs are
 flushed and the ZooKeeper session ends (removing the registration).
+
+A lost ZooKeeper session is not a reason to stop: :mod:`kafka_broker.cluster.session` fences the
+broker and brings it back with a new session. kazoo tries to reach ZooKeeper again at least every
+``kopfka.zookeeper.reconnect.backoff.max.ms`` (its own backoff would grow to an hour).
+
+Background tasks (replica manager, ISR checks, retention, controller, group coordinator, cleaner)
+each survive the failures of their own rounds. One that dies all the same leaves the broker unable to
+do its job: the broker logs which and why, shuts down and exits with :data:`EXIT_TASK_FAILED`, so its
+supervisor restarts it — it never stops silently with status 0.
 """
 
 from __future__ import annotations
@@ -17,17 +26,19 @@ from collections.abc import Coroutine
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from kazoo.client import KazooClient, KazooState
+from kazoo.client import KazooClient
+from kazoo.retry import KazooRetry
 
 from kafka_broker import metadata as md
 from kafka_broker.cluster.controlled_shutdown import hand_over_partitions
 from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.replica_fetcher import ReplicaFetcherManager
 from kafka_broker.cluster.replica_manager import ReplicaManager
+from kafka_broker.cluster.session import SessionKeeper
 from kafka_broker.cluster.topic_admin import TopicAdmin
 from kafka_broker.cluster.zk_store import ZkStore, ensure_chroot
 from kafka_broker.cluster.zk_watcher import ZkWatcher
-from kafka_broker.config import BrokerConfig
+from kafka_broker.config import BrokerConfig, ZooKeeperSettings
 from kafka_broker.controller import Controller
 from kafka_broker.coordinator.group_coordinator import GroupCoordinator
 from kafka_broker.coordinator.producer_ids import ProducerIdManager
@@ -42,12 +53,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+EXIT_TASK_FAILED = 1
+"""Exit status of a broker stopped because a background task died (or it could not rejoin the cluster)."""
+
+
+def zookeeper_client(settings: ZooKeeperSettings) -> KazooClient:
+    """A kazoo client that retries connecting (and the recipes' watch reads) with a backoff doubling from
+    0.1 s up to ``kopfka.zookeeper.reconnect.backoff.max.ms``, never giving up. kazoo's default doubles up to
+    an hour between attempts: 33 s apart after a short outage, long after ZooKeeper was back."""
+    max_delay = settings.reconnect_backoff_max_ms / 1000
+    retry = KazooRetry(max_tries=-1, delay=min(0.1, max_delay), backoff=2, max_delay=max_delay)
+    return KazooClient(hosts=settings.connect, timeout=settings.session_timeout_ms / 1000,
+                       connection_retry=retry, command_retry=retry.copy())
+
 
 def connect_zookeeper(config: BrokerConfig) -> KazooClient:
     """Connect, creating the chroot first if the connect string names one (as Kafka does)."""
     timeout = config.zookeeper.connection_timeout_ms / 1000
     ensure_chroot(config.zookeeper.connect, timeout=timeout)
-    zk = KazooClient(hosts=config.zookeeper.connect, timeout=config.zookeeper.session_timeout_ms / 1000)
+    zk = zookeeper_client(config.zookeeper)
     zk.start(timeout=timeout)
     return zk
 
@@ -63,12 +87,25 @@ class Broker:
         self.controller: Controller | None = None
         self.fetchers: ReplicaFetcherManager | None = None
         self.services: BrokerServices | None = None
-        self.registered = False
+        self.session: SessionKeeper | None = None
+        self.exit_code = 0
+        """The process's exit status: :data:`EXIT_TASK_FAILED` once :meth:`fail` stopped the broker."""
         self._tasks: list[asyncio.Task[Any]] = []
         self._server: asyncio.Server | None = None
         self._http: AppRunner | None = None
         self._stop = asyncio.Event()
-        self._session_lost = False
+        self._stopping = False
+
+    @property
+    def registered(self) -> bool:
+        """Registered in ZooKeeper with the current session (kept by :attr:`session`)."""
+        return self.session is not None and self.session.registered
+
+    @registered.setter
+    def registered(self, value: bool) -> None:
+        # settable only because kafka_broker.http's Broker protocol declares a plain attribute
+        if self.session is not None:
+            self.session.registered = value
 
     @property
     def _stale_wait_s(self) -> float:
@@ -89,7 +126,6 @@ class Broker:
         await asyncio.to_thread(self.logs.load_all)
         zk = await asyncio.to_thread(connect_zookeeper, config)
         self.zk = zk
-        zk.add_listener(self._zk_state_changed)
         self.store = ZkStore(zk)
         self.cache.cluster_id = await asyncio.to_thread(self.store.ensure_layout_sync)
         self.replicas = ReplicaManager(config, self.cache, self.logs, self.store)
@@ -97,6 +133,12 @@ class Broker:
         self.replicas.fetchers = self.fetchers
         self.cache.on_topic_change(self.replicas.metadata_changed)
         self.controller = Controller(config, self.cache, self.store)
+        self.session = SessionKeeper(
+            zk, store=self.store, registration=self.registration, replicas=self.replicas, controller=self.controller,
+            stale_wait_s=self._stale_wait_s, retry_backoff_s=config.zookeeper.reconnect_backoff_max_ms / 1000,
+            on_fatal=lambda exc: self.fail("could not register again after losing the ZooKeeper session", exc),
+        )
+        self.session.attach(loop)
         watcher = ZkWatcher(self.zk, self.cache, loop)
         await asyncio.to_thread(watcher.start)
         await asyncio.sleep(0)  # let the initial watch callbacks land in the cache
@@ -112,9 +154,8 @@ class Broker:
             # contend before registering, so a cluster whose brokers are registered always has a controller
             # (admin clients that see no controller wait for a broker state change that may never come)
             await self.controller.try_elect()
-        await self.store.register_broker(self.registration, stale_wait_s=self._stale_wait_s)
-        self.registered = True
-        await self.replicas.reclaim_startup_leadership()
+        await self.session.register()
+        await self.replicas.reclaim_leadership()
         log.info("broker %d registered, listening on %s (advertised %s)", config.broker_id, config.listener,
                  config.advertised)
         self._spawn(self.replicas.run(), "replica-manager")
@@ -147,38 +188,33 @@ class Broker:
         self._tasks.append(task)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s died", task.get_name(), exc_info=task.exception())
-            self._stop.set()
+        """A background task ended. Cancelled (shutdown) or finished (nothing to do, e.g. the cleaner when
+        disabled) is fine; one that died takes the broker down, loudly and with a non-zero exit."""
+        if task.cancelled() or self._stopping:
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.fail(f"background task {task.get_name()} died", exc)
 
-    def _zk_state_changed(self, state: str) -> None:
-        if state == KazooState.LOST:
-            self._session_lost = True
-            self.registered = False
-        elif state == KazooState.CONNECTED and self._session_lost:
-            self._session_lost = False
-            loop = self._loop
-            loop.call_soon_threadsafe(lambda: loop.create_task(self._reregister()))
-
-    async def _reregister(self) -> None:
-        assert self.store is not None and self.controller is not None
-        log.warning("ZooKeeper session was lost; registering again")
-        await self.store.register_broker(self.registration, stale_wait_s=self._stale_wait_s)
-        self.registered = True
-        self.controller.active = False
-        self.controller.trigger()
+    def fail(self, reason: str, exc: BaseException | None = None) -> None:
+        """The broker cannot go on: log why, then shut down and exit with :data:`EXIT_TASK_FAILED`."""
+        log.critical("%s; stopping broker %d (exit status %d)", reason, self.config.broker_id, EXIT_TASK_FAILED,
+                     exc_info=exc)
+        self.exit_code = EXIT_TASK_FAILED
+        self._stop.set()
 
     async def run_until_stopped(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with suppress(NotImplementedError):
-                self._loop.add_signal_handler(sig, self._stop.set)
+                loop.add_signal_handler(sig, self._stop.set)
         await self.start()
         await self._stop.wait()
         await self.shutdown()
 
     async def shutdown(self) -> None:
         log.info("broker %d shutting down", self.config.broker_id)
+        self._stopping = True
         if self.replicas is not None:
             self.replicas.shutting_down = True
         await self._controlled_shutdown()
@@ -192,6 +228,8 @@ class Broker:
             with suppress(asyncio.CancelledError, Exception):
                 await task
         await asyncio.to_thread(self.logs.close_all)
+        if self.session is not None:
+            self.session.close()
         if self.zk is not None:
             await asyncio.to_thread(self.zk.stop)
             await asyncio.to_thread(self.zk.close)

@@ -1,6 +1,8 @@
 """``kopfka-broker server.properties [--override key=value ...]``: run one broker, like
 ``kafka-server-start.sh``. A bad configuration exits with status 2 and a one-line reason
-before any data is touched."""
+before any data is touched; a broker stopped by a signal exits with 0, one that stopped because
+it could not go on (a background task died, it could not rejoin the cluster) with 1, after
+logging why."""
 
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     broker = Broker(config)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(broker.run_until_stopped())
-    return 0
+    return broker.exit_code
 
 
 if __name__ == "__main__":

@@ -8,6 +8,22 @@ logs deleted; so do those of a topic that comes back under its name with a new t
 and created again before this broker saw it gone). As leader it also owns the ISR: a periodic
 check drops lagging followers and the fetch path adds caught-up ones back, each through a
 conditional write of the state znode.
+
+**Held leadership.** A partition state that names this broker as leader is not always one it may
+take up as it stands: at start-up it was written for the previous run of this process (killed before
+the cluster noticed), and after a lost ZooKeeper session it predates the loss (while this broker was
+away the cluster may have acted on its absence, and a leader coming back on the same epoch would share
+that epoch with whatever happened meanwhile). Such claims are held — the replica serves nothing — until
+the state changes or :meth:`ReplicaManager.reclaim_leadership` takes them back at a new leader epoch
+with a conditional write (which loses, harmlessly, to any election the controller made meanwhile).
+
+**Fencing.** When the ZooKeeper session is lost (:meth:`ReplicaManager.fence`) every partition led
+here steps down at once: produce is refused and acks=all waiters answer NOT_LEADER_OR_FOLLOWER, so
+nothing is acknowledged that the leader the controller elects in its absence may not have; no ISR change
+is written. Following goes on. Once registered with a new session, :meth:`ReplicaManager.rejoin` reads
+the current state of every local partition and takes up its role: a partition now led elsewhere is
+followed (the fetcher first truncates the tail written here that the new leader never had), one still
+led here is held and reclaimed at a new epoch.
 """
 
 from __future__ import annotations
@@ -64,7 +80,10 @@ class ReplicaManager:
         self._dirty: set[tuple[str, int | None]] = set()
         self._wakeup = asyncio.Event()
         self._listeners: list[Callable[[Partition], None]] = []
-        self._startup_claims: dict[tuple[str, int], int] = {}
+        self._held_claims: dict[tuple[str, int], int] = {}
+        """Leadership held back (see the module docstring): partition → the leader epoch of the held claim."""
+        self.fenced = False
+        """The ZooKeeper session was lost and this broker has not rejoined yet: it leads nothing."""
         self._topic_ids: dict[str, str] = {}
         """Topic id of each topic as last reconciled: a new id under the same name is a new topic."""
         self._expansions: dict[tuple[str, int], asyncio.Task[bool]] = {}
@@ -133,15 +152,11 @@ class ReplicaManager:
                 log.exception("failed to apply metadata for %s-%s", topic, partition)
 
     def reconcile_all(self, *, starting: bool = False) -> None:
-        """Bring every local replica in line with the cache (start-up, after the first metadata load).
-
-        At start-up, a partition state that still names this broker as leader was written for the
-        previous run of this process (killed before the cluster noticed). Leading on it would let two
-        incarnations share one leader epoch, so such claims are held (not served) until the state
-        changes or :meth:`reclaim_startup_leadership` bumps the epoch after registration.
-        """
+        """Bring every local replica in line with the cache (start-up, after the first metadata load; a
+        rejoin after a lost session). With ``starting`` every leadership the cache gives this broker is held
+        (see the module docstring) until :meth:`reclaim_leadership` after registration."""
         if starting:
-            self._startup_claims = {
+            self._held_claims = {
                 (info.topic, info.partition): info.leader_epoch
                 for info in self.cache.iter_partitions()
                 if info.leader == self.broker_id
@@ -206,12 +221,15 @@ class ReplicaManager:
             return  # the controller has not elected a leader yet
         replicas = list(dict.fromkeys([*info.replicas, *info.adding_replicas]))
         key = (part.topic, part.index)
-        claimed_epoch = self._startup_claims.get(key)
+        claimed_epoch = self._held_claims.get(key)
         if claimed_epoch is not None:
             if state.leader == self.broker_id and state.leader_epoch == claimed_epoch:
-                part.become_follower(leader_id=-1, leader_epoch=state.leader_epoch, isr=state.isr, replicas=replicas)
-                return  # held: see reconcile_all
-            del self._startup_claims[key]
+                self._hold(part, state, replicas)
+                return
+            del self._held_claims[key]
+        if state.leader == self.broker_id and self.fenced:
+            self._hold(part, state, replicas)  # whatever ZooKeeper says, nothing is led until the rejoin
+            return
         if state.leader == self.broker_id:
             if not part.is_leader or state.leader_epoch > part.leader_epoch:
                 log.info("becoming leader of %s-%d at epoch %d", part.topic, part.index, state.leader_epoch)
@@ -239,24 +257,71 @@ class ReplicaManager:
             else:
                 part.update_state(isr=state.isr, replicas=replicas)
 
-    async def reclaim_startup_leadership(self) -> None:
-        """After registering: take back, at a new leader epoch, the leadership held over from the last run.
+    def _hold(self, part: Partition, state: md.PartitionState, replicas: list[int]) -> None:
+        """Leadership the state gives this broker but that it may not take up (yet): serve nothing."""
+        if part.is_leader or part.leader_id != md.NO_LEADER or part.leader_epoch != state.leader_epoch:
+            if self.fetchers is not None:
+                self.fetchers.unfollow(part)
+            was_leader = part.is_leader
+            part.become_follower(leader_id=md.NO_LEADER, leader_epoch=state.leader_epoch, isr=state.isr,
+                                 replicas=replicas)
+            if was_leader:
+                self._notify(part)
+        else:
+            part.update_state(isr=state.isr, replicas=replicas)
+
+    async def reclaim_leadership(self) -> None:
+        """After registering: take back, at a new leader epoch, the leadership held over from the last run or
+        from before a lost session.
 
         The write is conditional on the state version, so if the controller has meanwhile elected
         another replica (it saw the old session expire) that election stands and this broker follows.
+        A write that fails (ZooKeeper unreachable) raises; the claims stay held for the next attempt.
         """
-        for (topic, index), epoch in list(self._startup_claims.items()):
+        for (topic, index), epoch in list(self._held_claims.items()):
             info = self.cache.partition(topic, index)
             if info is None or info.state is None or info.leader != self.broker_id or info.leader_epoch != epoch:
-                self._startup_claims.pop((topic, index), None)
+                self._held_claims.pop((topic, index), None)
+                self.metadata_changed(topic, index)
                 continue
             state = md.PartitionState(self.broker_id, epoch + 1, info.state.isr, info.state.controller_epoch)
             version = await self.state_writer.write_partition_state(topic, index, state, info.state_version)
-            if version is not None and version > info.state_version:
-                log.info("re-took leadership of %s-%d at epoch %d after a restart", topic, index, epoch + 1)
+            if version is None:
+                await self._refresh_state(topic, index)  # lost to the controller: follow what it decided
+                continue
+            log.info("re-took leadership of %s-%d at epoch %d", topic, index, epoch + 1)
+            if version > info.state_version:  # (the watch may have brought our write in already)
                 info.state, info.state_version = state, version
-                self._startup_claims.pop((topic, index), None)
-                self.metadata_changed(topic, index)
+            self._held_claims.pop((topic, index), None)
+            self.metadata_changed(topic, index)
+
+    # --- a lost ZooKeeper session ------------------------------------------------------------------------
+
+    def fence(self) -> None:
+        """The ZooKeeper session is lost: stop leading now (see the module docstring). Idempotent."""
+        self.fenced = True
+        for part in list(self.leaders()):
+            log.warning("%s-%d: stepping down as leader (epoch %d): the ZooKeeper session is lost",
+                        part.topic, part.index, part.leader_epoch)
+            part.become_follower(leader_id=md.NO_LEADER, leader_epoch=part.leader_epoch, isr=part.isr,
+                                 replicas=part.replicas)
+            self._notify(part)
+
+    async def rejoin(self) -> None:
+        """Registered again with a new session: read every local partition's state and take up its role —
+        follow a new leader (truncating first), or hold and reclaim at a new epoch what is still ours.
+
+        Raises if ZooKeeper cannot be read or written; the caller retries, and the broker stays fenced."""
+        for topic, index in sorted(self.partitions):
+            read = await self.state_writer.read_partition_state(topic, index)
+            info = self.cache.partition(topic, index)
+            if read is not None and info is not None and (info.state is None or read[1] > info.state_version):
+                info.state, info.state_version = read
+        self.fenced = False
+        self.reconcile_all(starting=True)
+        await self.reclaim_leadership()
+        if self._held_claims:
+            raise RuntimeError(f"leadership of {sorted(self._held_claims)} could not be taken back yet")
 
     def _notify(self, part: Partition) -> None:
         for listener in self._listeners:
@@ -293,7 +358,10 @@ class ReplicaManager:
         interval = max(self.config.replication.replica_lag_time_max_ms / 2000, 0.05)
         while True:
             await asyncio.sleep(interval)
-            await self.shrink_isr_once()
+            try:
+                await self.shrink_isr_once()
+            except Exception:
+                log.exception("ISR check failed; next check in %.1f s", interval)
 
     async def shrink_isr_once(self) -> None:
         """Drop from the ISR of every partition led here the followers lagging for ``replica.lag.time.max.ms``."""
@@ -336,6 +404,8 @@ class ReplicaManager:
         (ZooKeeper unreachable) changes nothing; the next check tries again.
         """
         info = self.cache.partition(part.topic, part.index)
+        if self.fenced or not part.is_leader:
+            return False
         if info is None or info.state is None or info.state.leader != self.broker_id:
             return False
         if info.state.leader_epoch != part.leader_epoch or tuple(info.state.isr) == new_isr:
@@ -358,6 +428,8 @@ class ReplicaManager:
             return False
         if info.state_version < version:
             info.state, info.state_version = state, version
+        if not part.is_leader or part.leader_epoch != state.leader_epoch:
+            return True  # fenced, or deposed, while the write was out: the next reconcile applies the state
         part.update_state(isr=new_isr, replicas=part.replicas)
         return True
 

@@ -4,17 +4,27 @@ Reads come through the watches of :mod:`zk_watcher`; everything the broker and t
 write goes through here, using the formats of :mod:`kafka_broker.metadata`. Writes that must not
 overwrite a concurrent change (partition state, topic assignment) are conditional on the znode
 version and report a lost race by returning ``None``.
+
+**Controller fencing.** The controller's writes carry a :class:`ControllerEpoch` (``fence=``): each is
+one ZooKeeper transaction that also checks that ``/controller_epoch`` still has the version this broker's
+election left it at, as Kafka's ``KafkaZkClient`` does with a ``CheckOp`` in a multi-op. A controller
+that lost its ZooKeeper session (paused, partitioned) while another broker was elected — which bumped
+the epoch — has every later write refused, with :class:`ControllerMovedError`, even if its view of a
+partition's version happens to be current. The election itself is one transaction too: create the
+ephemeral ``/controller`` and bump ``/controller_epoch`` conditionally on its version, so there is no
+moment where a controller is registered under the previous epoch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
 
 from kafka_broker import metadata as md
 
@@ -68,6 +78,46 @@ class ZkClient(Protocol):
 
     def delete(self, path: str, version: int = -1, recursive: bool = False) -> object: ...
 
+    def transaction(self) -> ZkTransaction: ...
+
+
+class ZkTransaction(Protocol):
+    """The calls of kazoo's ``TransactionRequest`` (a multi-op) the store makes. ``commit`` answers one result
+    per operation: on success a path (create), ``True`` (delete, check) or a stat (set_data); when any
+    operation failed, the failing one's exception and a rolled-back marker for the others, nothing applied."""
+
+    def create(self, path: str, value: bytes = b"", acl: Any = None, ephemeral: bool = False,
+               sequence: bool = False) -> None: ...
+
+    def delete(self, path: str, version: int = -1) -> None: ...
+
+    def set_data(self, path: str, value: bytes, version: int = -1) -> None: ...
+
+    def check(self, path: str, version: int) -> None: ...
+
+    def commit(self) -> list[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerEpoch:
+    """The controllership this broker won: the epoch it wrote to ``/controller_epoch``, and that znode's
+    version right after, which every write of this controllership checks (see the module docstring)."""
+
+    epoch: int
+    zk_version: int
+
+
+class BrokerIdTakenError(RuntimeError):
+    """Another live process holds this broker's registration: this one must not run."""
+
+
+class ControllerMovedError(Exception):
+    """A controller write was refused: ``/controller_epoch`` moved on, another broker is the controller."""
+
+
+DELETE_RETRIES = 5
+"""Attempts at a fenced recursive delete whose subtree changed between listing and deleting it."""
+
 
 class ZkStore:
     def __init__(self, zk: ZkClient) -> None:
@@ -75,6 +125,20 @@ class ZkStore:
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def _commit_fenced(self, fence: ControllerEpoch, ops: Callable[[ZkTransaction], None]) -> list[Any]:
+        """Run ``ops`` in one transaction behind a check of ``/controller_epoch``'s version; the results of
+        ``ops`` (exceptions for a failed transaction). Raises :class:`ControllerMovedError` if the check failed."""
+        tx = self.zk.transaction()
+        tx.check(md.CONTROLLER_EPOCH_PATH, fence.zk_version)
+        ops(tx)
+        check, *results = tx.commit()
+        if isinstance(check, (BadVersionError, NoNodeError)):
+            raise ControllerMovedError(
+                f"/controller_epoch is no longer at version {fence.zk_version} (epoch {fence.epoch}): "
+                "another broker is the controller"
+            )
+        return results
 
     # --- start-up ----------------------------------------------------------------------------------
 
@@ -110,7 +174,7 @@ class ZkStore:
         deadline = loop.time() + stale_wait_s
         while not await self._run(register):
             if loop.time() >= deadline:
-                raise RuntimeError(
+                raise BrokerIdTakenError(
                     f"broker id {registration.broker_id} is registered by another live process "
                     f"(its ZooKeeper session did not expire within {stale_wait_s:.0f} s)"
                 )
@@ -119,11 +183,19 @@ class ZkStore:
     # --- partition state ---------------------------------------------------------------------------
 
     async def write_partition_state(
-        self, topic: str, partition: int, state: md.PartitionState, version: int
+        self, topic: str, partition: int, state: md.PartitionState, version: int, *,
+        fence: ControllerEpoch | None = None,
     ) -> int | None:
+        """Write the state if the znode is still at ``version``; the new version, or None after a lost race.
+        With ``fence`` (the controller's writes) also only while that controllership stands."""
+        path = md.partition_state_path(topic, partition)
+
         def write() -> int | None:
+            if fence is not None:
+                (result,) = self._commit_fenced(fence, lambda tx: tx.set_data(path, state.encode(), version))
+                return None if isinstance(result, Exception) else int(result.version)
             try:
-                return self.zk.set(md.partition_state_path(topic, partition), state.encode(), version=version).version
+                return self.zk.set(path, state.encode(), version=version).version
             except (BadVersionError, NoNodeError):
                 return None
 
@@ -141,10 +213,26 @@ class ZkStore:
 
         return await self._run(read)
 
-    async def create_partition_state(self, topic: str, partition: int, state: md.PartitionState) -> int | None:
+    async def create_partition_state(self, topic: str, partition: int, state: md.PartitionState, *,
+                                     fence: ControllerEpoch | None = None) -> int | None:
+        """Create the state znode (version 0); None if it exists or its topic is gone."""
+        path = md.partition_state_path(topic, partition)
+
         def create() -> int | None:
+            if fence is not None:
+                # the parents in the same transaction: never recreate the znode of a topic deleted meanwhile
+                partition_path = path.rsplit("/", 1)[0]
+                missing = [p for p in (partition_path.rsplit("/", 1)[0], partition_path) if self.zk.exists(p) is None]
+
+                def ops(tx: ZkTransaction) -> None:
+                    for parent in missing:
+                        tx.create(parent)
+                    tx.create(path, state.encode())
+
+                results = self._commit_fenced(fence, ops)
+                return None if any(isinstance(r, Exception) for r in results) else 0
             try:
-                self.zk.create(md.partition_state_path(topic, partition), state.encode(), makepath=True)
+                self.zk.create(path, state.encode(), makepath=True)
                 return 0
             except NodeExistsError:
                 return None
@@ -193,8 +281,13 @@ class ZkStore:
 
         return await self._run(read)
 
-    async def write_topic_assignment(self, topic: str, assignment: md.TopicAssignment, version: int) -> bool:
+    async def write_topic_assignment(self, topic: str, assignment: md.TopicAssignment, version: int, *,
+                                     fence: ControllerEpoch | None = None) -> bool:
         def write() -> bool:
+            if fence is not None:
+                path = md.topic_path(topic)
+                (result,) = self._commit_fenced(fence, lambda tx: tx.set_data(path, assignment.encode(), version))
+                return not isinstance(result, Exception)
             try:
                 self.zk.set(md.topic_path(topic), assignment.encode(), version=version)
                 return True
@@ -249,47 +342,82 @@ class ZkStore:
 
         await self._run(mark)
 
-    async def delete_topic(self, topic: str) -> None:
-        """Remove every znode of a topic, then its deletion request."""
+    async def delete_topic(self, topic: str, *, fence: ControllerEpoch | None = None) -> None:
+        """Remove every znode of a topic, then its deletion request (with ``fence``: all in one transaction)."""
+        roots = (md.topic_path(topic), md.topic_config_path(topic), md.delete_topic_path(topic))
 
         def delete() -> None:
-            for path in (md.topic_path(topic), md.topic_config_path(topic), md.delete_topic_path(topic)):
+            if fence is not None:
+                self._delete_fenced(roots, fence)
+                return
+            for path in roots:
                 with contextlib.suppress(NoNodeError):
                     self.zk.delete(path, recursive=True)
 
         await self._run(delete)
 
+    def _subtree(self, path: str) -> list[str]:
+        """``path`` and every znode below it, children before their parents; empty if it does not exist."""
+        try:
+            children = self.zk.get_children(path)
+        except NoNodeError:
+            return []
+        out: list[str] = []
+        for child in children:
+            out.extend(self._subtree(f"{path}/{child}"))
+        out.append(path)
+        return out
+
+    def _delete_fenced(self, roots: Iterable[str], fence: ControllerEpoch) -> None:
+        """Delete the subtrees at ``roots`` in one fenced transaction (Kafka deletes recursively behind the
+        same check); listed again if they changed between listing and deleting."""
+        for _ in range(DELETE_RETRIES):
+            paths = [p for root in roots for p in self._subtree(root)]
+            if not paths:
+                return
+
+            def ops(tx: ZkTransaction, paths: list[str] = paths) -> None:
+                for path in paths:
+                    tx.delete(path)
+
+            results = self._commit_fenced(fence, ops)
+            if not any(isinstance(r, (NoNodeError, NotEmptyError)) for r in results):
+                return
+        raise RuntimeError(f"could not delete {list(roots)}: they kept changing")
+
     # --- controller ----------------------------------------------------------------------------------
 
-    async def try_become_controller(self, broker_id: int) -> bool:
-        def create() -> bool:
-            try:
-                self.zk.create(md.CONTROLLER_PATH, md.encode_controller(broker_id), ephemeral=True)
-                return True
-            except NodeExistsError:
-                return False
+    async def try_become_controller(self, broker_id: int) -> ControllerEpoch | None:
+        """Become the controller if ``/controller`` is free: create it (ephemeral) and bump
+        ``/controller_epoch`` in one transaction (Kafka's ``registerControllerAndIncrementControllerEpoch``).
+        None if another broker holds it."""
 
-        return await self._run(create)
-
-    async def increment_controller_epoch(self) -> int:
-        def bump() -> int:
+        def elect() -> ControllerEpoch | None:
             while True:
                 try:
                     data, stat = self.zk.get(md.CONTROLLER_EPOCH_PATH)
+                    epoch, version = md.decode_controller_epoch(data) + 1, stat.version
                 except NoNodeError:
-                    try:
-                        self.zk.create(md.CONTROLLER_EPOCH_PATH, md.encode_controller_epoch(1))
-                        return 1
-                    except NodeExistsError:
-                        continue
-                epoch = md.decode_controller_epoch(data) + 1
-                try:
-                    self.zk.set(md.CONTROLLER_EPOCH_PATH, md.encode_controller_epoch(epoch), version=stat.version)
-                    return epoch
-                except BadVersionError:
-                    continue
+                    epoch, version = 1, -1
+                tx = self.zk.transaction()
+                tx.create(md.CONTROLLER_PATH, md.encode_controller(broker_id), ephemeral=True)
+                if version < 0:
+                    tx.create(md.CONTROLLER_EPOCH_PATH, md.encode_controller_epoch(epoch))
+                else:
+                    tx.set_data(md.CONTROLLER_EPOCH_PATH, md.encode_controller_epoch(epoch), version)
+                created, bumped = tx.commit()
+                if isinstance(created, NodeExistsError):
+                    return None
+                if isinstance(bumped, Exception):
+                    continue  # another broker's election moved the epoch between our read and the transaction
+                return ControllerEpoch(epoch, 0 if version < 0 else int(bumped.version))
 
-        return await self._run(bump)
+        return await self._run(elect)
+
+    async def controller_epoch(self) -> tuple[int, int] | None:
+        """``/controller_epoch``'s epoch and znode version; None before the first election."""
+        read = await self.read_data(md.CONTROLLER_EPOCH_PATH)
+        return None if read is None else (md.decode_controller_epoch(read[0]), read[1])
 
     async def read_children(self, path: str) -> list[str]:
         def read() -> list[str]:
@@ -310,8 +438,11 @@ class ZkStore:
 
         return await self._run(read)
 
-    async def delete_path(self, path: str, version: int = -1) -> bool:
+    async def delete_path(self, path: str, version: int = -1, *, fence: ControllerEpoch | None = None) -> bool:
         def delete() -> bool:
+            if fence is not None:
+                (result,) = self._commit_fenced(fence, lambda tx: tx.delete(path, version))
+                return not isinstance(result, Exception)
             try:
                 self.zk.delete(path, version=version)
                 return True
@@ -320,8 +451,15 @@ class ZkStore:
 
         return await self._run(delete)
 
-    async def write_data(self, path: str, data: bytes) -> None:
+    async def write_data(self, path: str, data: bytes, *, fence: ControllerEpoch | None = None) -> None:
         def write() -> None:
+            if fence is not None:
+                exists = self.zk.exists(path) is not None
+                (result,) = self._commit_fenced(
+                    fence, lambda tx: tx.set_data(path, data) if exists else tx.create(path, data))
+                if isinstance(result, Exception):
+                    raise result
+                return
             try:
                 self.zk.set(path, data)
             except NoNodeError:

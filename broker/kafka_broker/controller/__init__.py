@@ -3,8 +3,15 @@ partition led by a live in-sync replica and carries out topic deletions, reassig
 preferred-leader elections.
 
 Election: every broker watches ``/controller``; when it is empty each tries to create it, and the
-winner bumps ``/controller_epoch`` (a conditional write) and stamps that epoch on every partition
-state it writes.
+winner bumps ``/controller_epoch`` in the same ZooKeeper transaction and stamps that epoch on every
+partition state it writes.
+
+Fencing: every write of a controllership is a transaction that also checks ``/controller_epoch``'s
+version as the election left it (:class:`~kafka_broker.cluster.zk_store.ControllerEpoch`). A controller
+that was paused or cut off past its ZooKeeper session timeout — while another broker was elected and
+bumped the epoch — has its writes refused (:class:`~kafka_broker.cluster.zk_store.ControllerMovedError`)
+and resigns. It also resigns as soon as it hears its session is lost (:meth:`Controller.resign`), and
+when its watch shows another broker in ``/controller``.
 
 The active controller is level-triggered: any change to brokers, topics, partition states or the
 admin znodes schedules one reconcile pass over the whole metadata, which
@@ -16,7 +23,7 @@ admin znodes schedules one reconcile pass over the whole metadata, which
 3. advances reassignments (:mod:`.reassignment`) and preferred-leader elections, including the
    periodic automatic rebalance when ``auto.leader.rebalance.enable`` is on.
 
-Every state write is conditional on the znode version; a lost race just means another pass. Which
+Every state write is also conditional on the znode version; a lost race just means another pass. Which
 brokers are alive is read from ``/brokers/ids`` at each pass, not from the watch-fed cache, which may
 not yet know of a registration that went with its broker's session.
 """
@@ -28,7 +35,7 @@ import logging
 
 from kafka_broker import metadata as md
 from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo
-from kafka_broker.cluster.zk_store import ZkStore
+from kafka_broker.cluster.zk_store import ControllerEpoch, ControllerMovedError, ZkStore
 from kafka_broker.config import BrokerConfig
 from kafka_broker.controller import election, reassignment
 
@@ -42,14 +49,34 @@ class Controller:
         self.cache = cache
         self.store = store
         self.epoch = 0
-        self.active = False
+        """The epoch of this broker's last controllership (0: never the controller)."""
+        self.held: ControllerEpoch | None = None
+        """The controllership this broker holds now, if any: what its writes are fenced with."""
         self._wakeup = asyncio.Event()
         self._rebalance_due = False
         cache.on_broker_change(self.trigger)
         cache.on_topic_change(lambda _t, _p: self.trigger())
 
+    @property
+    def active(self) -> bool:
+        """Whether this broker acts as the controller."""
+        return self.held is not None
+
     def trigger(self) -> None:
         self._wakeup.set()
+
+    def resign(self, reason: str) -> None:
+        """Stop acting as the controller (a pass in progress stops at its next write). Idempotent."""
+        if self.held is not None:
+            log.warning("broker %d resigns as the controller (epoch %d): %s", self.broker_id, self.held.epoch,
+                        reason)
+            self.held = None
+
+    def _fence(self) -> ControllerEpoch:
+        """The controllership a write must be fenced with; raises if it was given up meanwhile."""
+        if self.held is None:
+            raise ControllerMovedError(f"broker {self.broker_id} is no longer the controller")
+        return self.held
 
     async def run(self) -> None:
         """Contend for controllership and, while holding it, reconcile on every change."""
@@ -73,10 +100,12 @@ class Controller:
         if self.cache.controller_id == md.NO_LEADER:
             await self.try_elect()
         elif self.cache.controller_id != self.broker_id and self.active:
-            log.info("controllership moved to broker %d", self.cache.controller_id)
-            self.active = False
+            self.resign(f"controllership moved to broker {self.cache.controller_id}")
         if self.active:
-            await self.reconcile()
+            try:
+                await self.reconcile()
+            except ControllerMovedError as exc:
+                self.resign(str(exc))
 
     async def _rebalance_timer(self) -> None:
         interval = self.config.replication.leader_imbalance_check_interval_seconds
@@ -88,9 +117,9 @@ class Controller:
 
     async def try_elect(self) -> None:
         """Take ``/controller`` if it is free."""
-        if await self.store.try_become_controller(self.broker_id):
-            self.epoch = await self.store.increment_controller_epoch()
-            self.active = True
+        won = await self.store.try_become_controller(self.broker_id)
+        if won is not None:
+            self.held, self.epoch = won, won.epoch
             self.cache.controller_id = self.broker_id
             log.info("broker %d is the controller (epoch %d)", self.broker_id, self.epoch)
 
@@ -101,13 +130,13 @@ class Controller:
         for name, topic in list(self.cache.topics.items()):
             if topic.marked_for_deletion:
                 log.info("deleting topic %s", name)
-                await self.store.delete_topic(name)
+                await self.store.delete_topic(name, fence=self._fence())
                 continue
             unclean = self._unclean_allowed(topic.config)
             for info in list(topic.partitions.values()):
                 await self._reconcile_partition(info, live, unclean=unclean)
         await self._forget_deletions_of_missing_topics()
-        await reassignment.step(self.cache, self.store, self.epoch)
+        await reassignment.step(self.cache, self.store, self._fence())
         await self._preferred_elections(live)
 
     async def _live_brokers(self) -> set[int]:
@@ -125,7 +154,7 @@ class Controller:
 
     async def _write(self, info: PartitionInfo, new_state: md.PartitionState, why: str) -> bool:
         version = await self.store.write_partition_state(info.topic, info.partition, new_state,
-                                                         info.state_version)
+                                                         info.state_version, fence=self._fence())
         if version is None:
             log.info("lost a race writing %s-%d; will retry", info.topic, info.partition)
             return False
@@ -139,7 +168,7 @@ class Controller:
             new = election.initial_state(info.replicas, live, self.epoch)
             if new is None:
                 return
-            version = await self.store.create_partition_state(info.topic, info.partition, new)
+            version = await self.store.create_partition_state(info.topic, info.partition, new, fence=self._fence())
             if version is not None:
                 info.state, info.state_version = new, version
             return
@@ -165,11 +194,11 @@ class Controller:
             if new_state is not None:
                 await self._write(info, new_state, "preferred leader")
         if requested:
-            await self.store.delete_path(md.PREFERRED_REPLICA_ELECTION_PATH)
+            await self.store.delete_path(md.PREFERRED_REPLICA_ELECTION_PATH, fence=self._fence())
             self.cache.preferred_elections = []
 
     async def _forget_deletions_of_missing_topics(self) -> None:
         """A deletion request for a topic that no longer exists is done: remove it."""
         for name in await self.store.read_children(md.DELETE_TOPICS_PATH):
             if name not in self.cache.topics:
-                await self.store.delete_path(md.delete_topic_path(name))
+                await self.store.delete_path(md.delete_topic_path(name), fence=self._fence())

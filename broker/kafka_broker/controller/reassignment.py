@@ -20,13 +20,13 @@ import logging
 
 from kafka_broker import metadata as md
 from kafka_broker.cluster.metadata_cache import MetadataCache
-from kafka_broker.cluster.zk_store import ZkStore
+from kafka_broker.cluster.zk_store import ControllerEpoch, ZkStore
 from kafka_broker.controller.election import leader_within
 
 log = logging.getLogger(__name__)
 
 
-async def _write_assignment(store: ZkStore, topic: str, partition: int, replicas: list[int],
+async def _write_assignment(store: ZkStore, fence: ControllerEpoch, topic: str, partition: int, replicas: list[int],
                             adding: list[int], removing: list[int]) -> bool:
     read = await store.read_topic_assignment(topic)
     if read is None:
@@ -42,13 +42,15 @@ async def _write_assignment(store: ZkStore, topic: str, partition: int, replicas
         rem[partition] = removing
     updated = md.TopicAssignment(partitions=parts, topic_id=current.topic_id, adding_replicas=add,
                                  removing_replicas=rem)
-    return await store.write_topic_assignment(topic, updated, version)
+    return await store.write_topic_assignment(topic, updated, version, fence=fence)
 
 
-async def step(cache: MetadataCache, store: ZkStore, controller_epoch: int) -> None:
-    """Advance every planned reassignment by one step; remove finished ones from the plan."""
+async def step(cache: MetadataCache, store: ZkStore, fence: ControllerEpoch) -> None:
+    """Advance every planned reassignment by one step; remove finished ones from the plan. Every write is
+    fenced by the controllership ``fence``."""
     if not cache.reassignments:
         return
+    controller_epoch = fence.epoch
     live = set(cache.brokers)
     done: list[tuple[str, int]] = []
     for (topic, partition), target in list(cache.reassignments.items()):
@@ -65,14 +67,14 @@ async def step(cache: MetadataCache, store: ZkStore, controller_epoch: int) -> N
             adding = [r for r in target if r not in current]
             removing = [r for r in current if r not in target]
             log.info("reassigning %s-%d from %s to %s", topic, partition, current, target)
-            await _write_assignment(store, topic, partition, merged, adding, removing)
+            await _write_assignment(store, fence, topic, partition, merged, adding, removing)
             continue
         state = info.state
         if state is None or not all(r in state.isr for r in target):
             continue  # waiting for the new replicas to catch up
         moved = leader_within(target, state, live, controller_epoch)
         if moved is not None:
-            version = await store.write_partition_state(topic, partition, moved, info.state_version)
+            version = await store.write_partition_state(topic, partition, moved, info.state_version, fence=fence)
             if version is not None:
                 info.state, info.state_version = moved, version
             continue
@@ -81,17 +83,17 @@ async def step(cache: MetadataCache, store: ZkStore, controller_epoch: int) -> N
         isr = tuple(r for r in state.isr if r in target)
         if isr != state.isr:
             shrunk = md.PartitionState(state.leader, state.leader_epoch + 1, isr, controller_epoch)
-            version = await store.write_partition_state(topic, partition, shrunk, info.state_version)
+            version = await store.write_partition_state(topic, partition, shrunk, info.state_version, fence=fence)
             if version is None:
                 continue
             info.state, info.state_version = shrunk, version
-        if await _write_assignment(store, topic, partition, list(target), [], []):
+        if await _write_assignment(store, fence, topic, partition, list(target), [], []):
             log.info("reassignment of %s-%d to %s complete", topic, partition, target)
             done.append((topic, partition))
     if done:
         remaining = {k: v for k, v in cache.reassignments.items() if k not in done}
         if remaining:
-            await store.write_data(md.REASSIGN_PARTITIONS_PATH, md.encode_reassignment(remaining))
+            await store.write_data(md.REASSIGN_PARTITIONS_PATH, md.encode_reassignment(remaining), fence=fence)
         else:
-            await store.delete_path(md.REASSIGN_PARTITIONS_PATH)
+            await store.delete_path(md.REASSIGN_PARTITIONS_PATH, fence=fence)
         cache.reassignments = remaining

@@ -1,26 +1,32 @@
 """In-memory fakes of the replication layer's boundaries, shared by the cluster and controller tests.
 
 * :class:`FakeZooKeeper` is one ZooKeeper ensemble in memory: znodes with data, versions and zxids,
-  ephemeral nodes owned by a session, sequential children, and one-shot watches delivered in order
-  (as kazoo's event thread does). :meth:`FakeZooKeeper.client` hands out :class:`FakeKazooClient`
-  sessions that implement the part of ``KazooClient`` kopfka and kazoo's ``DataWatch`` /
-  ``ChildrenWatch`` recipes use, so the real :class:`ZkStore` and :class:`ZkWatcher` run on it
-  unchanged. Tests read what was written (:attr:`FakeZooKeeper.writes`), write behind a broker's
-  back (a controller, another leader), hold watch delivery back (:meth:`FakeZooKeeper.watches_held`),
-  make calls fail (:meth:`FakeZooKeeper.fail_next`) or slip a write in just before one
-  (:meth:`FakeZooKeeper.before_next`).
+  ephemeral nodes owned by a session, sequential children, transactions (multi-ops: all or nothing,
+  with kazoo's per-operation results), and one-shot watches delivered in order (as kazoo's event
+  thread does). :meth:`FakeZooKeeper.client` hands out :class:`FakeKazooClient` sessions that implement
+  the part of ``KazooClient`` kopfka and kazoo's ``DataWatch`` / ``ChildrenWatch`` recipes use, so the
+  real :class:`ZkStore` and :class:`ZkWatcher` run on it unchanged. Tests read what was written
+  (:attr:`FakeZooKeeper.writes`), write behind a broker's back (a controller, another leader), hold
+  watch delivery back (:meth:`FakeZooKeeper.watches_held`), make calls fail
+  (:meth:`FakeZooKeeper.fail_next`) or slip a write in just before one (:meth:`FakeZooKeeper.before_next`).
+  Sessions expire (:meth:`FakeZooKeeper.expire`: ephemerals and watches go, listeners hear ``LOST``,
+  every call raises ``SessionExpiredError``) and a client starts a new one
+  (:meth:`FakeZooKeeper.new_session`: listeners hear ``CONNECTED``, as kazoo reconnects by itself).
 * :class:`LeaderLink` connects a follower's replica fetcher to a leader in the same process: each
   request goes through the real wire codec and the leader's real Fetch / OffsetForLeaderEpoch
   handlers (against the leader's :class:`ReplicaManager`), unless a scripted answer or failure is queued.
 * :class:`Clock` is a settable millisecond clock for the replica manager's follower-lag checks.
 * :class:`Node` is one broker's replication stack (cache, watcher, store, logs, replica manager,
-  fetchers, controller) on a shared fake ensemble; :class:`FakeCluster` builds and wires several.
+  fetchers, controller, session keeper) on a shared fake ensemble; :class:`FakeCluster` builds and wires
+  several, and pauses one past its session timeout and back (:meth:`FakeCluster.expire`,
+  :meth:`FakeCluster.resume`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import threading
 import time
 from collections import deque
@@ -30,7 +36,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
+from kazoo.exceptions import (
+    BadVersionError,
+    NodeExistsError,
+    NoNodeError,
+    NotEmptyError,
+    RolledBackError,
+    RuntimeInconsistency,
+    SessionExpiredError,
+    ZookeeperError,
+)
 from kazoo.protocol.states import EventType, KazooState, KeeperState, WatchedEvent, ZnodeStat
 
 from kafka_broker import metadata as md
@@ -38,6 +53,7 @@ from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo, To
 from kafka_broker.cluster.partition import Partition
 from kafka_broker.cluster.replica_fetcher import ReplicaFetcherManager
 from kafka_broker.cluster.replica_manager import ReplicaManager
+from kafka_broker.cluster.session import SessionKeeper
 from kafka_broker.cluster.zk_store import ZkStore
 from kafka_broker.cluster.zk_watcher import ZkWatcher
 from kafka_broker.config import BrokerConfig, build_config
@@ -62,6 +78,8 @@ from kafka_broker.storage.records import Record, build_batch
 # --- ZooKeeper ---------------------------------------------------------------------------------------------
 
 Watcher = Callable[[WatchedEvent], None]
+Watches = dict[str, list[tuple[int, Watcher]]]
+"""Watches set on each path, with the session that set them."""
 
 
 @dataclass
@@ -98,8 +116,8 @@ class FakeZooKeeper:
         """Every successful create / set / delete as ``(operation, path)``, in order."""
         self._zxid = 0
         self._lock = threading.RLock()
-        self._data_watches: dict[str, list[Watcher]] = {}
-        self._child_watches: dict[str, list[Watcher]] = {}
+        self._data_watches: Watches = {}
+        self._child_watches: Watches = {}
         self._events: deque[tuple[Watcher, WatchedEvent]] = deque()
         self._delivering = False
         self._held = 0
@@ -158,15 +176,30 @@ class FakeZooKeeper:
             self._deliver()
 
     def expire(self, client: FakeKazooClient) -> None:
-        """The session expires: its ephemeral nodes go and its listeners hear LOST."""
+        """The session expires: its ephemeral nodes and watches go, its listeners hear LOST, and its calls
+        raise ``SessionExpiredError`` until :meth:`new_session`."""
         with self._lock:
             owned = [p for p, n in self.nodes.items() if n.ephemeral_owner == client.session_id]
+            for table in (self._data_watches, self._child_watches):
+                for path in list(table):
+                    table[path] = [(session, w) for session, w in table[path] if session != client.session_id]
         for path in owned:
             with contextlib.suppress(NoNodeError):
                 self._delete(path, -1, recursive=False)
         client.closed = True
         for listener in list(client.listeners):
             listener(KazooState.LOST)
+        self._deliver()
+
+    def new_session(self, client: FakeKazooClient) -> None:
+        """kazoo, after a session expired, connects with a new one: its listeners hear CONNECTED (the
+        recipes' listeners then read and watch again)."""
+        with self._lock:
+            self._sessions += 1
+            client.session_id = self._sessions
+        client.closed = False
+        for listener in list(client.listeners):
+            listener(KazooState.CONNECTED)
         self._deliver()
 
     # --- the ZooKeeper operations -------------------------------------------------------------------
@@ -182,8 +215,8 @@ class FakeZooKeeper:
         self._zxid += 1
         return self._zxid
 
-    def _fire(self, table: dict[str, list[Watcher]], path: str, event_type: str) -> None:
-        for watcher in table.pop(path, []):
+    def _fire(self, table: Watches, path: str, event_type: str) -> None:
+        for _session, watcher in table.pop(path, []):
             self._events.append((watcher, WatchedEvent(event_type, KeeperState.CONNECTED, path)))
 
     def _deliver(self) -> None:
@@ -240,19 +273,63 @@ class FakeZooKeeper:
     def _set(self, path: str, value: bytes, version: int) -> ZnodeStat:
         self._check_failure("set", path)
         with self._lock:
-            node = self.nodes.get(path)
-            if node is None:
-                raise NoNodeError(path)
-            if version != -1 and version != node.version:
-                raise BadVersionError(path)
-            node.data = bytes(value)
-            node.version += 1
-            node.mzxid = self._next_zxid()
-            self.writes.append(("set", path))
-            self._fire(self._data_watches, path, EventType.CHANGED)
-            stat = node.stat()
+            stat = self._set_locked(path, value, version)
         self._deliver()
         return stat
+
+    def _set_locked(self, path: str, value: bytes, version: int) -> ZnodeStat:
+        node = self.nodes.get(path)
+        if node is None:
+            raise NoNodeError(path)
+        if version != -1 and version != node.version:
+            raise BadVersionError(path)
+        node.data = bytes(value)
+        node.version += 1
+        node.mzxid = self._next_zxid()
+        self.writes.append(("set", path))
+        self._fire(self._data_watches, path, EventType.CHANGED)
+        return node.stat()
+
+    def _multi(self, session: int, ops: list[tuple[Any, ...]]) -> list[Any]:
+        """A transaction: every operation applies, or none does. Results as kazoo returns them: per
+        operation its result, or — when one failed — that one's exception, ``RolledBackError`` before it
+        and ``RuntimeInconsistency`` after it."""
+        self._check_failure("commit", ops[0][1] if ops else "/")
+        with self._lock:
+            saved = ({p: dataclasses.replace(n, children=set(n.children)) for p, n in self.nodes.items()},
+                     self._zxid, len(self.writes), len(self._events),
+                     {p: list(w) for p, w in self._data_watches.items()},
+                     {p: list(w) for p, w in self._child_watches.items()})
+            results: list[Any] = []
+            for op, path, *args in ops:
+                try:
+                    if op == "create":
+                        value, ephemeral, sequence = args
+                        results.append(self._create_locked(path, value, owner=session, ephemeral=ephemeral,
+                                                           sequence=sequence, makepath=False))
+                    elif op == "set_data":
+                        results.append(self._set_locked(path, args[0], args[1]))
+                    elif op == "delete":
+                        self._delete_locked(path, args[0], recursive=False)
+                        results.append(True)
+                    else:  # check
+                        node = self.nodes.get(path)
+                        if node is None:
+                            raise NoNodeError(path)
+                        if node.version != args[0]:
+                            raise BadVersionError(path)
+                        results.append(True)
+                except ZookeeperError as exc:
+                    failed = len(results)
+                    self.nodes, self._zxid = saved[0], saved[1]
+                    del self.writes[saved[2]:]
+                    while len(self._events) > saved[3]:
+                        self._events.pop()
+                    self._data_watches, self._child_watches = saved[4], saved[5]
+                    return ([RolledBackError() for _ in range(failed)] + [exc]
+                            + [RuntimeInconsistency() for _ in range(len(ops) - failed - 1)])
+        self._deliver()
+        return results
 
     def _delete(self, path: str, version: int, *, recursive: bool) -> None:
         self._check_failure("delete", path)
@@ -281,32 +358,32 @@ class FakeZooKeeper:
         self._fire(self._child_watches, path, EventType.DELETED)
         self._fire(self._child_watches, parent_path, EventType.CHILD)
 
-    def _get(self, path: str, watch: Watcher | None) -> tuple[bytes, ZnodeStat]:
+    def _get(self, path: str, watch: Watcher | None, session: int) -> tuple[bytes, ZnodeStat]:
         self._check_failure("get", path)
         with self._lock:
             node = self.nodes.get(path)
             if node is None:
                 raise NoNodeError(path)
             if watch is not None:
-                self._data_watches.setdefault(path, []).append(watch)
+                self._data_watches.setdefault(path, []).append((session, watch))
             return node.data, node.stat()
 
-    def _exists(self, path: str, watch: Watcher | None) -> ZnodeStat | None:
+    def _exists(self, path: str, watch: Watcher | None, session: int) -> ZnodeStat | None:
         self._check_failure("exists", path)
         with self._lock:
             if watch is not None:
-                self._data_watches.setdefault(path, []).append(watch)
+                self._data_watches.setdefault(path, []).append((session, watch))
             node = self.nodes.get(path)
             return None if node is None else node.stat()
 
-    def _get_children(self, path: str, watch: Watcher | None) -> list[str]:
+    def _get_children(self, path: str, watch: Watcher | None, session: int) -> list[str]:
         self._check_failure("get_children", path)
         with self._lock:
             node = self.nodes.get(path)
             if node is None:
                 raise NoNodeError(path)
             if watch is not None:
-                self._child_watches.setdefault(path, []).append(watch)
+                self._child_watches.setdefault(path, []).append((session, watch))
             return sorted(node.children)
 
 
@@ -355,7 +432,14 @@ class FakeKazooClient:
 
     def close(self) -> None: ...
 
+    def _live(self) -> int:
+        """The session id, for a call; an expired session refuses every call, as kazoo's does."""
+        if self.closed:
+            raise SessionExpiredError()
+        return self.session_id
+
     def ensure_path(self, path: str) -> bool:
+        self._live()
         if self.server.nodes.get(path) is None:
             with contextlib.suppress(NodeExistsError):
                 self.create(path, b"", makepath=True)
@@ -363,24 +447,53 @@ class FakeKazooClient:
 
     def create(self, path: str, value: bytes = b"", acl: Any = None, ephemeral: bool = False,
                sequence: bool = False, makepath: bool = False) -> str:
-        return self.server._create(path, value, owner=self.session_id, ephemeral=ephemeral, sequence=sequence,
+        return self.server._create(path, value, owner=self._live(), ephemeral=ephemeral, sequence=sequence,
                                    makepath=makepath)
 
     def set(self, path: str, value: bytes, version: int = -1) -> ZnodeStat:
+        self._live()
         return self.server._set(path, value, version)
 
     def delete(self, path: str, version: int = -1, recursive: bool = False) -> bool:
+        self._live()
         self.server._delete(path, version, recursive=recursive)
         return True
 
     def get(self, path: str, watch: Watcher | None = None) -> tuple[bytes, ZnodeStat]:
-        return self.server._get(path, watch)
+        return self.server._get(path, watch, self._live())
 
     def exists(self, path: str, watch: Watcher | None = None) -> ZnodeStat | None:
-        return self.server._exists(path, watch)
+        return self.server._exists(path, watch, self._live())
 
     def get_children(self, path: str, watch: Watcher | None = None, include_data: bool = False) -> list[str]:
-        return self.server._get_children(path, watch)
+        return self.server._get_children(path, watch, self._live())
+
+    def transaction(self) -> FakeTransaction:
+        return FakeTransaction(self)
+
+
+class FakeTransaction:
+    """kazoo's ``TransactionRequest``: operations collected, then committed as one multi-op."""
+
+    def __init__(self, client: FakeKazooClient) -> None:
+        self.client = client
+        self.ops: list[tuple[Any, ...]] = []
+
+    def create(self, path: str, value: bytes = b"", acl: Any = None, ephemeral: bool = False,
+               sequence: bool = False) -> None:
+        self.ops.append(("create", path, bytes(value), ephemeral, sequence))
+
+    def delete(self, path: str, version: int = -1) -> None:
+        self.ops.append(("delete", path, version))
+
+    def set_data(self, path: str, value: bytes, version: int = -1) -> None:
+        self.ops.append(("set_data", path, bytes(value), version))
+
+    def check(self, path: str, version: int) -> None:
+        self.ops.append(("check", path, version))
+
+    def commit(self) -> list[Any]:
+        return self.client.server._multi(self.client._live(), self.ops)
 
 
 # --- time, logs, batches -----------------------------------------------------------------------------------
@@ -559,10 +672,19 @@ class Node:
     fetchers: ReplicaFetcherManager
     controller: Controller
     watcher: ZkWatcher
+    session: SessionKeeper
+    fatal: list[BaseException] = field(default_factory=list)
+    """What the session keeper handed to ``on_fatal`` (the broker would stop with a non-zero exit)."""
 
     @property
     def broker_id(self) -> int:
         return self.config.broker_id
+
+    @property
+    def registration_owner(self) -> int | None:
+        """The session owning ``/brokers/ids/<id>``, if it exists."""
+        node = self.zk.server.nodes.get(md.broker_path(self.broker_id))
+        return None if node is None else node.ephemeral_owner
 
     def partition(self, topic: str, index: int = 0) -> Partition:
         part = self.replicas.get(topic, index)
@@ -608,17 +730,22 @@ class FakeCluster:
         replicas.fetchers = fetchers
         cache.on_topic_change(replicas.metadata_changed)
         controller = Controller(config, cache, store)
+        fatal: list[BaseException] = []
+        session = SessionKeeper(client, store=store, registration=md.BrokerRegistration(broker_id, "127.0.0.1",
+                                                                                          9090 + broker_id),
+                                replicas=replicas, controller=controller, stale_wait_s=0, retry_backoff_s=0.01,
+                                on_fatal=fatal.append)
+        session.attach(asyncio.get_running_loop())
         watcher = ZkWatcher(client, cache, asyncio.get_running_loop())
         watcher.start()
-        node = Node(config, client, cache, store, logs, replicas, fetchers, controller, watcher)
+        node = Node(config, client, cache, store, logs, replicas, fetchers, controller, watcher, session, fatal)
         self.nodes[broker_id] = node
         if broker_id in self.links:
             self.links[broker_id].replicas = replicas
         await settle()
         replicas.reconcile_all(starting=True)
         if register:
-            await store.register_broker(
-                md.BrokerRegistration(broker_id, "127.0.0.1", 9090 + broker_id), stale_wait_s=0)
+            await session.register()
             await settle()
         return node
 
@@ -662,9 +789,31 @@ class FakeCluster:
                         await fetcher.run_once()
             await self.sync()
 
+    async def expire(self, broker_id: int) -> Node:
+        """Broker ``broker_id`` was paused past its session timeout: ZooKeeper expires its session (its
+        registration and any ``/controller`` go) and, as it resumes, kazoo tells it the session is lost."""
+        node = self.nodes[broker_id]
+        self.zk.expire(node.zk)
+        await self.sync()
+        return node
+
+    async def resume(self, broker_id: int, *, timeout_s: float = 5.0) -> Node:
+        """kazoo connects broker ``broker_id`` with a new session; returns once it has rejoined (its keeper
+        says so), the watch notifications of the new session landed and every replica manager applied them."""
+        node = self.nodes[broker_id]
+        self.zk.new_session(node.zk)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while node.session.lost:
+            assert not node.fatal, node.fatal
+            assert asyncio.get_running_loop().time() < deadline, f"broker {broker_id} did not rejoin"
+            await asyncio.sleep(0.001)
+        await self.sync()
+        return node
+
     async def stop_broker(self, broker_id: int) -> Node:
         """The broker dies: its session expires (registration gone), its fetchers and watches stop."""
         node = self.nodes.pop(broker_id)
+        node.session.close()
         node.watcher.stop()
         node.fetchers.stop_all()
         self.zk.expire(node.zk)
@@ -676,6 +825,7 @@ class FakeCluster:
 
     def close(self) -> None:
         for node in self.nodes.values():
+            node.session.close()
             node.watcher.stop()
             node.fetchers.stop_all()
             node.logs.close_all()

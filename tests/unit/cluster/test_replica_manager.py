@@ -321,7 +321,7 @@ async def test_leadership_left_from_a_previous_run_is_retaken_at_a_new_epoch(b1:
     await b1.admin.write_partition_state("t", 1, state(2, 3, [2]), 0)
     await b1.sync()
     assert b1.part("t", 1).leader_id == 2
-    await b1.replicas.reclaim_startup_leadership()
+    await b1.replicas.reclaim_leadership()
     await b1.sync()
     assert b1.zk.state("t", 0) == state(1, 6, [1, 2])
     assert b1.part("t", 0).is_leader and b1.part("t", 0).leader_epoch == 6

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from kazoo.exceptions import BadVersionError
 
 from kafka_broker import metadata as md
-from kafka_broker.cluster.zk_store import ZkStore
+from kafka_broker.cluster.zk_store import ControllerEpoch, ControllerMovedError, ZkStore
 
 from .fakes import FakeZooKeeper, state
 
@@ -81,18 +80,68 @@ async def test_deletion_marks_then_removes_every_znode_of_the_topic(zk: FakeZooK
 
 
 async def test_one_controller_and_a_growing_epoch(zk: FakeZooKeeper, store: ZkStore) -> None:
-    other = ZkStore(zk.client())
-    assert await store.try_become_controller(1)
-    assert not await other.try_become_controller(2)
-    assert await store.increment_controller_epoch() == 1
-    assert await other.increment_controller_epoch() == 2
+    first = zk.client()
+    assert await ZkStore(first).try_become_controller(1) == ControllerEpoch(epoch=1, zk_version=0)
+    assert await store.try_become_controller(2) is None  # held: the epoch does not move
+    assert zk.data(md.CONTROLLER_EPOCH_PATH) == b"1"
+    zk.expire(first)  # /controller goes with its session
+    assert await store.try_become_controller(2) == ControllerEpoch(epoch=2, zk_version=1)
+    assert md.decode_controller(zk.data(md.CONTROLLER_PATH)) == 2
     assert zk.data(md.CONTROLLER_EPOCH_PATH) == b"2"
 
 
-async def test_controller_epoch_bump_retries_a_lost_race(zk: FakeZooKeeper, store: ZkStore) -> None:
-    await store.increment_controller_epoch()
-    zk.fail_next("set", BadVersionError(), path=md.CONTROLLER_EPOCH_PATH)
-    assert await store.increment_controller_epoch() == 2
+async def test_an_election_retries_when_the_epoch_moved_meanwhile(zk: FakeZooKeeper, store: ZkStore) -> None:
+    await ZkStore(zk.client()).write_data(md.CONTROLLER_EPOCH_PATH, b"4")
+    zk.before_next("commit", lambda: zk.client().set(md.CONTROLLER_EPOCH_PATH, b"5"))
+    assert await store.try_become_controller(1) == ControllerEpoch(epoch=6, zk_version=2)
+    assert md.decode_controller(zk.data(md.CONTROLLER_PATH)) == 1
+
+
+async def test_controller_writes_are_refused_once_another_controller_was_elected(
+        zk: FakeZooKeeper, store: ZkStore) -> None:
+    """Kafka fences every controller write with a check of /controller_epoch's version in the same multi-op:
+    a controller that lost its session while another was elected cannot write, even with current versions."""
+    zombie_session = zk.client()
+    zombie = ZkStore(zombie_session)
+    fence = await zombie.try_become_controller(1)
+    assert fence is not None
+    await store.create_topic("t", md.TopicAssignment({0: [1, 2]}), {})
+    await store.mark_topic_for_deletion("gone")
+    assert await zombie.create_partition_state("t", 0, state(1, 0, [1, 2]), fence=fence) == 0
+    assert await zombie.write_partition_state("t", 0, state(1, 1, [1]), 0, fence=fence) == 1
+    assert await zombie.write_partition_state("t", 0, state(1, 2, [1]), 0, fence=fence) is None  # lost race
+    zk.expire(zombie_session)
+    zk.new_session(zombie_session)  # the paused controller comes back with a new session ...
+    assert await store.try_become_controller(2) is not None  # ... after broker 2 was elected
+    zk.forget_writes()
+    refused = [
+        zombie.write_partition_state("t", 0, state(2, 2, [2]), 1, fence=fence),  # current version: still refused
+        zombie.create_partition_state("t", 1, state(2, 0, [2]), fence=fence),
+        zombie.write_topic_assignment("t", md.TopicAssignment({0: [2]}), 0, fence=fence),
+        zombie.delete_topic("t", fence=fence),
+        zombie.delete_path(md.delete_topic_path("gone"), fence=fence),
+        zombie.write_data(md.REASSIGN_PARTITIONS_PATH, b"{}", fence=fence),
+    ]
+    for write in refused:
+        with pytest.raises(ControllerMovedError):
+            await write
+    assert zk.written() == []
+    assert zk.state("t", 0) == state(1, 1, [1])
+
+
+async def test_a_fenced_topic_deletion_removes_everything_in_one_transaction(
+        zk: FakeZooKeeper, store: ZkStore) -> None:
+    fence = await store.try_become_controller(1)
+    assert fence is not None
+    await store.create_topic("t", md.TopicAssignment({0: [1], 1: [1]}), {"retention.ms": "1"})
+    for partition in (0, 1):
+        assert await store.create_partition_state("t", partition, state(1, 0, [1]), fence=fence) == 0
+    await store.mark_topic_for_deletion("t")
+    await store.delete_topic("t", fence=fence)
+    for path in ("/brokers/topics/t", "/config/topics/t", "/admin/delete_topics/t"):
+        assert zk.data(path) is None, path
+    assert await store.create_partition_state("t", 0, state(1, 0, [1]), fence=fence) is None  # no topic: no state
+    assert zk.data("/brokers/topics/t") is None  # and no topic znode made up for it
 
 
 async def test_registration_waits_out_a_stale_session_then_gives_up(zk: FakeZooKeeper, store: ZkStore) -> None:

@@ -1,6 +1,7 @@
 """The controller on in-process brokers and a fake ZooKeeper: who controls, first leaders, leader
-election from the ISR when brokers go (clean and unclean), epoch bumps, lost races, topic deletion
-and preferred-leader elections — each checked in the znodes it writes."""
+election from the ISR when brokers go (clean and unclean), epoch bumps, lost races, topic deletion,
+preferred-leader elections, and a controller that lost its session (fenced by the controller epoch) —
+each checked in the znodes it writes."""
 
 from __future__ import annotations
 
@@ -164,8 +165,8 @@ async def test_the_controller_task_takes_control_and_reacts_to_changes(cluster: 
     try:
         node.controller.trigger()
         await cluster.create_topic("t", {0: [2, 3]})  # the watcher's notification triggers a pass
-        for _ in range(200):
-            await asyncio.sleep(0)
+        for _ in range(5000):  # the pass's ZooKeeper calls run in worker threads: give them real time
+            await asyncio.sleep(0.001)
             if cluster.zk.data(STATE) is not None:
                 break
         assert md.decode_controller(cluster.zk.data(md.CONTROLLER_PATH)) == 2
@@ -189,3 +190,49 @@ async def test_a_controller_whose_cache_still_lists_a_dead_broker_elects_from_zo
     controller.cache.brokers[3] = registration  # the broker-change notification has not arrived yet
     await controller.controller.reconcile()
     assert cluster.zk.state("t", 0).leader == 2
+
+
+async def test_a_zombie_controller_is_refused_by_the_controller_epoch(cluster: FakeCluster) -> None:
+    """Broker 1 controlled, was paused past its session timeout, and broker 2 was elected (epoch 2). Back, and
+    before it hears of any of this, broker 1 acts on its stale view: ZooKeeper refuses every write, because
+    each checks /controller_epoch's version in the same transaction — even one at a current znode version."""
+    await led_by_1(cluster, [1, 2, 3], [1, 2, 3])
+    zombie = cluster.nodes[1]
+    assert zombie.controller.active and zombie.controller.epoch == 1
+    version = cluster.zk.version(STATE)
+    await cluster.stop_broker(3)  # something for a controller to act on
+    with cluster.zk.watches_held():  # broker 1 hears nothing of what follows
+        cluster.zk.client().delete(md.CONTROLLER_PATH)  # went with broker 1's old session
+        await cluster.nodes[2].controller.try_elect()
+        assert cluster.nodes[2].controller.epoch == 2
+        cluster.zk.forget_writes()
+        await zombie.controller.run_pass()  # broker 3 is gone: it would write ISR [1, 2]
+        assert cluster.zk.written() == []
+        assert not zombie.controller.active
+    assert cluster.zk.state("t", 0) == state(1, 0, [1, 2, 3]) and cluster.zk.version(STATE) == version
+    await cluster.controller_pass()  # the real controller does it, at its epoch
+    assert cluster.zk.state("t", 0) == state(1, 1, [1, 2], controller_epoch=2)
+
+
+async def test_a_controller_whose_session_expires_mid_pass_resigns_and_writes_nothing_more(
+        cluster: FakeCluster) -> None:
+    await cluster.create_topic("t", {0: [1, 2, 3], 1: [1, 3, 2]})
+    await cluster.controller_pass()
+    node = cluster.nodes[1]
+    assert node.controller.active
+    await cluster.stop_broker(3)
+
+    def paused_past_the_session() -> None:  # between reading the live brokers and writing, as a pause would
+        cluster.zk.expire(node.zk)
+        elected = cluster.zk.client()
+        elected.create(md.CONTROLLER_PATH, md.encode_controller(2), ephemeral=True)
+        elected.set(md.CONTROLLER_EPOCH_PATH, md.encode_controller_epoch(2))
+        cluster.zk.new_session(node.zk)  # kazoo is back at once, with a new session
+
+    cluster.zk.before_next("get_children", paused_past_the_session, path=md.BROKER_IDS_PATH)
+    before = {p: cluster.zk.state("t", p) for p in (0, 1)}
+    cluster.zk.forget_writes()
+    await node.controller.run_pass()  # broker 1 would have made broker 2 leader of both, at its epoch 1
+    assert not node.controller.active
+    assert {p: cluster.zk.state("t", p) for p in (0, 1)} == before
+    assert cluster.zk.written("set", "/brokers/topics") == []
