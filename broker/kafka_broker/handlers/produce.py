@@ -1,9 +1,15 @@
 """Produce: append producer batches to the partitions this broker leads.
 
-Batches are validated (CRC-32C, sizes) and given offsets by the log without re-encoding
-(recompression only when the topic's ``compression.type`` asks for it). ``acks=1`` is answered
-after the local append, ``acks=-1`` (all) after every ISR member has the batch — and is refused up
-front with NOT_ENOUGH_REPLICAS when the ISR is smaller than ``min.insync.replicas``. All appends
+Batches are validated (CRC-32C, sizes, then every record: :mod:`kafka_broker.storage.validation`)
+and given offsets by the log without re-encoding (recompression only when the topic's
+``compression.type`` asks for it). A malformed batch fails its partition only, and nothing of that
+partition's data is appended: INVALID_RECORD for bad records (with ``record_errors``, v8+, where Kafka
+lists records one by one: a compacted topic's keyless records), CORRUPT_MESSAGE for a bad CRC or a
+section that does not decompress, MESSAGE_TOO_LARGE for one that decompresses beyond the bound.
+
+``acks=1`` is answered after the local append, ``acks=-1`` (all) after every ISR member has the
+batch — and is refused up front with NOT_ENOUGH_REPLICAS when the ISR is smaller than
+``min.insync.replicas``. All appends
 happen before the first ``await``, so pipelined produce requests on one connection are appended in
 the order they were sent.
 
@@ -39,9 +45,12 @@ VERSIONS = (3, 11)
 log = logging.getLogger(__name__)
 
 
-def _partition_error(index: int, code: int, message: str | None = None) -> dict[str, Any]:
+def _partition_error(
+    index: int, code: int, message: str | None = None, record_errors: list[tuple[int, str]] | None = None
+) -> dict[str, Any]:
     return {"index": index, "error_code": code, "base_offset": -1, "log_append_time_ms": -1,
-            "log_start_offset": -1, "record_errors": [], "error_message": message}
+            "log_start_offset": -1, "error_message": message,
+            "record_errors": [{"batch_index": i, "batch_index_error_message": m} for i, m in record_errors or ()]}
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
@@ -72,7 +81,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
                 info = part.log.append_as_leader(records, leader_epoch=part.leader_epoch, now_ms=now_ms())
                 part.after_leader_append()
             except KafkaError as exc:
-                error = _partition_error(index, exc.code, exc.message or None)
+                error = _partition_error(index, exc.code, exc.message or None, getattr(exc, "record_errors", None))
                 if exc.code == ErrorCode.NOT_LEADER_OR_FOLLOWER and ctx.version >= 10:
                     _add_current_leader(error, topic, index, ctx, leaders)
                 results.append(error)

@@ -3,11 +3,13 @@
 Offsets: ``log_start_offset`` is the first offset a client may read, ``log_end_offset`` the next
 offset to assign. Segments are sorted by base offset; only the newest (active) one takes appends.
 
-Append as leader: :func:`validate_batches` (one CRC pass per batch), then — only when the topic
-asks for it — the records section is recompressed into the topic's codec and/or the batch is
-stamped with LogAppendTime (new CRC); :func:`assign_offsets` writes the base offsets and the leader
-epoch in place, and the active segment writes the bytes with one ``os.write``. A read-only input
-buffer is copied once so the header can be stamped; pass a writable view to avoid that copy.
+Append as leader: :func:`validate_batches` (one CRC pass per batch), then :func:`validate_records`
+walks every record (compressed batches decompressed, within a bound) so that nothing a consumer
+cannot read is stored; then — only when the topic asks for it — the records section is recompressed
+into the topic's codec and/or the batch is stamped with LogAppendTime (new CRC); :func:`assign_offsets`
+writes the base offsets and the leader epoch in place, and the active segment writes the bytes with
+one ``os.write``. A read-only input buffer is copied once so the header can be stamped; pass a
+writable view to avoid that copy.
 Append as follower keeps the offsets the batches carry (they must follow the log end).
 
 Roll: before an append, a new active segment starts at the append's first offset when the active
@@ -60,7 +62,6 @@ from kafka_broker.storage.producer_state import ProducerStateManager
 from kafka_broker.storage.records import (
     BatchHeader,
     assign_offsets,
-    decode_records,
     iter_batches,
     recompress_batch,
     set_log_append_time,
@@ -74,6 +75,7 @@ from kafka_broker.storage.segment import (
     Segment,
 )
 from kafka_broker.storage.swap import CLEANED_DIR, SWAP_SUFFIX, recover_interrupted_swap
+from kafka_broker.storage.validation import validate_records
 
 log = logging.getLogger(__name__)
 
@@ -280,8 +282,9 @@ class PartitionLog:
         headers = validate_batches(view, max_batch_bytes=config.max_message_bytes, from_client=from_client)
         if not headers:
             return AppendInfo(-1, -1, -1, -1, 0, [])
-        if from_client and config.compacts:
-            self._require_keys(view, headers)
+        sections = validate_records(view, headers, max_batch_bytes=config.max_message_bytes,
+                                    require_keys=from_client and config.compacts, partition=self.directory.name,
+                                    keep_sections=config.codec is not None)
         if any(header.producer_id >= 0 for header in headers):
             duplicate = self.producer_state.check(headers)
             if duplicate is not None:
@@ -291,7 +294,7 @@ class PartitionLog:
         buf: bytearray | memoryview = view
         codec = config.codec
         if codec is not None and any(h.compression != codec and not h.is_control for h in headers):
-            buf = self._recompressed(view, headers, codec)
+            buf = self._recompressed(view, headers, codec, sections)
             headers = list(iter_batches(buf))
             for header in headers:
                 if header.length > config.max_message_bytes:
@@ -315,26 +318,17 @@ class PartitionLog:
             self._epochs.assign(leader_epoch, first_offset)
         return self._appended(headers, log_append_time, now)
 
-    def _require_keys(self, view: memoryview, headers: list[BatchHeader]) -> None:
-        """A compacted topic keeps the latest record of each key, so a record without one could never be
-        cleaned: refused, as Kafka refuses it (the one produce path that decodes every record)."""
-        for header in headers:
-            if not header.is_control and any(
-                record.key is None for record in decode_records(view[header.position : header.end])
-            ):
-                raise InvalidRecordError(
-                    f"Compacted topic cannot accept message without key in topic partition {self.directory.name}."
-                )
-
     @staticmethod
-    def _recompressed(view: memoryview, headers: list[BatchHeader], codec: int) -> bytearray:
+    def _recompressed(
+        view: memoryview, headers: list[BatchHeader], codec: int, sections: list[bytes | None]
+    ) -> bytearray:
         parts: list[bytes | memoryview] = []
-        for header in headers:
+        for header, section in zip(headers, sections, strict=True):
             batch = view[header.position : header.end]
             if header.compression == codec or header.is_control:
                 parts.append(batch)
-            else:
-                parts.append(recompress_batch(batch, codec=codec))
+            else:  # ``section``: the records validate_records decompressed (None: uncompressed)
+                parts.append(recompress_batch(batch, codec=codec, records=section))
         return bytearray(b"".join(parts))
 
     def append_as_follower(self, records: bytes | bytearray | memoryview, *, now_ms: int | None = None) -> AppendInfo:

@@ -24,9 +24,11 @@ Wire layout of one batch (big-endian; kafka.apache.org/documentation/#recordbatc
               | headerCount varint | (headerKeyLength varint | key utf-8 | valueLength varint | value)*
     (varints are zigzag-encoded; a length of -1 means null)
 
-The produce and fetch paths never look at records: :func:`validate_batches` walks the headers, checks
-sizes, magic and the CRC (one C pass over each batch), and :func:`assign_offsets` overwrites the two
-header fields that lie outside the CRC, so a stored batch is byte-identical to the one received.
+The fetch path never looks at records, and neither does this module's check of a batch:
+:func:`validate_batches` walks the headers, checks sizes, magic and the CRC (one C pass over each
+batch), and :func:`assign_offsets` overwrites the two header fields that lie outside the CRC, so a
+stored batch is byte-identical to the one received. A leader append also walks every record, without
+decoding them into objects (:mod:`.validation`), before anything is stored.
 Recompression only swaps the compressed section (records are encoded the same way compressed or
 not), and LogAppendTime rewrites ``attributes``/``maxTimestamp`` and the CRC. :func:`decode_records`
 and :func:`build_batch` are for features that need individual records (offset-for-timestamp inside
@@ -193,8 +195,9 @@ def validate_batches(buf: Buffer, *, max_batch_bytes: int, from_client: bool = T
 
     Per batch: v2 magic (v0/v1 → UNSUPPORTED_FOR_MESSAGE_FORMAT), header and batch complete
     (else CORRUPT_MESSAGE), size ≤ ``max_batch_bytes`` (MESSAGE_TOO_LARGE), CRC-32C, a known codec,
-    a record count that fits the bytes. ``from_client`` adds Kafka's checks on producer data: the
-    count matches the offset range, no control batches, a producer id comes with a sequence.
+    a record count that fits the bytes (from a client INVALID_RECORD, Kafka's "premature EOF").
+    ``from_client`` adds Kafka's checks on producer data: the count matches the offset range, no
+    control batches, a producer id comes with a sequence. The records themselves are :mod:`.validation`'s.
     """
     view = buf if isinstance(buf, memoryview) else memoryview(buf)
     headers = []
@@ -208,7 +211,10 @@ def validate_batches(buf: Buffer, *, max_batch_bytes: int, from_client: bool = T
         if count < 0 or header.last_offset_delta < 0:
             raise CorruptRecordError(f"negative record count or offset delta at byte {header.position}")
         if header.compression == Codec.NONE and count * MIN_RECORD_SIZE > header.length - HEADER_SIZE:
-            raise CorruptRecordError(f"{count} records cannot fit a batch of {header.length} bytes")
+            # a producer hears Kafka's answer to a record section shorter than its count (INVALID_RECORD)
+            error = InvalidRecordError if from_client else CorruptRecordError
+            raise error(f"Incorrect declared batch size, premature EOF reached: {count} records cannot fit a "
+                        f"batch of {header.length} bytes")
         if from_client:
             if count == 0 or count != header.last_offset_delta + 1:
                 raise InvalidRecordError(
@@ -258,15 +264,17 @@ def set_log_append_time(buf: bytearray | memoryview, header: BatchHeader, timest
     return updated._replace(crc=crc)
 
 
-def recompress_batch(batch: Buffer, *, codec: int) -> bytes:
+def recompress_batch(batch: Buffer, *, codec: int, records: Buffer | None = None) -> bytes:
     """The batch at the start of ``batch`` with its records section re-encoded in ``codec``.
 
     Records are encoded identically inside and outside compression, so this swaps the section's
     codec without decoding a single record; header fields other than length/attributes/CRC stay.
+    ``records``: the section already decompressed (by the validation), so it is not decompressed again.
     """
     view = batch if isinstance(batch, memoryview) else memoryview(batch)
     header = parse_header(view, 0)
-    records = decompress(header.compression, view[RECORDS_OFFSET : header.length])
+    if records is None:
+        records = decompress(header.compression, view[RECORDS_OFFSET : header.length])
     body = compress(codec, records)
     attributes = (header.attributes & ~COMPRESSION_MASK) | int(codec)
     out = bytearray(HEADER_SIZE + len(body))
