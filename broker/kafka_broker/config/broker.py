@@ -29,8 +29,10 @@ __all__ = [
     "Endpoint",
     "GroupSettings",
     "ReplicationSettings",
+    "SocketServerSettings",
     "ZooKeeperSettings",
     "build_config",
+    "connection_overrides",
     "load_config",
     "parse_listener",
     "topic_defaults",
@@ -43,6 +45,26 @@ def _buffer(value: Value) -> str | None:
     """A socket buffer size: bytes, or -1 for the operating system's default (as in Kafka)."""
     return None if value == -1 or (isinstance(value, int) and value > 0) else \
         "must be -1 (the OS default) or a positive number of bytes"
+
+
+def connection_overrides(value: str) -> dict[str, int]:
+    """``max.connections.per.ip.overrides``: ``host:count`` entries, comma-separated (Kafka's format,
+    e.g. ``hostName:100,127.0.0.1:200``; the count follows the last colon, so IPv6 addresses work)."""
+    overrides: dict[str, int] = {}
+    for entry in filter(None, (e.strip() for e in value.split(","))):
+        host, colon, count = entry.rpartition(":")
+        if not colon or not host.strip() or not count.strip().isdigit():
+            raise ValueError(f"expected host:count, got {entry!r}")
+        overrides[host.strip().strip("[]")] = int(count)
+    return overrides
+
+
+def _overrides(value: Value) -> str | None:
+    try:
+        connection_overrides(str(value or ""))
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 _OWN_ROWS = [
@@ -73,6 +95,21 @@ _OWN_ROWS = [
               "Largest request frame accepted; a larger one closes the connection.", minimum=1024),
     ConfigDef("queued.max.requests", _I, "500",
               "Requests in flight on one connection before the broker stops reading from it.", minimum=1),
+    ConfigDef("queued.max.request.bytes", _L, "-1",
+              "Bytes of requests held at once (received, being received, or being handled) before the broker "
+              "stops reading more; -1 (unbounded in Kafka): 2 x socket.request.max.bytes.",
+              check=lambda v: None if isinstance(v, int) and (v == -1 or v > 0) else "must be -1 or positive"),
+    ConfigDef("connections.max.idle.ms", _L, "600000",
+              "A connection with nothing received or sent for this long, and no request pending, is closed "
+              "(-1: never)."),
+    ConfigDef("max.connections", _I, "2147483647",
+              "Connections the broker keeps at once; one more is closed as soon as it is accepted.", minimum=0),
+    ConfigDef("max.connections.per.ip", _I, "2147483647",
+              "Connections kept from one IP address; one more is closed as soon as it is accepted (0 only with "
+              "max.connections.per.ip.overrides).", minimum=0),
+    ConfigDef("max.connections.per.ip.overrides", _S, "",
+              "Per-IP or hostname limits instead of max.connections.per.ip: host:count,... "
+              "(e.g. hostName:100,127.0.0.1:200).", check=_overrides),
     ConfigDef("socket.send.buffer.bytes", _I, "102400", "SO_SNDBUF of client connections (-1: the OS's).",
               check=_buffer),
     ConfigDef("socket.receive.buffer.bytes", _I, "102400", "SO_RCVBUF of client connections (-1: the OS's).",
@@ -192,6 +229,18 @@ class GroupSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SocketServerSettings:
+    """What one listener allows its clients (Kafka's SocketServer keys): the request bytes it holds,
+    how many connections, for how long idle."""
+
+    queued_max_request_bytes: int = setting(_C["queued.max.request.bytes"])
+    connections_max_idle_ms: int = setting(_C["connections.max.idle.ms"])
+    max_connections: int = setting(_C["max.connections"])
+    max_connections_per_ip: int = setting(_C["max.connections.per.ip"])
+    max_connections_per_ip_overrides: str = setting(_C["max.connections.per.ip.overrides"])
+
+
+@dataclass(frozen=True, slots=True)
 class CleanerSettings:
     """The log cleaner's broker-level settings."""
 
@@ -224,6 +273,7 @@ class BrokerConfig:
     replication: ReplicationSettings = field(default_factory=ReplicationSettings)
     groups: GroupSettings = field(default_factory=GroupSettings)
     cleaner: CleanerSettings = field(default_factory=CleanerSettings)
+    socket_server: SocketServerSettings = field(default_factory=SocketServerSettings)
     raw: dict[str, str] = field(default_factory=dict)
     """The properties as given, for DescribeConfigs on the broker."""
 
@@ -316,6 +366,13 @@ def build_config(props: Mapping[str, str]) -> BrokerConfig:
         reconnect_backoff_max_ms=_int_value(props, "kopfka.zookeeper.reconnect.backoff.max.ms"),
     )
     broker_id = _int_value(props, "broker.id")
+    socket_server = settings_from(SocketServerSettings, props)
+    if 0 < socket_server.queued_max_request_bytes < _int_value(props, "socket.request.max.bytes"):
+        raise ConfigError("queued.max.request.bytes must be larger or equal to socket.request.max.bytes")
+    if socket_server.max_connections_per_ip == 0 and not connection_overrides(
+            socket_server.max_connections_per_ip_overrides):
+        raise ConfigError("max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides "
+                          "property is set.")
     return settings_from(
         BrokerConfig,
         props,
@@ -329,5 +386,6 @@ def build_config(props: Mapping[str, str]) -> BrokerConfig:
         replication=settings_from(ReplicationSettings, props),
         groups=settings_from(GroupSettings, props),
         cleaner=settings_from(CleanerSettings, props),
+        socket_server=socket_server,
         raw=props,
     )
