@@ -2,9 +2,11 @@
 # Install what `make run` and `make test` need, from Debian's and PyPI's registries only:
 #   - Debian packages: zookeeper (run with java directly, no service), kcat, a Java runtime, Maven (fetches
 #     Apache Kafka's jars from Maven Central for the kafka-tools tier and bench/), python3-venv;
-#   - .venv with the machine's python3 and `pip install -e '.[dev]'`.
+#   - .venv with the machine's python3 and `pip install -e '.[dev]'`, which also compiles the record walk
+#     (setup.py) into broker/kafka_broker/storage/.
 # Idempotent and quick when done: apt runs only for missing packages (and `apt-get update` only then),
-# pip only when pyproject.toml changed since the last successful install (stamp in .venv/).
+# pip only when pyproject.toml, setup.py or the record walk's source changed since the last successful
+# install (stamp in .venv/): an editable install imports the compiled walk, which must not be older than it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +35,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 stamp="$VENV/.kopfka-installed"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml setup.py broker/kafka_broker/storage/record_walk.{py,pxd} | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "install-deps: pip install -e '.[dev]'"
     "$VENV/bin/python" -m pip install -q --upgrade pip
