@@ -2,8 +2,9 @@
 
 Every damaged batch here carries a correct CRC-32C (``damaged_batches``), so only the record walk can
 refuse it; each must be refused with Kafka's error (or kopfka's documented stricter one) and leave the
-log exactly as it was. The walk's fast path — runs of records of one layout checked column by column —
-is held to the independent strict decoder of the hostile tier on random single-byte damage.
+log exactly as it was. The walk is held to the independent strict decoder of the hostile tier on random
+single-byte damage. Every test runs twice: with the compiled walk and with the same source run as plain
+Python (the ``walk`` fixture).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import struct
 import tracemalloc
 import zlib
 from pathlib import Path
+from types import ModuleType
 
 import cramjam
 import lz4.frame
@@ -31,6 +33,8 @@ from kafka_broker.storage.records import Record, build_batch, validate_batches
 
 from . import damaged_batches as damaged
 from .helpers import make_batch, read_all
+
+pytestmark = pytest.mark.usefixtures("walk")
 
 
 @pytest.fixture
@@ -82,7 +86,7 @@ def test_a_compacted_topic_lists_every_keyless_record(partition_dir: Path) -> No
         message = f"Compacted topic cannot accept message without key in topic partition {partition_dir.name}."
         assert getattr(error, "record_errors", None) == [(1, message), (3, message)]
         assert error.message.startswith("One or more records have been rejected due to 2 record errors in total")
-        # the run-wise fast path keeps the rule: thousands of keyless records after a keyed one
+        # thousands of keyless records after a keyed one (the walk once checked such runs column by column)
         uniform = [Record(0, 1_000, b"k", b"v" * 10)] + [Record(i, 1_000, None, b"v" * 10) for i in range(1, 3000)]
         error = _refused(log, build_batch(uniform, base_offset=0))
         assert [index for index, _ in getattr(error, "record_errors", ())] == list(range(1, 3000))
@@ -143,7 +147,7 @@ def test_a_recompressing_topic_reuses_the_validated_records(partition_dir: Path)
         log.close()
 
 
-# -- the fast path: damage inside long runs of one layout ------------------------------------------------
+# -- damage deep inside long runs of one layout (varints of one, two and three bytes) ---------------------
 
 RUN = [Record(i, 1_000 + i // 100, b"key", b"v" * 50) for i in range(9000)]
 
@@ -272,9 +276,8 @@ def test_every_codec_decodes_what_clients_write() -> None:
     assert kafka_codec.has_snappy()
 
 
-def test_walk_records_reports_keyless_indexes_only_when_asked() -> None:
-    from kafka_broker.storage.validation import walk_records
-
+def test_walk_records_reports_keyless_indexes_only_when_asked(walk: ModuleType) -> None:
+    walk_records = walk.walk_records
     batch = make_batch(3)
     assert walk_records(batch[61:], 3) == []
     records = [Record(i, 1_000, None, b"v") for i in range(3)]
