@@ -140,6 +140,12 @@ class KafkaError(Exception):
         self.message = message
 
 
+class KafkaStorageError(KafkaError):
+    """A write to a log dir failed (a full disk, an I/O error); nothing of the failed write is kept."""
+
+    code = ErrorCode.KAFKA_STORAGE_ERROR
+
+
 class CorruptRecordError(KafkaError):
     code = ErrorCode.CORRUPT_MESSAGE
 

@@ -4,6 +4,8 @@ A checkpoint is text: a version line, a count line, then ``count`` lines of spac
 fields (``leader-epoch-checkpoint``: ``epoch startOffset``; ``log-start-offset-checkpoint``:
 ``topic partition offset``). Writes go to ``<name>.tmp``, are fsynced, then renamed over the old
 file and the directory fsynced, so a crash leaves either the old or the new checkpoint, never half.
+A write that fails (a full disk) removes its temporary file and raises :class:`OSError`; the old
+checkpoint is untouched.
 """
 
 from __future__ import annotations
@@ -40,14 +42,20 @@ def write_checkpoint(path: Path, entries: Iterable[Iterable[object]], *, version
     """Replace the checkpoint at ``path`` with ``entries`` (fields joined by a space), durably."""
     lines = [" ".join(str(field) for field in entry) for entry in entries]
     text = f"{version}\n{len(lines)}\n" + "".join(line + "\n" for line in lines)
+    data = memoryview(text.encode("utf-8"))
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:  # a full disk: the old checkpoint stays, and no half-written temporary is left
+        tmp.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
 
 

@@ -33,6 +33,11 @@ One pass over a partition log (:meth:`LogCleaner.clean`):
 
 Crash recovery of an interrupted swap: :mod:`kafka_broker.storage.swap`.
 
+A failed write (a full disk) ends the pass and leaves the log as it was: the scratch segments written
+so far are removed (their descriptors closed, so the space is really freed), a swap that fails before
+its commit point gives the old segments their names back, and a checkpoint that cannot be written is
+logged (the offsets stay in memory). The cleaner's loop logs the failure and tries again later.
+
 Threads: while the worker reads the old segments, ``PartitionLog.cleaning`` is set so retention
 and truncation postpone closing any segment's descriptor. The event loop keeps appending to the
 active segment and serving reads from the old segments, which stay untouched until the swap.
@@ -204,45 +209,49 @@ def write_group(plan: CleanPlan, group: list[Segment], latest: Mapping[bytes, in
         create=True,
         now_ms=plan.now_ms,
     )
-    horizon = plan.now_ms - config.delete_retention_ms
-    first_cleaning = False
-    tombstones = False
-    mtime = 0
-    chunk = bytearray()
-    for segment in group:
-        was_clean = segment.next_offset <= plan.first_dirty
-        first_cleaning = first_cleaning or not was_clean
-        segment_mtime = _mtime_ms(segment)
-        mtime = max(mtime, segment_mtime)
-        drop_tombstones = was_clean and segment_mtime < horizon
-        for header in segment.scan():
-            last_of_producer = plan.last_batch_of_producer.get(header.producer_id, -2) == header.base_offset
-            if header.record_count == 0 and not header.is_control and not last_of_producer:
-                continue  # an empty batch kept for a producer that has written since
-            raw = segment.read_batch(header)
-            if not header.is_control and header.record_count > 0:
-                records = decode_records(raw)
-                kept = [
-                    r for r in records
-                    if r.key is None
-                    or (latest.get(r.key, -1) <= r.offset and not (r.value is None and drop_tombstones))
-                ]
-                tombstones = tombstones or any(r.value is None and r.key is not None for r in kept)
-                if len(kept) != len(records):
-                    if kept or last_of_producer:
-                        raw = _rebuilt(header, kept)
-                    else:
-                        continue
-            chunk += raw
-            if len(chunk) >= _WRITE_CHUNK:
-                cleaned.append(chunk, list(iter_batches(chunk)))
-                chunk = bytearray()
-    if chunk:
-        cleaned.append(chunk, list(iter_batches(chunk)))
-    cleaned.on_roll()
-    cleaned.flush()
-    stamp = plan.now_ms if first_cleaning else mtime
-    os.utime(cleaned.log_path, ns=(stamp * 1_000_000, stamp * 1_000_000))
+    try:
+        horizon = plan.now_ms - config.delete_retention_ms
+        first_cleaning = False
+        tombstones = False
+        mtime = 0
+        chunk = bytearray()
+        for segment in group:
+            was_clean = segment.next_offset <= plan.first_dirty
+            first_cleaning = first_cleaning or not was_clean
+            segment_mtime = _mtime_ms(segment)
+            mtime = max(mtime, segment_mtime)
+            drop_tombstones = was_clean and segment_mtime < horizon
+            for header in segment.scan():
+                last_of_producer = plan.last_batch_of_producer.get(header.producer_id, -2) == header.base_offset
+                if header.record_count == 0 and not header.is_control and not last_of_producer:
+                    continue  # an empty batch kept for a producer that has written since
+                raw = segment.read_batch(header)
+                if not header.is_control and header.record_count > 0:
+                    records = decode_records(raw)
+                    kept = [
+                        r for r in records
+                        if r.key is None
+                        or (latest.get(r.key, -1) <= r.offset and not (r.value is None and drop_tombstones))
+                    ]
+                    tombstones = tombstones or any(r.value is None and r.key is not None for r in kept)
+                    if len(kept) != len(records):
+                        if kept or last_of_producer:
+                            raw = _rebuilt(header, kept)
+                        else:
+                            continue
+                chunk += raw
+                if len(chunk) >= _WRITE_CHUNK:
+                    cleaned.append(chunk, list(iter_batches(chunk)))
+                    chunk = bytearray()
+        if chunk:
+            cleaned.append(chunk, list(iter_batches(chunk)))
+        cleaned.on_roll()
+        cleaned.flush()
+        stamp = plan.now_ms if first_cleaning else mtime
+        os.utime(cleaned.log_path, ns=(stamp * 1_000_000, stamp * 1_000_000))
+    except BaseException:  # a full disk: the scratch copy goes, the log is untouched
+        cleaned.delete()
+        raise
     return cleaned, (stamp + config.delete_retention_ms if tombstones else None)
 
 
@@ -250,7 +259,15 @@ def build_cleaned(plan: CleanPlan) -> list[tuple[list[Segment], Segment, int | N
     """Steps 3 and 4 (worker thread): the offset map, then one new segment per group (and its tombstone time)."""
     segments = [s for group in plan.groups for s in group]
     latest = build_offset_map(segments, first_dirty=plan.first_dirty)
-    return [(group, *write_group(plan, group, latest)) for group in plan.groups]
+    built: list[tuple[list[Segment], Segment, int | None]] = []
+    try:
+        for group in plan.groups:
+            built.append((group, *write_group(plan, group, latest)))
+    except BaseException:
+        for _, new, _ in built:
+            new.delete()
+        raise
+    return built
 
 
 def swap_in(plog: PartitionLog, old: list[Segment], new: Segment, *, now_ms: int) -> bool:
@@ -275,17 +292,27 @@ def swap_in(plog: PartitionLog, old: list[Segment], new: Segment, *, now_ms: int
         return True
     base = new.base_offset
     swap = directory / f"{base:020d}{LOG_SUFFIX}{SWAP_SUFFIX}"
-    os.replace(new.log_path, swap)
-    new.log_path = swap
-    fsync_dir(directory)
-    for segment in old:
-        segment.rename_for_delete(RETIRED_SUFFIX)
     target = directory / f"{base:020d}{LOG_SUFFIX}"
-    os.replace(swap, target)  # the commit point
+    try:
+        os.replace(new.log_path, swap)
+        new.log_path = swap
+        fsync_dir(directory)
+        for segment in old:
+            segment.rename_for_delete(RETIRED_SUFFIX)
+        os.replace(swap, target)  # the commit point
+    except OSError:  # not committed: the old segments keep (or get back) their names, the new one goes
+        for segment in old:
+            with contextlib.suppress(OSError):
+                segment.restore_name(RETIRED_SUFFIX)
+        new.delete()
+        raise
     new.log_path = target
-    fsync_dir(directory)
-    for index_file in (new.offset_index, new.time_index):
-        index_file.rename(directory / index_file.path.name)
+    try:
+        fsync_dir(directory)
+        for index_file in (new.offset_index, new.time_index):
+            index_file.rename(directory / index_file.path.name)
+    except OSError as exc:  # committed: the log is right; an index left behind is rebuilt at the next start
+        log.warning("%s: finishing the swap of segment %d: %s", directory.name, base, exc)
     new.directory = directory
     for segment in old:
         segment.unlink_files()
@@ -359,13 +386,18 @@ class LogCleaner:
         count_before = sum(len(old) for old, _, _ in built)
         after = 0
         swapped = True
-        for old, new, _due in built:
+        for i, (old, new, _due) in enumerate(built):
             if not swapped:
                 new.delete()
-            elif swap_in(plog, old, new, now_ms=plan.now_ms):
+                continue
+            try:
+                swapped = swap_in(plog, old, new, now_ms=plan.now_ms)
+            except OSError:
+                for _, rest, _ in built[i + 1 :]:
+                    rest.delete()
+                raise
+            if swapped:
                 after += new.size
-            else:
-                swapped = False
         with contextlib.suppress(OSError):
             (plog.directory / CLEANED_DIR).rmdir()
         if swapped:
@@ -419,4 +451,7 @@ class LogCleaner:
             if (log_dir / f"{topic}-{partition}").is_dir():
                 entries.append((topic, partition, offset))
         if log_dir.is_dir():
-            write_checkpoint(log_dir / CLEANER_CHECKPOINT, entries)
+            try:
+                write_checkpoint(log_dir / CLEANER_CHECKPOINT, entries)
+            except OSError as exc:  # the offsets are kept in memory and written at the next pass
+                log.warning("could not write %s in %s: %s", CLEANER_CHECKPOINT, log_dir, exc)

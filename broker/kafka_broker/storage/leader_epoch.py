@@ -7,6 +7,13 @@ first batch in a new epoch; a follower adds one whenever a replicated batch carr
 divergent tails are removed. The cache is persisted as Kafka's ``leader-epoch-checkpoint``
 (version 0, count, ``epoch startOffset`` lines) on every change; changes are rare.
 
+The entries in memory are what the broker acts on; the file is for the next start. A write that
+fails (a full disk) is logged and the cache marked :attr:`~LeaderEpochCache.dirty`; the log writes it
+again at its next append or flush, and every later change writes the whole file anyway. Nothing
+raises, so becoming leader, truncating or starting up on a full disk goes on. Should the broker
+crash before the file is written, the epochs of the newest segment's batches are restored from the
+log on load, and entries past the log end dropped.
+
 Algorithms follow Kafka's ``LeaderEpochFileCache``:
 
 * assign: ignored when it repeats the latest epoch at a later offset; otherwise entries that
@@ -46,6 +53,8 @@ class LeaderEpochCache:
     def __init__(self, directory: Path) -> None:
         self._path = directory / FILE_NAME
         self._entries: list[EpochEntry] = []
+        self.dirty = False
+        """The file does not hold the entries: its last write failed (see the module docstring)."""
         try:
             rows = read_checkpoint(self._path, fields=2) or []
             self._entries = [EpochEntry(int(epoch), int(start)) for epoch, start in rows]
@@ -119,5 +128,19 @@ class LeaderEpochCache:
             self._entries = []
             self._write()
 
+    def write_pending(self) -> None:
+        """Write the file again if its last write failed."""
+        if self.dirty:
+            self._write()
+
     def _write(self) -> None:
-        write_checkpoint(self._path, self._entries)
+        try:
+            write_checkpoint(self._path, self._entries)
+        except OSError as exc:
+            if not self.dirty:
+                log.warning("could not write %s (kept in memory, written again later): %s", self._path, exc)
+            self.dirty = True
+            return
+        if self.dirty:
+            log.info("wrote %s again", self._path)
+        self.dirty = False

@@ -39,6 +39,23 @@ every producer. The state is rebuilt from batch headers on load and after a trun
 Leader epochs: ``leader-epoch-checkpoint`` records where each leader epoch started, updated on
 leader and follower appends, truncation and log-start moves; :meth:`PartitionLog.end_offset_for_epoch`
 answers OffsetForLeaderEpoch.
+
+Storage errors (a full disk, EIO, EDQUOT…): the broker never dies of a failed write, and the log never
+keeps part of one. An append, leader or follower, whose roll or write fails raises
+:class:`KafkaStorageError` (Produce answers KAFKA_STORAGE_ERROR for that partition; a follower retries
+after its backoff and, not catching up, drops out of the ISR like any lagging follower) and leaves the
+log as it was: the segment cuts its file back and drops the index entries it added, a half-created
+segment is removed, and the producer state and epochs are only updated after the write succeeded.
+Reads go on as before. There is no offline state: the next append simply tries again, so appends work
+again as soon as space returns, without a restart. This holds for EIO as well — Kafka takes a failed
+log dir offline for good (until a restart) and moves its leaders away; here a dir whose device really
+failed keeps refusing appends while its replicas fall out of the ISRs, and what can still be read is
+served. Writes that only save work for later are not allowed to fail an operation: the leader-epoch
+checkpoint (kept in memory, written again at the next change or flush), index entries rebuilt by
+recovery, the final time-index entry at roll, growing the active indexes, and fsyncs (logged, tried
+again at the next flush; replication, not fsync, is the durability mechanism). So a broker whose disk
+is full starts — recovery writes nothing it cannot do without — and serves reads, read-only until
+space returns.
 """
 
 from __future__ import annotations
@@ -53,7 +70,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from kafka_broker.protocol.errors import InvalidRecordError, OffsetOutOfRangeError, RecordTooLargeError
+from kafka_broker.protocol.errors import (
+    InvalidRecordError,
+    KafkaStorageError,
+    OffsetOutOfRangeError,
+    RecordTooLargeError,
+)
 from kafka_broker.protocol.file_slice import FileSlice
 from kafka_broker.storage.checkpoint import fsync_dir
 from kafka_broker.storage.leader_epoch import LeaderEpochCache
@@ -225,7 +247,7 @@ class PartitionLog:
             self._add_segment(segment)
         if not self._segments:
             self._add_segment(self._open_segment(log_start_offset or 0, create=True, now=now))
-        self.active_segment.make_active()
+        self._make_active(self.active_segment)
         self._log_end_offset = max(self.active_segment.next_offset, self.active_segment.base_offset)
         start = self._segments[0].base_offset
         if log_start_offset is not None:
@@ -259,6 +281,23 @@ class PartitionLog:
     def _add_segment(self, segment: Segment) -> None:
         self._segments.append(segment)
         self._bases.append(segment.base_offset)
+
+    def _new_segment(self, base_offset: int, now: int) -> Segment:
+        """A new, empty active segment at ``base_offset``; raises :class:`KafkaStorageError` and leaves
+        no file behind when it cannot be created."""
+        try:
+            segment = self._open_segment(base_offset, create=True, now=now)
+        except OSError as exc:
+            raise KafkaStorageError(f"{self.directory.name}: cannot create a segment at {base_offset}: {exc}") from exc
+        self._make_active(segment)
+        return segment
+
+    def _make_active(self, segment: Segment) -> None:
+        """Grow the indexes of ``segment`` for appends; when that fails an index grows at its first append."""
+        try:
+            segment.make_active()
+        except OSError as exc:
+            log.warning("%s: could not grow the indexes of %s: %s", self.directory.name, segment, exc)
 
     # -- appending -----------------------------------------------------------------------------
 
@@ -311,7 +350,7 @@ class PartitionLog:
         offset_count = sum(header.last_offset_delta + 1 for header in headers)
         self._maybe_roll(len(buf), first_offset, first_offset + offset_count - 1, now)
         headers = assign_offsets(buf, first_offset, leader_epoch, batches=headers)
-        self.active_segment.append(buf, headers)
+        self.active_segment.append(buf, headers)  # all or nothing; KafkaStorageError when it fails
         self._log_end_offset = headers[-1].next_offset
         self.producer_state.update(headers)
         if leader_epoch > self._epochs.latest_epoch:
@@ -357,7 +396,12 @@ class PartitionLog:
     def _appended(self, headers: list[BatchHeader], log_append_time: int, now: int) -> AppendInfo:
         record_count = sum(header.record_count for header in headers)
         self._unflushed_records += record_count
-        self.maybe_flush(now)
+        if self._epochs.dirty:
+            self._epochs.write_pending()
+        try:
+            self.maybe_flush(now)
+        except OSError as exc:  # the records are written; the next due flush tries again
+            log.warning("%s: flush failed: %s", self.directory.name, exc)
         return AppendInfo(
             headers[0].base_offset,
             headers[-1].last_offset,
@@ -390,13 +434,21 @@ class PartitionLog:
         if active.is_empty:
             if active.base_offset == base:
                 return active
+            segment = self._new_segment(base, now)
             self._segments.pop()
             self._bases.pop()
             active.delete()
         else:
-            active.on_roll()
-        segment = self._open_segment(base, create=True, now=now)
-        segment.make_active()
+            time_entries = active.time_index.entries
+            try:
+                active.on_roll()
+                segment = self._new_segment(base, now)
+            except (OSError, KafkaStorageError) as exc:  # it stays active, without the roll's final time entry
+                active.time_index.truncate_entries(time_entries)
+                self._make_active(active)
+                if isinstance(exc, OSError):
+                    raise KafkaStorageError(f"{self.directory.name}: cannot roll: {exc}") from exc
+                raise
         self._add_segment(segment)
         return segment
 
@@ -464,22 +516,34 @@ class PartitionLog:
             self._bases.pop()
             self._schedule_delete(self._segments.pop(), now)
         active = self.active_segment
-        active.truncate_to(offset)
-        active.make_active()
-        self._log_end_offset = max(active.next_offset, active.base_offset)
-        self._log_start_offset = min(self._log_start_offset, self._log_end_offset)
-        self._epochs.truncate_from_end(self._log_end_offset)
-        self.rebuild_producer_state()
+        try:
+            active.truncate_to(offset)
+        except OSError as exc:  # the log then ends where the active segment ends; the caller tries again
+            raise KafkaStorageError(f"{self.directory.name}: cannot truncate to {offset}: {exc}") from exc
+        finally:
+            self._make_active(active)
+            self._log_end_offset = max(active.next_offset, active.base_offset)
+            self._log_start_offset = min(self._log_start_offset, self._log_end_offset)
+            self._epochs.truncate_from_end(self._log_end_offset)
+            self.rebuild_producer_state()
 
     def truncate_fully_and_start_at(self, offset: int, *, now_ms: int | None = None) -> None:
         """Drop every segment and restart the log, empty, at ``offset``."""
         now = now_ms if now_ms is not None else wall_clock_ms()
-        for segment in self._segments:
-            self._schedule_delete(segment, now)
+        if offset in self._bases:  # that segment is emptied and kept: a new one would take its file names
+            segment = self._segments[self._bases.index(offset)]
+            try:
+                segment.truncate_to(offset)
+            except OSError as exc:
+                raise KafkaStorageError(f"{self.directory.name}: cannot empty {segment}: {exc}") from exc
+            self._make_active(segment)
+        else:
+            segment = self._new_segment(offset, now)  # first: when it fails the log stays as it was
+        for old in self._segments:
+            if old is not segment:
+                self._schedule_delete(old, now)
         self._segments.clear()
         self._bases.clear()
-        segment = self._open_segment(offset, create=True, now=now)
-        segment.make_active()
         self._add_segment(segment)
         self._log_start_offset = self._log_end_offset = offset
         self._epochs.clear()
@@ -533,7 +597,10 @@ class PartitionLog:
         return deleted
 
     def _schedule_delete(self, segment: Segment, now: int) -> None:
-        segment.rename_for_delete()
+        try:
+            segment.rename_for_delete()
+        except OSError as exc:  # it goes all the same: its files are removed under whatever name they have
+            log.warning("%s: could not rename %s for deletion: %s", self.directory.name, segment, exc)
         self.retire(segment, now)
 
     def retire(self, segment: Segment, now: int) -> None:
@@ -580,7 +647,7 @@ class PartitionLog:
         active.set_index_options(
             index_interval_bytes=config.index_interval_bytes, max_index_bytes=config.segment_index_bytes
         )
-        active.make_active()
+        self._make_active(active)
 
     def maybe_flush(self, now_ms: int) -> None:
         """fsync when ``flush.messages`` records or ``flush.ms`` have passed since the last fsync."""
@@ -591,7 +658,10 @@ class PartitionLog:
             self.flush(now_ms=now_ms)
 
     def flush(self, *, now_ms: int | None = None) -> None:
-        """fsync every segment written since the last flush, and the directory."""
+        """fsync every segment written since the last flush, and the directory (a leader-epoch checkpoint
+        that could not be written is tried again first). Raises OSError when an fsync fails."""
+        if self._epochs.dirty:
+            self._epochs.write_pending()
         for segment in self._segments:
             segment.flush()
         fsync_dir(self.directory)
@@ -612,12 +682,18 @@ class PartitionLog:
         """Flush, write the final time-index entry, trim indexes, close files; pending deletes finish."""
         if self._closed:
             return
-        self._run_pending_deletes(None)
-        self.flush()
-        self.active_segment.on_roll()
-        for segment in self._segments:
-            segment.close()
         self._closed = True
+        self._run_pending_deletes(None)
+        try:
+            self.flush()
+            self.active_segment.on_roll()
+        except OSError as exc:  # a full or failing disk: the files are closed all the same
+            log.warning("%s: flushing on close failed: %s", self.directory.name, exc)
+        for segment in self._segments:
+            try:
+                segment.close()
+            except OSError as exc:
+                log.warning("%s: closing %s failed: %s", self.directory.name, segment, exc)
 
     def delete(self) -> None:
         """Close and remove the whole partition directory."""

@@ -8,6 +8,11 @@ itself) and leftovers of interrupted deletions (``*-delete``) are removed. A new
 the log dir holding the fewest partitions. Deleting a partition renames its directory to
 ``<topic>-<partition>.<uuid>-delete`` at once (so a new partition of the same name can be created)
 and removes it after the topic's ``file.delete.delay.ms``, leaving in-flight fetches valid data.
+
+A failing disk never stops the broker here: a partition that cannot be opened at start (its log
+could not even create its first segment) is logged and opened again, in its own directory, when the
+replica manager next asks for it; a checkpoint that cannot be written is logged (written again at the next flush
+or close); housekeeping and closing go on with the other partitions when one fails.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class LogManager:
         self._logs: dict[TopicPartition, PartitionLog] = {}
         self._topic_configs: dict[str, LogConfig] = {}
         self._pending_deletes: list[tuple[int, PartitionLog]] = []
+        self._unopened: dict[TopicPartition, tuple[Path, int | None]] = {}
+        """Partitions found at start whose logs could not be opened: their directory and log start offset."""
 
     # -- lookup ----------------------------------------------------------------------------------
 
@@ -62,7 +69,8 @@ class LogManager:
         return len(self._logs)
 
     def partitions(self) -> list[TopicPartition]:
-        return sorted(self._logs)
+        """The partitions with a log here (including those whose log could not be opened at start)."""
+        return sorted({*self._logs, *self._unopened})
 
     def config_for(self, topic: str) -> LogConfig:
         return self._topic_configs.get(topic, self.default_config)
@@ -90,9 +98,14 @@ class LogManager:
                 if parsed in self._logs:
                     other = self._logs[parsed].directory
                     raise RuntimeError(f"partition {child.name} found twice: {other} and {child}")
-                self._logs[parsed] = PartitionLog(
-                    child, config=self.config_for(parsed[0]), log_start_offset=starts.get(parsed), now_ms=now
-                )
+                try:
+                    self._logs[parsed] = PartitionLog(
+                        child, config=self.config_for(parsed[0]), log_start_offset=starts.get(parsed), now_ms=now
+                    )
+                except OSError as exc:
+                    log.error("could not open the log of %s (opened again when it is next needed): %s", child, exc)
+                    self._unopened[parsed] = (child, starts.get(parsed))
+                    continue
                 loaded += 1
         return loaded
 
@@ -108,6 +121,13 @@ class LogManager:
         validate_topic_name(topic)
         if partition < 0:
             raise ValueError(f"invalid partition {partition}")
+        unopened = self._unopened.get((topic, partition))
+        if unopened is not None:  # its data is there: open it where it is, never a new empty log elsewhere
+            directory, start = unopened
+            reopened = PartitionLog(directory, config=self.config_for(topic), log_start_offset=start)
+            del self._unopened[(topic, partition)]
+            self._logs[(topic, partition)] = reopened
+            return reopened
         counts = {d: 0 for d in self.log_dirs}
         for partition_log in self._logs.values():
             parent = partition_log.directory.parent
@@ -121,7 +141,10 @@ class LogManager:
         """Rename the partition's directory to ``*.<uuid>-delete`` and remove it after the delay."""
         partition_log = self._logs.pop((topic, partition), None)
         if partition_log is None:
-            return False
+            unopened = self._unopened.pop((topic, partition), None)
+            if unopened is not None:
+                shutil.rmtree(unopened[0], ignore_errors=True)
+            return unopened is not None
         name = f"{partition_dir_name(topic, partition)}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}"
         partition_log.rename_directory(partition_log.directory.with_name(name))
         delay = partition_log.config.file_delete_delay_ms
@@ -144,16 +167,28 @@ class LogManager:
     def enforce_retention(self, now_ms: int) -> int:
         """Retention for every log, and finished delayed deletions; returns segments deleted."""
         self._run_pending_deletes(now_ms)
-        return sum(partition_log.enforce_retention(now_ms) for partition_log in self)
+        deleted = 0
+        for partition_log in self:
+            try:
+                deleted += partition_log.enforce_retention(now_ms)
+            except OSError as exc:
+                log.warning("retention of %s failed: %s", partition_log.directory.name, exc)
+        return deleted
 
     def flush_due(self, now_ms: int) -> None:
         """fsync the logs whose ``flush.messages`` / ``flush.ms`` is reached."""
         for partition_log in self:
-            partition_log.maybe_flush(now_ms)
+            try:
+                partition_log.maybe_flush(now_ms)
+            except OSError as exc:
+                log.warning("flushing %s failed: %s", partition_log.directory.name, exc)
 
     def flush_all(self) -> None:
         for partition_log in self:
-            partition_log.flush()
+            try:
+                partition_log.flush()
+            except OSError as exc:
+                log.warning("flushing %s failed: %s", partition_log.directory.name, exc)
         self.checkpoint_log_start_offsets()
 
     def close_all(self) -> None:
@@ -172,7 +207,10 @@ class LogManager:
                 per_dir.setdefault(partition_log.directory.parent, []).append(entry)
         for log_dir, entries in per_dir.items():
             if log_dir.is_dir():
-                write_checkpoint(log_dir / LOG_START_OFFSET_CHECKPOINT, entries)
+                try:
+                    write_checkpoint(log_dir / LOG_START_OFFSET_CHECKPOINT, entries)
+                except OSError as exc:
+                    log.warning("could not write %s in %s: %s", LOG_START_OFFSET_CHECKPOINT, log_dir, exc)
 
     def _read_log_starts(self, log_dir: Path) -> dict[TopicPartition, int]:
         try:

@@ -20,11 +20,19 @@ byte limit, and a short header scan finds the last batch that ends within it.
 Recovery scans the whole file batch by batch (magic, length, increasing offsets, CRC-32C),
 rebuilds both indexes from what it sees and truncates the file at the first bad or torn batch.
 A segment that is not the newest is only recovered when its indexes fail their sanity check.
+
+Failed writes (ENOSPC, EIO, EDQUOT…): an append is all or nothing. When writing the bytes or an
+index entry raises :class:`OSError`, the file is cut back to where the append started, the index
+entries it added are dropped and the bookkeeping restored, and :class:`KafkaStorageError`
+(KAFKA_STORAGE_ERROR) is raised: the log is as before, and the next append tries again. Where an
+index entry is only a shortcut — rebuilt by recovery, the final time-index entry at roll — a failed
+write leaves the index sparser (a lookup scans a little further) rather than failing the operation,
+so a broker starts, and rolls, on a full disk.
 """
 
 from __future__ import annotations
 
-import errno
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,7 +40,7 @@ from typing import NamedTuple
 
 from crc32c import crc32c
 
-from kafka_broker.protocol.errors import ErrorCode, KafkaError
+from kafka_broker.protocol.errors import KafkaStorageError
 from kafka_broker.protocol.file_slice import FileSlice
 from kafka_broker.storage.index import CorruptIndexError, OffsetIndex, TimeIndex
 from kafka_broker.storage.records import (
@@ -45,6 +53,8 @@ from kafka_broker.storage.records import (
     decode_records,
     parse_header,
 )
+
+log = logging.getLogger(__name__)
 
 LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
@@ -95,22 +105,42 @@ class Segment:
         flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT if create else 0)
         self._fd = os.open(self.log_path, flags, 0o644)
         self._closed = False
-        self.size = os.fstat(self._fd).st_size
-        self.offset_index = OffsetIndex(
-            directory / segment_file_name(base_offset, INDEX_SUFFIX),
-            base_offset=base_offset,
-            max_index_bytes=max_index_bytes,
-        )
-        self.time_index = TimeIndex(
-            directory / segment_file_name(base_offset, TIME_INDEX_SUFFIX),
-            base_offset=base_offset,
-            max_index_bytes=max_index_bytes,
-        )
+        try:
+            self.size = os.fstat(self._fd).st_size
+            self.offset_index = OffsetIndex(
+                directory / segment_file_name(base_offset, INDEX_SUFFIX),
+                base_offset=base_offset,
+                max_index_bytes=max_index_bytes,
+            )
+            try:
+                self.time_index = TimeIndex(
+                    directory / segment_file_name(base_offset, TIME_INDEX_SUFFIX),
+                    base_offset=base_offset,
+                    max_index_bytes=max_index_bytes,
+                )
+            except BaseException:
+                if create:
+                    self.offset_index.delete()
+                else:
+                    self.offset_index.close()
+                raise
+        except BaseException:  # a full disk, or a file system gone: nothing stays open (or created)
+            os.close(self._fd)
+            self._closed = True
+            if create:
+                for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+                    (directory / segment_file_name(base_offset, suffix)).unlink(missing_ok=True)
+            raise
         self.next_offset = base_offset
         self.max_timestamp = -1
         self.offset_of_max_timestamp = -1
         self._bytes_since_index = 0
         self.dirty = False
+        self._uncut_tail = False
+        """A failed append could not be cut back: the file is longer than ``size`` until the next append."""
+        self._index_entries_left_out = 0
+        """Index entries recovery could not write (a full disk): the index is that much sparser."""
+        self._index_error: OSError | None = None
         self.created_ms = now_ms
         if not create and self.size >= HEADER_SIZE:
             first = parse_header(os.pread(self._fd, HEADER_SIZE, 0), 0)
@@ -144,36 +174,65 @@ class Segment:
     # -- writing ------------------------------------------------------------------------------
 
     def append(self, data: bytes | bytearray | memoryview, batches: Sequence[BatchHeader]) -> None:
-        """Write ``data`` (the ``batches``, positioned relative to ``data``, final offsets) at the end."""
+        """Write ``data`` (the ``batches``, positioned relative to ``data``, final offsets) at the end.
+
+        All or nothing: when a write fails the segment is left as it was and :class:`KafkaStorageError`
+        is raised (see the module docstring).
+        """
         view = memoryview(data)
         start = self.size
+        saved = self._bookkeeping()
         written = 0
         try:
+            if self._uncut_tail:  # a failed append's bytes are still there (see _undo_append)
+                os.ftruncate(self._fd, start)
+                self._uncut_tail = False
             while written < len(view):
                 written += os.write(self._fd, view[written:])
+            self.size = start + written
+            self.dirty = True
+            for header in batches:
+                self._track(header._replace(position=start + header.position))
         except OSError as exc:
-            self._undo_write(start)
-            raise KafkaError(f"write to {self.log_path} failed: {exc}", code=ErrorCode.KAFKA_STORAGE_ERROR) from exc
-        self.size = start + written
-        self.dirty = True
-        for header in batches:
-            self._track(header._replace(position=start + header.position))
+            self._undo_append(start, saved)
+            raise KafkaStorageError(f"write to {self.log_path} failed: {exc}") from exc
 
-    def _undo_write(self, size: int) -> None:
+    def _bookkeeping(self) -> tuple[int, int, int, int, int, bool, int, int]:
+        return (self.size, self.next_offset, self.max_timestamp, self.offset_of_max_timestamp,
+                self._bytes_since_index, self.dirty, self.offset_index.entries, self.time_index.entries)
+
+    def _undo_append(self, start: int, saved: tuple[int, int, int, int, int, bool, int, int]) -> None:
+        """Cut the file back to ``start`` and restore what :meth:`_bookkeeping` saved."""
+        (self.size, self.next_offset, self.max_timestamp, self.offset_of_max_timestamp,
+         self._bytes_since_index, self.dirty, offset_entries, time_entries) = saved
+        self.offset_index.truncate_entries(offset_entries)
+        self.time_index.truncate_entries(time_entries)
         try:
-            os.ftruncate(self._fd, size)
-        except OSError as exc:  # pragma: no cover - the disk is already failing
-            if exc.errno != errno.EIO:
-                raise
+            os.ftruncate(self._fd, start)
+        except OSError as exc:
+            # Reads stop at ``self.size``, so the bytes past it are never served; the next append cuts
+            # them first (its O_APPEND write would land after them), and recovery would drop them.
+            log.error("%s: could not cut a failed append back to %d: %s", self.log_path, start, exc)
+            self._uncut_tail = True
 
-    def _track(self, header: BatchHeader) -> None:
-        """Bookkeeping for a batch now at ``header.position``: timestamps, indexes, next offset."""
+    def _track(self, header: BatchHeader, *, index_required: bool = True) -> None:
+        """Bookkeeping for a batch now at ``header.position``: timestamps, indexes, next offset.
+
+        A failed index write raises, unless ``index_required`` is False (recovery): the entry is then
+        left out and the index is sparser there.
+        """
         if header.max_timestamp > self.max_timestamp:
             self.max_timestamp = header.max_timestamp
             self.offset_of_max_timestamp = header.last_offset
         if self._bytes_since_index > self.index_interval_bytes and not self.offset_index.is_full:
-            self.offset_index.append(header.last_offset, header.position)
-            self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
+            try:
+                self.offset_index.append(header.last_offset, header.position)
+                self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
+            except OSError as exc:
+                if index_required:
+                    raise
+                self._index_entries_left_out += 1
+                self._index_error = exc
             self._bytes_since_index = 0
         self._bytes_since_index += header.length
         self.next_offset = header.next_offset
@@ -316,6 +375,7 @@ class Segment:
         self.offset_of_max_timestamp = -1
         self.next_offset = self.base_offset
         self._bytes_since_index = 0
+        self._index_entries_left_out, self._index_error = 0, None
         file_size = os.fstat(self._fd).st_size
         epochs: list[tuple[int, int]] = []
         window = b""
@@ -346,8 +406,11 @@ class Segment:
                 break
             if not epochs or header.partition_leader_epoch > epochs[-1][0]:
                 epochs.append((header.partition_leader_epoch, header.base_offset))
-            self._track(header)
+            self._track(header, index_required=False)
             position = header.end
+        if self._index_entries_left_out:
+            log.warning("%s: %d index entries left out: %s", self.log_path, self._index_entries_left_out,
+                        self._index_error)
         truncated = file_size - position
         if truncated:
             os.ftruncate(self._fd, position)
@@ -367,6 +430,7 @@ class Segment:
         self.time_index.truncate_to(header.base_offset)
         os.ftruncate(self._fd, header.position)
         self.size = header.position
+        self._uncut_tail = False
         self.dirty = True
         self._load_tail()
         self._bytes_since_index = 0
@@ -378,9 +442,16 @@ class Segment:
         self.time_index.resize()
 
     def on_roll(self) -> None:
-        """The segment stops being active: final time-index entry, indexes trimmed to their entries."""
+        """The segment stops being active: final time-index entry, indexes trimmed to their entries.
+
+        The final entry is a shortcut (loading finds the largest timestamp by scanning from the last
+        offset-index entry): when it cannot be written the roll goes on without it.
+        """
         if self.max_timestamp >= 0:
-            self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp, at_roll=True)
+            try:
+                self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp, at_roll=True)
+            except OSError as exc:
+                log.warning("%s: final time-index entry left out: %s", self.log_path, exc)
         self.offset_index.trim()
         self.time_index.trim()
 
@@ -411,6 +482,16 @@ class Segment:
         for index in (self.offset_index, self.time_index):
             index.rename(index.path.with_name(index.path.name + suffix))
 
+    def restore_name(self, suffix: str) -> None:
+        """Undo :meth:`rename_for_delete` with ``suffix`` for whichever files carry it."""
+        if self.log_path.name.endswith(suffix):
+            original = self.log_path.with_name(self.log_path.name.removesuffix(suffix))
+            os.replace(self.log_path, original)
+            self.log_path = original
+        for index in (self.offset_index, self.time_index):
+            if index.path.name.endswith(suffix):
+                index.rename(index.path.with_name(index.path.name.removesuffix(suffix)))
+
     def move_to(self, directory: Path) -> None:
         """Move the three files into ``directory`` (same file system; descriptors and mappings stay valid)."""
         for index in (self.offset_index, self.time_index):
@@ -426,12 +507,17 @@ class Segment:
             path.unlink(missing_ok=True)
 
     def close(self) -> None:
+        """Trim the indexes and close every file; the descriptors are closed even if trimming fails."""
         if self._closed:
             return
-        self.offset_index.close()
-        self.time_index.close()
-        os.close(self._fd)
         self._closed = True
+        try:
+            self.offset_index.close()
+        finally:
+            try:
+                self.time_index.close()
+            finally:
+                os.close(self._fd)
 
     def delete(self) -> None:
         """Close and remove the three files."""
