@@ -13,7 +13,10 @@ leader's log start (retention): it starts over, empty, there; or that it is ahea
 end: it truncates again.
 
 Responses for a partition that changed role while the request was out are ignored. A failed round
-drops the connection and is retried after ``replica.fetch.backoff.ms``.
+drops the connection and is retried after ``replica.fetch.backoff.ms``. A partition whose append fails
+(KAFKA_STORAGE_ERROR: a full disk) keeps its log as it was and fetches the same offset again after the
+backoff; not catching up, it drops out of the ISR as any lagging follower does, and comes back when
+its appends succeed again.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.partition import Partition
 from kafka_broker.config import BrokerConfig
 from kafka_broker.protocol import ApiKey, ErrorCode
+from kafka_broker.protocol.errors import KafkaStorageError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,8 @@ class FollowedPartition:
     partition: Partition
     leader_epoch: int
     needs_truncation: bool = True
+    storage_failing: bool = False
+    """The last append failed (a full disk): logged once, until an append succeeds again."""
 
 
 class LeaderFetcher:
@@ -233,7 +239,16 @@ class LeaderFetcher:
         if code == ErrorCode.NONE:
             records = presult["records"]
             if records is not None and len(records):
-                part.log.append_as_follower(records)
+                try:
+                    part.log.append_as_follower(records)
+                except KafkaStorageError as exc:  # a full disk: nothing was appended; fetch it again later
+                    if not followed.storage_failing:
+                        log.warning("%s-%d: cannot append what the leader sent (retrying): %s", key[0], key[1], exc)
+                    followed.storage_failing = True
+                    return False
+                if followed.storage_failing:
+                    log.info("%s-%d: appending again", key[0], key[1])
+                    followed.storage_failing = False
             part.update_follower_high_watermark(presult["high_watermark"])
             return True
         if code == ErrorCode.OFFSET_OUT_OF_RANGE:

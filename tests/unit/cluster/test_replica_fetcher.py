@@ -22,6 +22,7 @@ from kafka_broker.cluster.replica_fetcher import LeaderFetcher, ReplicaFetcherMa
 from kafka_broker.cluster.replica_manager import ReplicaManager
 from kafka_broker.cluster.zk_store import ZkStore
 from kafka_broker.protocol import ApiKey, ErrorCode
+from kafka_broker.protocol.errors import KafkaStorageError
 from kafka_broker.storage.log import PartitionLog
 from kafka_broker.storage.log_config import LogConfig
 from kafka_broker.storage.log_manager import LogManager
@@ -240,6 +241,35 @@ async def test_a_lost_connection_is_dropped_and_opened_again(pair: Pair) -> None
     assert await pair.fetcher.run_once()
     assert pair.follower.log.log_end_offset == 3
     assert pair.link.connects == 3
+
+
+async def test_a_follower_that_cannot_append_fetches_the_same_offset_again(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk: the append is refused (and leaves the log as it was); the fetcher backs off and fetches
+    the same offset again on the same connection, and catches up once appends succeed again."""
+    await pair.lead(1)
+    append(pair.leader_part.log, 2, epoch=1)
+    pair.follow(1)
+    assert await pair.fetcher.run_once()
+    append(pair.leader_part.log, 3, epoch=1)
+    appended = pair.follower.log.append_as_follower
+
+    def disk_full(*args: Any, **kwargs: Any) -> Any:
+        raise KafkaStorageError("No space left on device")
+
+    monkeypatch.setattr(pair.follower.log, "append_as_follower", disk_full)
+    for _ in range(3):
+        assert not await pair.fetcher.run_once()
+        assert pair.follower.log.log_end_offset == 2
+    assert [f["topics"][0]["partitions"][0]["fetch_offset"] for f in pair.link.requests_of(ApiKey.FETCH)] == [
+        0, 2, 2, 2]
+    assert (pair.link.connects, pair.link.closes) == (1, 0)
+    assert pair.fetcher.partitions[("t", 0)].storage_failing
+    monkeypatch.setattr(pair.follower.log, "append_as_follower", appended)
+    assert await pair.fetcher.run_once()
+    assert records(pair.follower.log) == records(pair.leader_part.log)
+    assert not pair.fetcher.partitions[("t", 0)].storage_failing
 
 
 async def test_an_unreachable_or_unregistered_leader_is_retried(pair: Pair) -> None:
