@@ -175,6 +175,12 @@ class LocalCluster:
         proc = self._procs.get(broker_id)
         return proc is not None and proc.poll() is None
 
+    def exit_status(self, broker_id: int) -> int | None:
+        """The exit status of a broker process that ended on its own (negative: killed by that signal, as
+        `subprocess` reports it); None while it runs, and after the cluster stopped or killed it."""
+        proc = self._procs.get(broker_id)
+        return None if proc is None else proc.poll()
+
     # -- lifecycle -------------------------------------------------------------------------------------
 
     def start(self) -> str:
