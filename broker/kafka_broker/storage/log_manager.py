@@ -146,7 +146,12 @@ class LogManager:
                 shutil.rmtree(unopened[0], ignore_errors=True)
             return unopened is not None
         name = f"{partition_dir_name(topic, partition)}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}"
-        partition_log.rename_directory(partition_log.directory.with_name(name))
+        try:
+            partition_log.rename_directory(partition_log.directory.with_name(name))
+        except OSError as exc:  # (a full disk: deleting is how space comes back, so it goes at once)
+            log.warning("could not rename %s for deletion, deleting it now: %s", partition_log.directory, exc)
+            partition_log.delete()
+            return True
         delay = partition_log.config.file_delete_delay_ms
         if delay <= 0:
             partition_log.delete()

@@ -10,6 +10,7 @@ reopens with everything in place.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Callable
@@ -319,6 +320,8 @@ def test_closing_and_starting_on_a_full_disk(tmp_path: Path, disk: FullDisk) -> 
         for plog in logs:  # a crash: the active indexes stay preallocated, no checkpoint is written
             for segment in plog.segments:
                 os.close(segment.fd)
+                segment.offset_index._close_writer()
+                segment.time_index._close_writer()
     disk.free()
     logs = LogManager([tmp_path / "data"], config)
     logs.load_all(now_ms=NOW)
@@ -347,6 +350,26 @@ def test_a_log_that_cannot_be_opened_at_start_is_opened_later_where_it_is(tmp_pa
         logs.get_or_create("t", 0)
     disk.free()
     assert logs.get_or_create("t", 0).directory == first / "t-0"  # ("second" holds fewer partitions)
+    logs.close_all()
+
+
+def test_a_partition_whose_directory_cannot_be_renamed_is_deleted_at_once(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deleting a topic is how a full disk gets space back: a rename that fails does not stop it."""
+    logs = LogManager([tmp_path / "data"], LogConfig(file_delete_delay_ms=60_000))
+    plog = logs.get_or_create("t", 0)
+    plog.append_as_leader(make_batch(2), leader_epoch=0, now_ms=NOW)
+    real_replace = os.replace
+
+    def replace(source: Any, target: Any) -> None:
+        if str(target).endswith("-delete"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    assert logs.delete("t", 0, now_ms=NOW)
+    assert list((tmp_path / "data").iterdir()) == [] and logs.partitions() == []
+    assert not [path for path in open_files() if path.startswith(str(tmp_path))]  # closed, not after the delay
     logs.close_all()
 
 
@@ -382,6 +405,14 @@ def compacted_log(directory: Path) -> PartitionLog:
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+def open_files() -> list[str]:
+    paths = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # (the descriptor listdir itself used)
+            paths.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return paths
 
 
 @pytest.mark.parametrize(("ops", "room"), [(("create",), 0), (("write", "pwrite"), 100)], ids=["create", "write"])
