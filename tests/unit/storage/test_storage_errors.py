@@ -28,7 +28,7 @@ from kafka_broker.storage.log import PartitionLog, wall_clock_ms
 from kafka_broker.storage.log_config import LogConfig
 from kafka_broker.storage.log_manager import LOG_START_OFFSET_CHECKPOINT, LogManager
 from kafka_broker.storage.records import Record, build_batch
-from kafka_broker.storage.swap import CLEANED_DIR
+from kafka_broker.storage.swap import CLEANED_DIR, SWAP_SUFFIX
 
 from .helpers import make_batch, read_all
 
@@ -431,6 +431,30 @@ def test_a_cleaning_pass_that_cannot_write_leaves_the_log_and_no_scratch_files(
     disk.free()
     result = cleaner.clean_sync(log, now_ms=NOW)
     assert result is not None and result.bytes_after < result.bytes_before
+    assert [r.offset for r in read_all(log)][-4:] == [36, 37, 38, 39]
+    log.close()
+
+
+def test_a_swap_that_fails_before_its_commit_point_is_undone(partition_dir: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    log = compacted_log(partition_dir)
+    cleaner = LogCleaner([partition_dir.parent])
+    latest = [(r.offset, r.key, r.value) for r in read_all(log)][-4:]
+    real_replace = os.replace
+
+    def replace(source: Any, target: Any) -> None:
+        if str(source).endswith(SWAP_SUFFIX):  # the commit point: <base>.log.swap -> <base>.log
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="No space"):  # (groups left empty go without a swap, and are gone)
+        cleaner.clean_sync(log, now_ms=NOW)
+    assert sorted(p.name for p in partition_dir.glob("*.log*")) == [s.log_path.name for s in log.segments]
+    assert all(s.log_path.exists() and s.offset_index.path.exists() for s in log.segments)
+    assert [(r.offset, r.key, r.value) for r in read_all(log)][-4:] == latest
+    monkeypatch.undo()
+    assert cleaner.clean_sync(log, now_ms=NOW) is not None
     assert [r.offset for r in read_all(log)][-4:] == [36, 37, 38, 39]
     log.close()
 
