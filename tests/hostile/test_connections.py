@@ -236,7 +236,10 @@ def test_a_pipelining_flood_does_not_slow_a_quiet_client(broker: Broker) -> None
     quiet_p99, flooded_p99 = statistics.median(quiet_p99s), statistics.median(flooded_p99s)
     report = (f"p99 quiet {[f'{p * 1000:.2f}' for p in quiet_p99s]} ms, flooded "
               f"{[f'{p * 1000:.2f}' for p in flooded_p99s]} ms; the flood got {flood_answers} answers meanwhile")
-    assert min(flood_answers) >= SAMPLES, f"the flood was not served: {report}"
+    # Served alongside: one flood request starts per turn of the loop, as one quiet one does, so unloaded the
+    # flood gets many answers per quiet request; a loaded machine can deschedule the flooding process itself
+    # (seen: 613 answers to 1,000 quiet requests at load 6), hence a quarter.
+    assert min(flood_answers) >= SAMPLES // 4, f"the flood was not served: {report}"
     # The machine's own noise, measured in this run: how far the quiet phases' p99s spread. Unloaded it is a
     # fraction of a millisecond and the bound is the issue's 2x; with other work on both cores (CI's, a CPU
     # hog) the scheduler's time slices dominate sub-millisecond latencies and are allowed for. Before the
