@@ -70,7 +70,9 @@ def walk_records(
     Returns the indexes of keyless records when ``require_keys`` (else an empty list);
     a structural fault raises :class:`InvalidRecordError`, whose message ends with ``where``.
     """
-    data = records if isinstance(records, bytes | bytearray) else bytes(records)
+    data = records
+    if isinstance(data, memoryview) and (data.format != "B" or not data.c_contiguous):
+        data = bytes(data)  # the walk reads a contiguous buffer of unsigned bytes
     try:
         return _walk(data, len(data) if size is None else size, count, require_keys)
     except Malformed as exc:
@@ -79,7 +81,7 @@ def walk_records(
         raise InvalidRecordError(f"Incorrect declared batch size, premature EOF reached {where}".rstrip()) from None
 
 
-def _walk(data: bytes | bytearray, total: int, count: int, require_keys: bool) -> list[int]:
+def _walk(data: Buffer, total: int, count: int, require_keys: bool) -> list[int]:
     # Zigzag decoding: (u >> 1) ^ -(u & 1).
     keyless: list[int] = []
     position = 0
@@ -184,7 +186,7 @@ def _walk(data: bytes | bytearray, total: int, count: int, require_keys: bool) -
     return keyless
 
 
-def _varint(data: bytes | bytearray, position: int, max_bytes: int) -> tuple[int, int]:
+def _varint(data: Buffer, position: int, max_bytes: int) -> tuple[int, int]:
     """The zigzag varint of at most ``max_bytes`` bytes (5: int32, 10: int64) at ``position``, and the
     position after it. Bits beyond 32 (64) are refused; Kafka's ``ByteUtils`` drops them silently."""
     bits = 32 if max_bytes == 5 else 64
@@ -204,7 +206,7 @@ def _varint(data: bytes | bytearray, position: int, max_bytes: int) -> tuple[int
     raise Malformed("Found invalid record structure: varint longer than its type allows")
 
 
-def _skip_headers(data: bytes | bytearray, position: int, end: int, count: int, index: int) -> int:
+def _skip_headers(data: Buffer, position: int, end: int, count: int, index: int) -> int:
     """The position after the record's ``count`` headers (``index``: the record's, for the messages)."""
     for _ in range(count):
         size, position = _varint(data, position, 5)

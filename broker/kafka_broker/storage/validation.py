@@ -115,9 +115,9 @@ def validate_records(
 # ---------------------------------------------------------------------------------------------
 # One reusable buffer for the records sections.
 #
-# A records section is copied (uncompressed: the walk reads bytes far faster than a memoryview) or
-# decompressed into it. A fresh buffer per batch would cost more than the walk: glibc maps a buffer of
-# a megabyte or more and unmaps it when freed, so each batch would fault in every page again.
+# A compressed records section is decompressed into it (an uncompressed one is walked where it is). A fresh
+# buffer per batch would cost more than the walk: glibc maps a buffer of a megabyte or more and unmaps it
+# when freed, so each batch would fault in every page again.
 
 _SCRATCH: list[bytearray] = []  # holds the idle buffer; taken while in use, so two threads never share it
 _SCRATCH_KEPT = 16 << 20  # a bigger buffer (a big batch) is dropped after use
@@ -138,13 +138,10 @@ def _room(scratch: bytearray, size: int) -> bytearray:
 
 def _records_section(
     codec: int, section: memoryview, limit: int, scratch: bytearray
-) -> tuple[bytes | bytearray, int, bytearray]:
+) -> tuple[Buffer, int, bytearray]:
     """The records section to walk (decompressed), its size, and the scratch buffer (perhaps a bigger one)."""
     if codec == Codec.NONE:
-        size = len(section)
-        scratch = _room(scratch, size)
-        memoryview(scratch)[:size] = section  # one memcpy (bytearray slice assignment makes two)
-        return scratch, size, scratch
+        return section, len(section), scratch
     if codec == Codec.LZ4:
         frame = _lz4_frame_bound(section)
         if frame is not None and frame[0] <= limit and frame[1] == len(section):  # one frame, nothing after

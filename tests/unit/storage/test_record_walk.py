@@ -9,8 +9,11 @@ both walks besides.
 
 from __future__ import annotations
 
+import ctypes
+import mmap
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
@@ -108,7 +111,11 @@ def damaged_sections(draw: st.DrawFn) -> tuple[bytearray, int, int | None]:
 
 # -- the properties --------------------------------------------------------------------------------------------
 
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @SETTINGS
@@ -132,6 +139,55 @@ def test_random_bytes_never_crash_the_walk(data: bytes, count: int, cut: int, re
     """Whatever the bytes, the walk answers (accepted, or InvalidRecordError), in C as in Python."""
     _agree(data, count, size=min(cut, len(data)), require_keys=require_keys)
     _agree(data, count, require_keys=require_keys)
+
+
+class GuardedBuffer:
+    """Bytes placed flush against a page that no one may read (and after one): a read past either end of
+    the buffer kills the process (SIGSEGV) instead of reading whatever lies there."""
+
+    PAGE = mmap.PAGESIZE
+
+    def __init__(self, capacity: int) -> None:
+        self.pages = -(-capacity // self.PAGE) or 1
+        self.map = mmap.mmap(-1, (self.pages + 2) * self.PAGE)
+        libc = ctypes.CDLL(None, use_errno=True)
+        anchor = ctypes.c_char.from_buffer(self.map)
+        base = ctypes.addressof(anchor)
+        del anchor  # the map can be closed again once no ctypes object holds it
+        for page in (0, self.pages + 1):
+            if libc.mprotect(ctypes.c_void_p(base + page * self.PAGE), self.PAGE, 0) != 0:  # PROT_NONE
+                raise OSError(ctypes.get_errno(), "mprotect")
+
+    def holding(self, data: bytes) -> memoryview:
+        end = (self.pages + 1) * self.PAGE
+        self.map[end - len(data) : end] = data
+        return memoryview(self.map)[end - len(data) : end]
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Iterator[GuardedBuffer]:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("mprotect through ctypes: Linux only")
+    buffer = GuardedBuffer(64 << 10)
+    yield buffer
+    buffer.map.close()
+
+
+@SETTINGS
+@given(case=damaged_sections(), require_keys=st.booleans())
+def test_the_compiled_walk_reads_nothing_outside_the_buffer(
+    guarded: GuardedBuffer, case: tuple[bytearray, int, int | None], require_keys: bool
+) -> None:
+    """Sections (good, damaged, cut anywhere) that end at an unreadable page: the compiled walk answers."""
+    data, count, size = case
+    section = bytes(data[: size if size is not None else len(data)])[: guarded.pages * guarded.PAGE]
+    view = guarded.holding(section)
+    try:
+        assert _outcome(compiled_walk(), view, count, None, require_keys) == _outcome(
+            interpreted_walk(), section, count, None, require_keys
+        )
+    finally:
+        view.release()
 
 
 # -- varints at the edges of their types, by hand ------------------------------------------------------------
@@ -182,6 +238,8 @@ def test_a_memoryview_or_a_reused_buffer_is_walked_as_its_bytes() -> None:
     section = damaged.records_section(damaged.good_values(3, "v"), key=None)
     for walk in (compiled_walk(), interpreted_walk()):
         assert walk.walk_records(memoryview(section), 3, require_keys=True) == [0, 1, 2]
+        assert walk.walk_records(memoryview(section).cast("c"), 3, require_keys=True) == [0, 1, 2]
+        assert walk.walk_records(memoryview(bytes(x for b in section for x in (b, 0)))[::2], 3) == []
         assert walk.walk_records(bytearray(section) + b"stale", 3, size=len(section)) == []
         with pytest.raises(InvalidRecordError, match="premature EOF"):  # a fourth record read past the end
             walk.walk_records(bytearray(section), 4)
