@@ -4,7 +4,10 @@ For every requested partition the log returns a :class:`FileSlice` of whole batc
 consumers only below the high watermark, for followers (``replica_id >= 0``) up to the log end —
 and the response carries it untouched: no record is looked at on this path. If fewer than
 ``min_bytes`` are available the request waits (up to ``max_wait_ms``) for an append to any of its
-partitions. A follower's fetch offset tells the leader how far that follower has replicated.
+partitions. A follower's fetch offset tells the leader how far that follower has replicated — once the
+read succeeded and the follower has not diverged (Kafka's order): a fetch past this leader's end
+(OFFSET_OUT_OF_RANGE) comes from a replica holding records the leader never wrote, a tail of an old
+leader or the log of an earlier life of the topic, and counts for nothing.
 Fetch sessions (KIP-227) are not kept: every response has session id 0, so clients send full
 fetch requests, which the protocol allows.
 """
@@ -75,7 +78,6 @@ def _read_all(request: dict[str, Any], ctx: RequestContext) -> tuple[list[dict[s
             touched.append(part)
             fetch_offset = preq["fetch_offset"]
             if is_follower:
-                replicas.follower_fetched(part, replica_id, fetch_offset)
                 diverging = _diverging_epoch(part, preq)
                 if diverging is not None:
                     results.append({**_ok(part, index), "diverging_epoch": diverging, "records": b""})
@@ -91,6 +93,8 @@ def _read_all(request: dict[str, Any], ctx: RequestContext) -> tuple[list[dict[s
                 results.append(_error_partition(index, exc.code) | _offsets(part))
                 errors = True
                 continue
+            if is_follower:
+                replicas.follower_fetched(part, replica_id, fetch_offset)
             chunk = read.slice
             size = len(chunk) if chunk is not None else 0
             total += size

@@ -4,6 +4,7 @@ wake on appends, budgets, diverging epochs (KIP-320) and per-partition errors.""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -110,3 +111,25 @@ async def test_a_follower_with_a_diverged_epoch_is_told_where_to_truncate(led: B
     assert offsets_of(answer["records"]) == []
     caught_up = await led.call(fetch, 12, request((1, 2), replica_id=2, last_fetched_epoch=0))
     assert offsets_of(caught_up["responses"][0]["partitions"][0]["records"]) == [2]
+
+
+async def test_a_follower_fetching_past_the_leaders_end_is_not_counted(led: Broker) -> None:
+    """A follower that asks for an offset past this leader's end holds records the leader never wrote — the
+    tail of an old leader, or the log of an earlier life of the topic that it has not dropped yet. It is
+    answered OFFSET_OUT_OF_RANGE and must not count as having replicated anything (Kafka reads before it
+    records a follower's position): before, the leader took its offset, put it back into the ISR and could
+    move the high watermark on its say-so."""
+    append(led, "t", 1, 2)
+    info = led.cache.partition("t", 1)
+    assert info is not None and info.state is not None
+    await led.store.write_partition_state("t", 1, replace(info.state, isr=(1,)), info.state_version)
+    led.cache.notify_topic("t", 1)
+    assert led.partition("t", 1).isr == (1,)
+    response = await led.call(fetch, 12, request((1, 5), replica_id=2))
+    assert response["responses"][0]["partitions"][0]["error_code"] == ErrorCode.OFFSET_OUT_OF_RANGE
+    await led.replicas.expansions_done()
+    assert [s.isr for _t, _p, s in led.store.state_writes] == [(1,)]  # the test's own write only
+    assert led.partition("t", 1).isr == (1,)
+    response = await led.call(fetch, 12, request((1, 2), replica_id=2))  # caught up, from where it should be
+    await led.replicas.expansions_done()
+    assert led.partition("t", 1).isr == (1, 2)
