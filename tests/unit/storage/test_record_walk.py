@@ -2,8 +2,9 @@
 
 The compiled walk must answer exactly what the plain-Python one answers — the same keyless indexes, or the
 same error and message — on good records sections, damaged ones and random bytes, and must never fail in
-any other way (a read outside the buffer is an ``IndexError`` there too: boundscheck). Varints at the edges
-of their types are checked by hand. ``test_record_validation.py`` runs the whole validation suite against
+any other way (a read outside the buffer is an ``IndexError`` there too: boundscheck). Sections that end
+where an unreadable page begins show that it reads nothing outside its buffer. Varints at the edges of
+their types are checked by hand. ``test_record_validation.py`` runs the whole validation suite against
 both walks besides.
 """
 
@@ -21,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kafka_broker.protocol.errors import InvalidRecordError
+from kafka_broker.storage.records import Buffer
 
 from . import damaged_batches as damaged
 from .conftest import compiled_walk, interpreted_walk
@@ -35,7 +37,7 @@ def _compiled() -> None:
     compiled_walk()
 
 
-def _outcome(walk: ModuleType, data: bytes | bytearray, count: int, size: int | None, require_keys: bool) -> Outcome:
+def _outcome(walk: ModuleType, data: Buffer, count: int, size: int | None, require_keys: bool) -> Outcome:
     try:
         return "ok", walk.walk_records(data, count, size=size, require_keys=require_keys, where="(here)")
     except InvalidRecordError as error:
