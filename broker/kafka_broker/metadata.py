@@ -13,6 +13,7 @@ Layout (each znode's JSON is written by the ``encode`` of its dataclass below, a
     /controller, /controller_epoch                controller election
     /config/topics/<t>, /config/changes/...       topic config overrides and change notices
     /admin/delete_topics/<t>                      deletion requests
+    /admin/delete_topics/<t>/<id>                 broker <id> dropped its replicas of <t> (kopfka's StopReplica answer)
     /admin/reassign_partitions                    reassignment plan
     /admin/preferred_replica_election             preferred leader election requests
     /isr_change_notification/isr_change_<seq>     ISR change notices
@@ -85,6 +86,13 @@ def topic_config_path(topic: str) -> str:
 
 def delete_topic_path(topic: str) -> str:
     return f"{DELETE_TOPICS_PATH}/{topic}"
+
+
+def deletion_ack_path(topic: str, broker_id: int) -> str:
+    """Broker ``broker_id`` holds nothing of ``topic``, marked for deletion (an empty znode under the request;
+    the controller deletes the topic once every live broker with a replica wrote one, as Kafka's waits for
+    every replica's StopReplica answer). Kafka's tools read only the children of ``/admin/delete_topics``."""
+    return f"{DELETE_TOPICS_PATH}/{topic}/{broker_id}"
 
 
 def _now_ms() -> str:

@@ -46,6 +46,9 @@ async def hand_over_partitions(me: int, cache: MetadataCache, store: ZkStore, *,
         live = set(cache.brokers) - {me}
         pending = 0
         for info in list(cache.iter_partitions()):
+            topic = cache.topics.get(info.topic)
+            if topic is None or topic.marked_for_deletion:
+                continue  # being deleted: nothing to hand over (and no write to race the deletion with)
             new_state = _handover(info, me, live)
             if new_state is None:
                 continue

@@ -49,6 +49,9 @@ class TopicInfo:
     config: dict[str, str] = field(default_factory=dict)
     """Per-topic overrides from ``/config/topics/<t>`` (broker defaults are not included)."""
     marked_for_deletion: bool = False
+    czxid: int = -1
+    """Creation zxid of the topic znode this was read from: tells one life of a topic name from the next
+    (versions start again at 0 in a re-created topic, zxids never repeat). -1: not read from ZooKeeper."""
 
     @property
     def is_internal(self) -> bool:

@@ -60,6 +60,9 @@ class Partition:
         self.followers: dict[int, FollowerState] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self.deleted = False
+        self.topic_id: str | None = None
+        """The id of the topic this replica belongs to (None: the topic has none yet). A topic deleted and
+        created again under its name has a new id: this replica is then of the old one, and is dropped."""
         self._clock = clock
         """Wall-clock milliseconds, for follower lag (injectable, so tests drive time)."""
 

@@ -3,11 +3,29 @@
 The replica manager listens to the metadata cache. For each partition that lists this broker as
 a replica it makes sure a log exists and that the local :class:`Partition` plays the role the
 partition state names — leader (serving produce and fetch) or follower (fed by the replica
-fetcher). Partitions of deleted topics, or from which this broker was reassigned away, have their
-logs deleted; so do those of a topic that comes back under its name with a new topic id (deleted
-and created again before this broker saw it gone). As leader it also owns the ISR: a periodic
-check drops lagging followers and the fetch path adds caught-up ones back, each through a
-conditional write of the state znode.
+fetcher). Partitions from which this broker was reassigned away have their logs deleted. As leader
+it also owns the ISR: a periodic check drops lagging followers and the fetch path adds caught-up ones
+back, each through a conditional write of the state znode.
+
+**One life of a topic at a time.** A topic deleted and created again under its name is a new topic:
+its partition states start again at leader epoch 0 and znode version 0, so nothing in them tells it
+from the old one — only its topic id (KIP-516). Each local replica knows the topic id it belongs to,
+and each log directory stores it (Kafka's ``partition.metadata``, :mod:`kafka_broker.storage.partition_metadata`):
+
+* a log whose stored id is not the topic's — left on disk by a run of this broker that was down while
+  the topic was deleted and created again — is dropped, and the partition starts empty;
+* when the cache loses a topic, or it comes back with another id, or it is marked for deletion, the local
+  replicas go *at once* (from the cache's notification, not at the next reconcile): nothing may serve,
+  fetch or change an ISR on the cache's new topic with the old topic's partition, even for a moment;
+* an ISR change is only written by the current replica of the topic's current life, computed from the
+  state it is conditional on, and never adds a broker outside the partition's assignment.
+
+**Deletion.** A topic marked for deletion (``/admin/delete_topics/<t>``) loses its replicas here; once
+they are gone (logs deleted, ISR writes in flight landed) the broker says so in ZooKeeper
+(``/admin/delete_topics/<t>/<broker id>``, as a Kafka broker answers the controller's StopReplica), and
+the controller deletes the topic only when every live broker holding a replica has (see
+:mod:`kafka_broker.controller`). So a topic's old life is gone from every live broker before a new one
+can be created.
 
 **Held leadership.** A partition state that names this broker as leader is not always one it may
 take up as it stands: at start-up it was written for the previous run of this process (killed before
@@ -34,12 +52,14 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from kafka_broker import metadata as md
-from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo
+from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo, TopicInfo
 from kafka_broker.cluster.partition import Partition, now_ms
 from kafka_broker.config import BrokerConfig
 from kafka_broker.protocol.errors import ErrorCode, KafkaError
+from kafka_broker.storage.log import PartitionLog
 from kafka_broker.storage.log_config import LogConfig
 from kafka_broker.storage.log_manager import LogManager
+from kafka_broker.storage.partition_metadata import PartitionMetadataError, read_topic_id, write_topic_id
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +73,15 @@ class StateWriter(Protocol):
     ) -> int | None: ...
 
     async def read_partition_state(self, topic: str, partition: int) -> tuple[md.PartitionState, int] | None: ...
+
+    async def acknowledge_deletion(self, topic: str, broker_id: int) -> None:
+        """Record that ``broker_id`` holds nothing of ``topic`` any more (its deletion may go on)."""
+
+
+def same_life(replica_topic_id: str | None, topic_id: str | None) -> bool:
+    """Whether a replica of ``replica_topic_id`` belongs to the topic now named with ``topic_id`` (an unknown id
+    on either side cannot tell them apart: Kafka takes a replica without an id as the topic's)."""
+    return replica_topic_id is None or topic_id is None or replica_topic_id == topic_id
 
 
 class FollowerHook(Protocol):
@@ -84,10 +113,12 @@ class ReplicaManager:
         """Leadership held back (see the module docstring): partition → the leader epoch of the held claim."""
         self.fenced = False
         """The ZooKeeper session was lost and this broker has not rejoined yet: it leads nothing."""
-        self._topic_ids: dict[str, str] = {}
-        """Topic id of each topic as last reconciled: a new id under the same name is a new topic."""
         self._expansions: dict[tuple[str, int], asyncio.Task[bool]] = {}
         """ISR expansions in flight, at most one per partition."""
+        self._state_writes: dict[tuple[str, int], set[asyncio.Task[int | None]]] = {}
+        """Partition state writes of this broker in flight (a deletion is acknowledged after they land)."""
+        self._deletion_acks: dict[str, tuple[int, asyncio.Task[None]]] = {}
+        """Per topic marked for deletion: the life (topic znode czxid) acknowledged, and the task doing it."""
         self.shutting_down = False
         self.clock = clock
         """Wall-clock milliseconds for the partitions' follower lag (tests drive it)."""
@@ -131,9 +162,24 @@ class ReplicaManager:
     # --- reacting to metadata ---------------------------------------------------------------------------
 
     def metadata_changed(self, topic: str, partition: int | None) -> None:
-        """Cache listener: remember what changed and let the reconcile task apply it."""
+        """Cache listener: remember what changed and let the reconcile task apply it. Replicas of a topic
+        that is gone, marked for deletion or has a new life go now (see the module docstring)."""
+        if partition is None:
+            self._drop_other_lives(topic)
         self._dirty.add((topic, partition))
         self._wakeup.set()
+
+    def _drop_other_lives(self, topic: str) -> None:
+        info = self.cache.topics.get(topic)
+        for key in [k for k in self.partitions if k[0] == topic]:
+            if info is None or info.marked_for_deletion or not same_life(self.partitions[key].topic_id,
+                                                                           info.topic_id):
+                if info is not None and not info.marked_for_deletion:
+                    log.info("topic %s was deleted and created again: dropping the old replica %s-%d",
+                             topic, key[0], key[1])
+                self._remove(key, delete_log=True)
+        if info is not None and info.marked_for_deletion:
+            self._acknowledge_deletion(info)
 
     async def run(self) -> None:
         """Apply metadata changes one at a time, in order, for as long as the broker runs."""
@@ -168,15 +214,12 @@ class ReplicaManager:
 
     def _reconcile(self, topic: str, partition: int | None) -> None:
         info = self.cache.topics.get(topic)
-        if info is None:
-            self._topic_ids.pop(topic, None)
-        else:
-            self._check_topic_id(topic, info.topic_id)
         if partition is None:
+            if info is None or not info.marked_for_deletion:
+                self._deletion_acks.pop(topic, None)
+            self._drop_other_lives(topic)
             local = [k for k in self.partitions if k[0] == topic]
             if info is None:
-                for key in local:
-                    self._remove(key, delete_log=True)
                 return
             for key in local:
                 self._reconcile(topic, key[1])
@@ -190,29 +233,56 @@ class ReplicaManager:
             return
         pinfo = None if info is None else info.partitions.get(partition)
         key = (topic, partition)
-        if pinfo is None or not self._hosts(pinfo):
+        if info is None or pinfo is None or not self._hosts(info, pinfo):
             if key in self.partitions:
                 self._remove(key, delete_log=True)
             return
         part = self.partitions.get(key)
+        if part is not None and not same_life(part.topic_id, info.topic_id):
+            self._remove(key, delete_log=True)
+            part = None
         if part is None:
-            plog = self.logs.get_or_create(topic, partition, self.log_config(topic))
-            part = self.partitions[key] = Partition(topic, partition, plog, broker_id=self.broker_id,
-                                                    clock=self.clock)
+            part = self.partitions[key] = self._open(topic, partition, info.topic_id)
+        elif part.topic_id is None and info.topic_id is not None:
+            self._store_topic_id(part.log, info.topic_id)  # the topic got its id: this replica is of it
+            part.topic_id = info.topic_id
         self._apply_state(part, pinfo)
 
-    def _check_topic_id(self, topic: str, topic_id: str | None) -> None:
-        """A topic deleted and created again under its name before this broker noticed the deletion
-        shows up as a new topic id: the replicas of the old one, and their logs, go first."""
-        known = self._topic_ids.get(topic)
-        if known is not None and topic_id is not None and known != topic_id:
-            log.info("topic %s was deleted and created again: dropping the old replicas", topic)
-            for key in [k for k in self.partitions if k[0] == topic]:
-                self._remove(key, delete_log=True)
-        if topic_id is not None:
-            self._topic_ids[topic] = topic_id
+    def _open(self, topic: str, partition: int, topic_id: str | None) -> Partition:
+        """The local replica of a partition of the topic's current life: its log, unless the log on disk is
+        of another life of the topic (then that log is deleted and the replica starts empty)."""
+        plog = self.logs.get_or_create(topic, partition, self.log_config(topic))
+        stored = self._stored_topic_id(plog)
+        if stored is not None and topic_id is not None and stored != topic_id:
+            log.info("%s-%d: the log on disk is of an earlier life of the topic (id %s, now %s): deleting it",
+                     topic, partition, stored, topic_id)
+            self.logs.delete(topic, partition)
+            plog = self.logs.get_or_create(topic, partition, self.log_config(topic))
+            stored = None
+        if topic_id is not None and stored != topic_id:
+            self._store_topic_id(plog, topic_id)
+        part = Partition(topic, partition, plog, broker_id=self.broker_id, clock=self.clock)
+        part.topic_id = topic_id
+        return part
 
-    def _hosts(self, info: PartitionInfo) -> bool:
+    @staticmethod
+    def _stored_topic_id(plog: PartitionLog) -> str | None:
+        try:
+            return read_topic_id(plog.directory)
+        except (OSError, PartitionMetadataError) as exc:
+            log.warning("%s: unreadable partition.metadata, taken as the topic's: %s", plog.directory.name, exc)
+            return None
+
+    @staticmethod
+    def _store_topic_id(plog: PartitionLog, topic_id: str) -> None:
+        try:
+            write_topic_id(plog.directory, topic_id)
+        except OSError as exc:  # a full disk: the replica serves on; only a later restart could not tell lives apart
+            log.warning("%s: could not store the topic id: %s", plog.directory.name, exc)
+
+    def _hosts(self, topic: TopicInfo, info: PartitionInfo) -> bool:
+        if topic.marked_for_deletion:
+            return False
         return self.broker_id in info.replicas or self.broker_id in info.adding_replicas
 
     def _apply_state(self, part: Partition, info: PartitionInfo) -> None:
@@ -285,7 +355,7 @@ class ReplicaManager:
                 self.metadata_changed(topic, index)
                 continue
             state = md.PartitionState(self.broker_id, epoch + 1, info.state.isr, info.state.controller_epoch)
-            version = await self.state_writer.write_partition_state(topic, index, state, info.state_version)
+            version = await self._write_state(topic, index, state, info.state_version)
             if version is None:
                 await self._refresh_state(topic, index)  # lost to the controller: follow what it decided
                 continue
@@ -347,10 +417,52 @@ class ReplicaManager:
     def delete_stray_logs(self) -> None:
         """Delete local logs of partitions the cluster no longer assigns here (deleted while we were down)."""
         for topic, partition in list(self.logs.partitions()):
-            info = self.cache.partition(topic, partition)
-            if (info is None or not self._hosts(info)) and (topic, partition) not in self.partitions:
+            topic_info = self.cache.topics.get(topic)
+            info = None if topic_info is None else topic_info.partitions.get(partition)
+            hosted = topic_info is not None and info is not None and self._hosts(topic_info, info)
+            if not hosted and (topic, partition) not in self.partitions:
                 log.info("deleting stray log %s-%d", topic, partition)
                 self.logs.delete(topic, partition)
+
+    # --- deletion ---------------------------------------------------------------------------------------
+
+    def _acknowledge_deletion(self, info: TopicInfo) -> None:
+        """Tell the controller, once, that this broker holds nothing of a topic marked for deletion."""
+        acked = self._deletion_acks.get(info.name)
+        if self.shutting_down or (acked is not None and acked[0] == info.czxid):
+            return
+        task = asyncio.get_running_loop().create_task(self._send_deletion_ack(info.name, info.czxid),
+                                                      name=f"deletion-ack-{info.name}")
+        self._deletion_acks[info.name] = (info.czxid, task)
+
+    async def _send_deletion_ack(self, topic: str, czxid: int) -> None:
+        """The acknowledgement goes after this broker's state writes in flight for the topic have landed (they
+        go through the same ZooKeeper session, so they come first), and is retried until written or moot."""
+        pending = [t for key, tasks in self._state_writes.items() if key[0] == topic for t in tasks]
+        if pending:
+            await asyncio.wait(pending)
+        backoff = max(self.config.zookeeper.reconnect_backoff_max_ms / 1000, 0.01)
+        while True:
+            info = self.cache.topics.get(topic)
+            if (info is None or not info.marked_for_deletion or info.czxid != czxid or self.shutting_down
+                    or any(k[0] == topic for k in self.partitions)):
+                return
+            try:
+                await self.state_writer.acknowledge_deletion(topic, self.broker_id)
+            except Exception as exc:
+                log.warning("could not acknowledge the deletion of %s: %r; retrying", topic, exc)
+                await asyncio.sleep(backoff)
+                continue
+            log.info("dropped every replica of %s, which is being deleted", topic)
+            return
+
+    async def deletions_acknowledged(self) -> None:
+        """Wait until no deletion acknowledgement is in flight."""
+        while True:
+            pending = [task for _czxid, task in self._deletion_acks.values() if not task.done()]
+            if not pending:
+                return
+            await asyncio.wait(pending)
 
     # --- ISR maintenance (leader side) ------------------------------------------------------------------
 
@@ -369,19 +481,19 @@ class ReplicaManager:
             lagging = part.lagging_followers(self.config.replication.replica_lag_time_max_ms)
             if lagging:
                 new_isr = tuple(r for r in part.isr if r not in lagging)
-                log.info("shrinking ISR of %s-%d from %s to %s", part.topic, part.index, part.isr, new_isr)
                 await self.change_isr(part, new_isr)
 
     def follower_fetched(self, part: Partition, follower_id: int, fetch_offset: int) -> None:
         """A follower fetched from ``fetch_offset`` (the Fetch handler tells us): track it, and add it back
-        to the ISR when it caught up — one ISR change in flight per partition; a later fetch retries."""
+        to the ISR when it caught up — one ISR change in flight per partition; a later fetch retries. The new
+        ISR is the one the write is conditional on, plus the follower (see :meth:`change_isr`)."""
         if not part.update_follower(follower_id, fetch_offset):
             return
         key = (part.topic, part.index)
-        if key in self._expansions:
+        info = self.cache.partition(part.topic, part.index)
+        if key in self._expansions or info is None or info.state is None:
             return
-        new_isr = tuple(sorted({*part.isr, follower_id}))
-        log.info("expanding ISR of %s-%d from %s to %s", part.topic, part.index, part.isr, new_isr)
+        new_isr = tuple(sorted({*info.state.isr, follower_id}))
         self._expansions[key] = asyncio.get_running_loop().create_task(self._expand(key, part, new_isr))
 
     async def _expand(self, key: tuple[str, int], part: Partition, new_isr: tuple[int, ...]) -> bool:
@@ -398,18 +510,40 @@ class ReplicaManager:
     async def change_isr(self, part: Partition, new_isr: tuple[int, ...]) -> bool:
         """Write the new ISR if nobody changed the state since we last saw it.
 
+        Only the current replica of the topic's current life writes (a partition object left from an
+        earlier life of the topic, or one that has not yet applied the state the cache holds, would write
+        an ISR computed from another state — conditional on a version that, in a re-created topic, starts
+        again at 0 like the old one's), and it never adds a broker outside the partition's assignment
+        (Kafka's controller refuses such an AlterPartition), nor one that is not registered — its ZooKeeper
+        session expired, and paused past it, it may still act on what it knew before (Kafka's ISR eligibility).
+
         A lost race means the state this leader acts on is stale (the controller elected another
         leader, or changed the ISR): the znode is read back and applied at once, so a deposed leader
         stops serving now rather than when its watch catches up. A write that fails outright
         (ZooKeeper unreachable) changes nothing; the next check tries again.
         """
-        info = self.cache.partition(part.topic, part.index)
-        if self.fenced or not part.is_leader:
+        key = (part.topic, part.index)
+        topic = self.cache.topics.get(part.topic)
+        info = None if topic is None else topic.partitions.get(part.index)
+        if self.fenced or not part.is_leader or self.partitions.get(key) is not part:
+            return False
+        if topic is None or topic.marked_for_deletion or not same_life(part.topic_id, topic.topic_id):
             return False
         if info is None or info.state is None or info.state.leader != self.broker_id:
             return False
         if info.state.leader_epoch != part.leader_epoch or tuple(info.state.isr) == new_isr:
             return False
+        if tuple(info.state.isr) != part.isr:
+            return False  # the cache holds a state not applied yet: the reconcile will, then a later change
+        added = set(new_isr) - set(info.state.isr)
+        outside = added - {*info.replicas, *info.adding_replicas}
+        if outside:
+            log.warning("not adding %s to the ISR of %s-%d: not in its assignment %s", sorted(outside), part.topic,
+                        part.index, info.replicas)
+            return False
+        if not added <= set(self.cache.brokers):
+            return False  # not registered: a broker whose session expired (it may be paused, with an old view)
+        log.info("changing ISR of %s-%d from %s to %s", part.topic, part.index, list(part.isr), list(new_isr))
         state = md.PartitionState(
             leader=self.broker_id,
             leader_epoch=part.leader_epoch,
@@ -417,8 +551,7 @@ class ReplicaManager:
             controller_epoch=info.state.controller_epoch,
         )
         try:
-            version = await self.state_writer.write_partition_state(part.topic, part.index, state,
-                                                                    info.state_version)
+            version = await self._write_state(part.topic, part.index, state, info.state_version)
         except Exception as exc:
             log.warning("could not write the ISR of %s-%d: %r", part.topic, part.index, exc)
             return False
@@ -432,6 +565,19 @@ class ReplicaManager:
             return True  # fenced, or deposed, while the write was out: the next reconcile applies the state
         part.update_state(isr=new_isr, replicas=part.replicas)
         return True
+
+    async def _write_state(self, topic: str, index: int, state: md.PartitionState, version: int) -> int | None:
+        """A conditional write of the state znode, kept track of until it lands (see :meth:`_send_deletion_ack`)."""
+        key = (topic, index)
+        task = asyncio.ensure_future(self.state_writer.write_partition_state(topic, index, state, version))
+        writes = self._state_writes.setdefault(key, set())
+        writes.add(task)
+        try:
+            return await task
+        finally:
+            writes.discard(task)
+            if not writes and self._state_writes.get(key) is writes:
+                del self._state_writes[key]
 
     async def _refresh_state(self, topic: str, index: int) -> None:
         """Read a partition's state znode into the cache and apply it here, if newer than the cache's."""

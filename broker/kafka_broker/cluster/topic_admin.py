@@ -149,6 +149,13 @@ def validate_assignment(assignment: Mapping[int, Sequence[int]], live: Sequence[
                              code=ErrorCode.INVALID_REPLICA_ASSIGNMENT)
 
 
+def _exists(name: str, *, marked: bool) -> KafkaError:
+    """Kafka's answer to a creation under a name in use: by a topic, or by one still being deleted (the name is
+    free only once every replica dropped it)."""
+    message = f"Topic '{name}' is marked for deletion." if marked else f"Topic '{name}' already exists."
+    return KafkaError(message, code=ErrorCode.TOPIC_ALREADY_EXISTS)
+
+
 class TopicAdmin:
     def __init__(self, store: ZkStore, cache: MetadataCache, *, default_partitions: int,
                  default_replication_factor: int) -> None:
@@ -174,8 +181,9 @@ class TopicAdmin:
         new partitions a client's request may still create (its topics share one); None for counts the
         broker's own configuration chose (auto-created and internal topics)."""
         validate_topic_name(name)
-        if name in self.cache.topics:
-            raise KafkaError(f"Topic '{name}' already exists.", code=ErrorCode.TOPIC_ALREADY_EXISTS)
+        known = self.cache.topics.get(name)
+        if known is not None:
+            raise _exists(name, marked=known.marked_for_deletion)
         try:
             validate_topic_config(config or {})
         except ConfigError as exc:
@@ -209,7 +217,7 @@ class TopicAdmin:
                            config: Mapping[str, str] | None = None) -> None:
         topic = md.TopicAssignment(partitions=dict(assignment), topic_id=md.new_topic_id())
         if not await self.store.create_topic(name, topic, config or {}):
-            raise KafkaError(f"Topic '{name}' already exists.", code=ErrorCode.TOPIC_ALREADY_EXISTS)
+            raise _exists(name, marked=await self.store.is_marked_for_deletion(name))
 
     async def add_partitions(self, name: str, total: int, assignment: Sequence[Sequence[int]] | None = None,
                              *, validate_only: bool = False, budget: PartitionBudget | None = None) -> None:
@@ -218,6 +226,8 @@ class TopicAdmin:
         read = await self.store.read_topic_assignment(name)
         if read is None or name not in self.cache.topics:
             raise KafkaError(f"Topic '{name}' does not exist.", code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        if self.cache.topics[name].marked_for_deletion:
+            raise KafkaError("The topic is queued for deletion.", code=ErrorCode.INVALID_TOPIC_EXCEPTION)
         current, version = read
         existing = len(current.partitions)
         if total <= existing:

@@ -52,6 +52,9 @@ class ZnodeStat(Protocol):
     def version(self) -> int: ...
 
     @property
+    def czxid(self) -> int: ...
+
+    @property
     def ephemeralOwner(self) -> int: ...  # kazoo's (and ZooKeeper's) spelling
 
 
@@ -253,10 +256,11 @@ class ZkStore:
     # --- topics ------------------------------------------------------------------------------------
 
     async def create_topic(self, topic: str, assignment: md.TopicAssignment, config: Mapping[str, str]) -> bool:
-        """Write config then assignment, as Kafka does; False if the topic exists."""
+        """Write config then assignment, as Kafka does; False if the topic exists or is marked for deletion
+        (a deletion request left for the name would have the controller delete the new topic)."""
 
         def create() -> bool:
-            if self.zk.exists(md.topic_path(topic)):
+            if self.zk.exists(md.topic_path(topic)) or self.zk.exists(md.delete_topic_path(topic)):
                 return False
             self.zk.ensure_path(md.CONFIG_TOPICS_PATH)
             try:
@@ -270,6 +274,21 @@ class ZkStore:
             return True
 
         return await self._run(create)
+
+    async def topic_czxid(self, topic: str) -> int | None:
+        """The creation zxid of the topic's znode (which life of the name exists); None if it does not."""
+        return await self._czxid(md.topic_path(topic))
+
+    async def deletion_request_czxid(self, topic: str) -> int | None:
+        """The creation zxid of the topic's deletion request; None if there is none."""
+        return await self._czxid(md.delete_topic_path(topic))
+
+    async def _czxid(self, path: str) -> int | None:
+        def read() -> int | None:
+            stat = self.zk.exists(path)
+            return None if stat is None else stat.czxid
+
+        return await self._run(read)
 
     async def read_topic_assignment(self, topic: str) -> tuple[md.TopicAssignment, int] | None:
         def read() -> tuple[md.TopicAssignment, int] | None:
@@ -336,11 +355,46 @@ class ZkStore:
         return await self._run(write)
 
     async def mark_topic_for_deletion(self, topic: str) -> None:
+        """Request the topic's deletion. A request already there stands for it — unless it is older than the
+        topic (made for an earlier topic of the name): that one is replaced, or this request would be lost
+        with it (see :mod:`kafka_broker.cluster.zk_watcher`)."""
+        path = md.delete_topic_path(topic)
+
         def mark() -> None:
-            with contextlib.suppress(NodeExistsError):
-                self.zk.create(md.delete_topic_path(topic), b"", makepath=True)
+            for _ in range(DELETE_RETRIES):
+                try:
+                    self.zk.create(path, b"", makepath=True)
+                    return
+                except NodeExistsError:
+                    pass
+                request, existing = self.zk.exists(path), self.zk.exists(md.topic_path(topic))
+                if request is not None and (existing is None or request.czxid > existing.czxid):
+                    return
+                with contextlib.suppress(NoNodeError):
+                    self.zk.delete(path, recursive=True)
 
         await self._run(mark)
+
+    async def is_marked_for_deletion(self, topic: str) -> bool:
+        return await self._run(lambda: self.zk.exists(md.delete_topic_path(topic)) is not None)
+
+    async def acknowledge_deletion(self, topic: str, broker_id: int) -> None:
+        """Record under the topic's deletion request that ``broker_id`` holds nothing of it. Nothing to do if the
+        request is gone (the deletion is done): the request itself is never created again here."""
+
+        def create() -> None:
+            with contextlib.suppress(NodeExistsError, NoNodeError):
+                self.zk.create(md.deletion_ack_path(topic, broker_id), b"")
+
+        await self._run(create)
+
+    async def deletion_acknowledgements(self, topic: str) -> set[int]:
+        """The brokers that acknowledged the topic's deletion request (none if there is no request)."""
+        return {int(c) for c in await self.read_children(md.delete_topic_path(topic)) if c.isdigit()}
+
+    async def delete_tree(self, path: str, *, fence: ControllerEpoch) -> None:
+        """Remove ``path`` and everything below it, in one fenced transaction."""
+        await self._run(self._delete_fenced, (path,), fence)
 
     async def delete_topic(self, topic: str, *, fence: ControllerEpoch | None = None) -> None:
         """Remove every znode of a topic, then its deletion request (with ``fence``: all in one transaction)."""

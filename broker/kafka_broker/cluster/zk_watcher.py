@@ -5,14 +5,21 @@ and hands it to the event loop with ``call_soon_threadsafe``, so the cache is to
 thread only and callbacks are applied in the order ZooKeeper sent them.
 
 Watched: ``/brokers/ids`` (+ each registration), ``/brokers/topics`` (+ each topic's assignment
-and each partition's state), ``/config/topics/<t>``, ``/admin/delete_topics``, ``/controller``,
-``/cluster/id``. A topic whose znode disappears is dropped from the cache with its partitions.
+and each partition's state), ``/config/topics/<t>``, ``/admin/delete_topics`` (+ the brokers'
+acknowledgements under each request, which wake the controller), ``/controller``, ``/cluster/id``.
+A topic whose znode disappears is dropped from the cache with its partitions.
 
 Watches fire once and the recipe then reads what is there *at that time*: a topic deleted and
 created again before the watch thread gets round to it is never seen missing. Such a new life of a
 topic is told apart by its znode's creation zxid (``czxid``, global and increasing, unlike versions,
 which start again at 0): the old topic is dropped first, and a partition state is taken when it is
 newer by ``(czxid, version)`` than the one held and not older than its topic's znode.
+
+A deletion request is for the life of the topic that existed when it was made: a topic is marked for
+deletion when a request for its name exists that is newer (by ``czxid``) than the topic's znode. So a
+topic read after its request was (deleted and created again, then marked, faster than its watch) comes in
+marked, and a topic created again after the controller deleted the old one with its request is never
+marked by that request, whichever of the two watches reports first.
 """
 
 from __future__ import annotations
@@ -50,6 +57,12 @@ class ZkWatcher:
         """Event loop: newest state read per partition, as ``(czxid, version, state)``."""
         self._state_czxid: dict[tuple[str, int], int] = {}
         """Event loop: creation zxid of the state znode whose state the cache holds."""
+        self._deletion_requests: set[str] = set()
+        """Watch thread: the topics named in ``/admin/delete_topics`` as last read."""
+        self._request_watches: dict[str, int | None] = {}
+        """Watch thread: the deletion requests whose znode is watched, with the czxid last read (None: absent)."""
+        self._requests: dict[str, int] = {}
+        """Event loop: the creation zxid of each deletion request (see the module docstring)."""
         self._stopped = False
 
     def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
@@ -161,7 +174,8 @@ class ZkWatcher:
         self._topic_czxid[topic] = czxid
         info = self._cache.topics.get(topic)
         if info is None:
-            info = self._cache.topics[topic] = TopicInfo(name=topic, topic_id=assignment.topic_id)
+            info = self._cache.topics[topic] = TopicInfo(name=topic, topic_id=assignment.topic_id, czxid=czxid)
+            info.marked_for_deletion = self._requests.get(topic, -1) > czxid
         info.topic_id = assignment.topic_id or info.topic_id
         for partition, replicas in assignment.partitions.items():
             existing = info.partitions.get(partition)
@@ -228,14 +242,61 @@ class ZkWatcher:
     # --- deletions, controller, cluster id ------------------------------------------------------
 
     def _deletions_changed(self, children: list[str]) -> bool:
+        if self._stopped:
+            return False
+        self._deletion_requests = set(children)
+        for topic in self._deletion_requests - set(self._request_watches):
+            self._request_watches[topic] = None
+            DataWatch(self._zk, md.delete_topic_path(topic), self._make_request_watch(topic))
         self._on_loop(self._apply_deletions, set(children))
+        return True
+
+    def _make_request_watch(self, topic: str) -> Callable[[bytes | None, Any], bool]:
+        """A deletion request's znode: its czxid (which life of the topic it is for). Each new request also
+        gets a watch of its children, the brokers' acknowledgements, which wake the controller. Once the
+        request is gone the watch stays on the name (watching for its creation: one per name ever marked), so
+        a request made again is seen even if the list of requests looked unchanged in between."""
+
+        def watch(_data: bytes | None, stat: Any) -> bool:
+            czxid = None if stat is None else int(stat.czxid)
+            if czxid is not None and czxid != self._request_watches.get(topic):
+                ChildrenWatch(self._zk, md.delete_topic_path(topic), self._acknowledgements_changed)
+            self._request_watches[topic] = czxid
+            self._on_loop(self._apply_request, topic, czxid)
+            if self._stopped or (czxid is None and topic not in self._deletion_requests):
+                del self._request_watches[topic]
+                return False
+            return True
+
+        return watch
+
+    def _acknowledgements_changed(self, _children: list[str]) -> bool:
+        """A broker acknowledged a deletion: the controller may delete the topic now (it reads the
+        acknowledgements from ZooKeeper itself). The watch ends with the request."""
+        self._on_loop(self._cache.notify_brokers)
         return not self._stopped
 
-    def _apply_deletions(self, marked: set[str]) -> None:
-        for name, info in self._cache.topics.items():
-            if info.marked_for_deletion != (name in marked):
-                info.marked_for_deletion = name in marked
-                self._cache.notify_topic(name, None)
+    def _apply_request(self, topic: str, czxid: int | None) -> None:
+        if czxid is None:
+            self._requests.pop(topic, None)
+        else:
+            self._requests[topic] = czxid
+        self._update_mark(topic)
+
+    def _apply_deletions(self, listed: set[str]) -> None:
+        for topic in [t for t in self._requests if t not in listed]:
+            del self._requests[topic]
+        for topic in list(self._cache.topics):
+            self._update_mark(topic)
+
+    def _update_mark(self, topic: str) -> None:
+        info = self._cache.topics.get(topic)
+        if info is None:
+            return
+        marked = self._requests.get(topic, -1) > info.czxid
+        if info.marked_for_deletion != marked:
+            info.marked_for_deletion = marked
+            self._cache.notify_topic(topic, None)
 
     def _controller_changed(self, data: bytes | None, _stat: Any) -> bool:
         self._on_loop(self._cache.set_controller, md.decode_controller(data))

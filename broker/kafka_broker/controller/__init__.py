@@ -16,30 +16,46 @@ when its watch shows another broker in ``/controller``.
 The active controller is level-triggered: any change to brokers, topics, partition states or the
 admin znodes schedules one reconcile pass over the whole metadata, which
 
-1. deletes topics marked in ``/admin/delete_topics`` (brokers drop their logs when the topic
-   znode goes; brokers that were down delete stray logs when they start);
+1. deletes topics marked in ``/admin/delete_topics``, once every live broker holding one of their
+   replicas has dropped it (each broker drops its replicas as soon as it sees the mark and acknowledges
+   under the request, as Kafka's brokers answer the controller's StopReplica; brokers that were down
+   delete their stray logs, or a log of an earlier life of a topic, when they start). Until then the
+   name is taken: a topic's old life is gone from every live broker before a new one can be created;
 2. gives new partitions their first state and re-elects leaders of partitions whose leader is
    gone (rules in :mod:`.election`);
 3. advances reassignments (:mod:`.reassignment`) and preferred-leader elections, including the
-   periodic automatic rebalance when ``auto.leader.rebalance.enable`` is on.
+   periodic automatic rebalance when ``auto.leader.rebalance.enable`` is on;
+4. gives a topic id to a topic written without one (by Kafka 2.x's ZooKeeper-era tools), as Kafka's
+   controller does: the brokers tell one life of a topic name from another by it.
 
 Every state write is also conditional on the znode version; a lost race just means another pass. Which
 brokers are alive is read from ``/brokers/ids`` at each pass, not from the watch-fed cache, which may
 not yet know of a registration that went with its broker's session.
+
+The cache may also lag behind a topic's deletion and re-creation (by this controller, or by the one before
+it): versions start again at 0 in the new topic's znodes, so a write conditional on a version of the old
+topic could land on the new one — its first state made from the old assignment, or the new topic deleted
+for the old one's request. Before its first write for a topic in a pass, the controller checks that the
+topic znode is still the one its cache read (same creation zxid); if not, it waits for the watch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 from kafka_broker import metadata as md
-from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo
+from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo, TopicInfo
 from kafka_broker.cluster.zk_store import ControllerEpoch, ControllerMovedError, ZkStore
 from kafka_broker.config import BrokerConfig
 from kafka_broker.controller import election, reassignment
 
 log = logging.getLogger(__name__)
+
+DELETION_RECHECK_S = 1.0
+"""While a deletion waits for brokers to drop their replicas, another pass this soon (the acknowledgements'
+watch wakes the controller at once; this covers a watch lost to a request deleted and made again at once)."""
 
 
 class Controller:
@@ -54,6 +70,11 @@ class Controller:
         """The controllership this broker holds now, if any: what its writes are fenced with."""
         self._wakeup = asyncio.Event()
         self._rebalance_due = False
+        self._recheck: asyncio.TimerHandle | None = None
+        self._deletion_waits: dict[str, set[int]] = {}
+        """Per topic whose deletion waits: the brokers it waits for (logged when that changes)."""
+        self._current: dict[str, bool] = {}
+        """This pass: whether each topic znode is still the one the cache read (see the module docstring)."""
         cache.on_broker_change(self.trigger)
         cache.on_topic_change(lambda _t, _p: self.trigger())
 
@@ -127,17 +148,70 @@ class Controller:
 
     async def reconcile(self) -> None:
         live = await self._live_brokers()
-        for name, topic in list(self.cache.topics.items()):
+        self._current = {}
+        for topic in list(self.cache.topics.values()):
             if topic.marked_for_deletion:
-                log.info("deleting topic %s", name)
-                await self.store.delete_topic(name, fence=self._fence())
+                await self._delete_once_dropped(topic, live)
                 continue
+            if topic.topic_id is None:
+                await self._give_topic_id(topic)
             unclean = self._unclean_allowed(topic.config)
             for info in list(topic.partitions.values()):
-                await self._reconcile_partition(info, live, unclean=unclean)
+                await self._reconcile_partition(topic, info, live, unclean=unclean)
         await self._forget_deletions_of_missing_topics()
-        await reassignment.step(self.cache, self.store, self._fence())
+        await reassignment.step(self.cache, self.store, self._fence(), is_current=self._is_current_topic)
         await self._preferred_elections(live)
+
+    async def _is_current(self, topic: TopicInfo) -> bool:
+        """Whether the topic znode is still the one the cache read (checked once a pass, before a first write)."""
+        known = self._current.get(topic.name)
+        if known is None:
+            czxid = await self.store.topic_czxid(topic.name)
+            known = self._current[topic.name] = czxid is not None and czxid == topic.czxid
+            if not known:
+                log.info("topic %s was deleted%s since this broker's cache read it: waiting for the watch",
+                         topic.name, "" if czxid is None else " and created again")
+        return known
+
+    async def _is_current_topic(self, name: str) -> bool:
+        topic = self.cache.topics.get(name)
+        return topic is not None and not topic.marked_for_deletion and await self._is_current(topic)
+
+    async def _give_topic_id(self, topic: TopicInfo) -> None:
+        """A topic created without an id (by a tool that writes only ``/brokers/topics/<t>``, as Kafka 2.x's did)
+        gets one, as Kafka's controller gives it (KIP-516): the id is what tells the topic's replicas from those
+        of an earlier or later topic of the same name."""
+        if not await self._is_current(topic):
+            return
+        read = await self.store.read_topic_assignment(topic.name)
+        if read is None or read[0].topic_id is not None:
+            return
+        assignment, version = read
+        updated = dataclasses.replace(assignment, topic_id=md.new_topic_id())
+        if await self.store.write_topic_assignment(topic.name, updated, version, fence=self._fence()):
+            log.info("topic %s had no topic id: gave it %s", topic.name, updated.topic_id)
+
+    async def _delete_once_dropped(self, topic: TopicInfo, live: set[int]) -> None:
+        """Delete a marked topic once every live broker holding a replica of it has dropped it."""
+        if not await self._is_current(topic):
+            return
+        hosts = {b for p in topic.partitions.values() for b in (*p.replicas, *p.adding_replicas, *p.removing_replicas)}
+        waiting = (hosts & live) - await self.store.deletion_acknowledgements(topic.name)
+        if waiting:
+            if self._deletion_waits.get(topic.name) != waiting:
+                log.info("deletion of topic %s waits for brokers %s to drop their replicas", topic.name,
+                         sorted(waiting))
+                self._deletion_waits[topic.name] = waiting
+            self._recheck_soon()
+            return
+        self._deletion_waits.pop(topic.name, None)
+        log.info("deleting topic %s", topic.name)
+        await self.store.delete_topic(topic.name, fence=self._fence())
+
+    def _recheck_soon(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._recheck is None or self._recheck.when() <= loop.time():
+            self._recheck = loop.call_later(DELETION_RECHECK_S, self.trigger)
 
     async def _live_brokers(self) -> set[int]:
         """The registered brokers as ZooKeeper has them now. The cache can lag: a controller that just
@@ -153,6 +227,9 @@ class Controller:
         return value.lower() == "true"
 
     async def _write(self, info: PartitionInfo, new_state: md.PartitionState, why: str) -> bool:
+        topic = self.cache.topics.get(info.topic)
+        if topic is None or not await self._is_current(topic):
+            return False
         version = await self.store.write_partition_state(info.topic, info.partition, new_state,
                                                          info.state_version, fence=self._fence())
         if version is None:
@@ -163,10 +240,11 @@ class Controller:
         info.state, info.state_version = new_state, version
         return True
 
-    async def _reconcile_partition(self, info: PartitionInfo, live: set[int], *, unclean: bool) -> None:
+    async def _reconcile_partition(self, topic: TopicInfo, info: PartitionInfo, live: set[int], *,
+                                   unclean: bool) -> None:
         if info.state is None:
             new = election.initial_state(info.replicas, live, self.epoch)
-            if new is None:
+            if new is None or not await self._is_current(topic):
                 return
             version = await self.store.create_partition_state(info.topic, info.partition, new, fence=self._fence())
             if version is not None:
@@ -198,7 +276,15 @@ class Controller:
             self.cache.preferred_elections = []
 
     async def _forget_deletions_of_missing_topics(self) -> None:
-        """A deletion request for a topic that no longer exists is done: remove it."""
+        """A deletion request for a topic that does not exist is done: remove it (with any acknowledgements).
+        So is one older than the topic of its name (made before that topic was created, by a tool that wrote
+        the topic without looking): it is not for this topic. ZooKeeper says which topic exists: the cache
+        may not have heard of a topic just created."""
         for name in await self.store.read_children(md.DELETE_TOPICS_PATH):
-            if name not in self.cache.topics:
-                await self.store.delete_path(md.delete_topic_path(name), fence=self._fence())
+            topic = self.cache.topics.get(name)
+            if topic is not None and topic.marked_for_deletion:
+                continue
+            request = await self.store.deletion_request_czxid(name)
+            exists = await self.store.topic_czxid(name)
+            if request is not None and (exists is None or request < exists):
+                await self.store.delete_tree(md.delete_topic_path(name), fence=self._fence())

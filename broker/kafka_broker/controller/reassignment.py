@@ -17,6 +17,7 @@ Nothing is dropped before its replacement is in sync, so a reassignment under lo
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from kafka_broker import metadata as md
 from kafka_broker.cluster.metadata_cache import MetadataCache
@@ -45,9 +46,12 @@ async def _write_assignment(store: ZkStore, fence: ControllerEpoch, topic: str, 
     return await store.write_topic_assignment(topic, updated, version, fence=fence)
 
 
-async def step(cache: MetadataCache, store: ZkStore, fence: ControllerEpoch) -> None:
+async def step(cache: MetadataCache, store: ZkStore, fence: ControllerEpoch, *,
+               is_current: Callable[[str], Awaitable[bool]] | None = None) -> None:
     """Advance every planned reassignment by one step; remove finished ones from the plan. Every write is
-    fenced by the controllership ``fence``."""
+    fenced by the controllership ``fence``. ``is_current(topic)``: whether the cache's topic is the one in
+    ZooKeeper and not being deleted (a partition of another life of the topic, or of one being deleted,
+    is left alone until the cache catches up)."""
     if not cache.reassignments:
         return
     controller_epoch = fence.epoch
@@ -57,6 +61,8 @@ async def step(cache: MetadataCache, store: ZkStore, fence: ControllerEpoch) -> 
         info = cache.partition(topic, partition)
         if info is None or not target:
             done.append((topic, partition))
+            continue
+        if is_current is not None and not await is_current(topic):
             continue
         current = list(info.replicas)
         if current == target and not info.adding_replicas and not info.removing_replicas:

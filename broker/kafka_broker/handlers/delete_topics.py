@@ -1,5 +1,7 @@
 """DeleteTopics: mark topics for deletion in ZooKeeper; answer once the controller has removed them
-(every broker drops the logs when the topic's znode disappears)."""
+(every broker drops its replicas as soon as it sees the mark; the controller deletes the topic once each
+live broker holding one has). The topic marked is gone once this broker's cache no longer holds it — or
+holds a new topic of the same name (another topic id), created by someone else right after the deletion."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     else:
         wanted = [(name, None) for name in request["topic_names"]]
     responses = []
-    marked = []
+    marked: list[tuple[str, str | None]] = []
     for name, topic_id in wanted:
         if name is None and topic_id is not None:
             info = next((i for i in cache.topics.values() if topic_id_to_uuid(i.topic_id) == topic_id), None)
@@ -40,12 +42,18 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
             continue
         try:
             await services.admin.delete_topic(name)
-            marked.append(name)
+            marked.append((name, None if info is None else info.topic_id))
         except KafkaError as exc:
             result.update(error_code=exc.code, error_message=exc.message or None)
-    if marked and not await wait_until(lambda: not any(n in cache.topics for n in marked),
+
+    def still_there(name: str, topic_id: str | None) -> bool:
+        info = cache.topics.get(name)
+        return info is not None and (topic_id is None or info.topic_id == topic_id)
+
+    if marked and not await wait_until(lambda: not any(still_there(*m) for m in marked),
                                        timeout_ms=request["timeout_ms"]):
+        waiting = {name for name, topic_id in marked if still_there(name, topic_id)}
         for result in responses:
-            if result["name"] in marked and result["name"] in cache.topics:
+            if result["name"] in waiting:
                 result["error_code"] = ErrorCode.REQUEST_TIMED_OUT
     return {"throttle_time_ms": 0, "responses": responses}

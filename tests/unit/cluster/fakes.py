@@ -7,7 +7,7 @@
   the part of ``KazooClient`` kopfka and kazoo's ``DataWatch`` / ``ChildrenWatch`` recipes use, so the
   real :class:`ZkStore` and :class:`ZkWatcher` run on it unchanged. Tests read what was written
   (:attr:`FakeZooKeeper.writes`), write behind a broker's back (a controller, another leader), hold
-  watch delivery back (:meth:`FakeZooKeeper.watches_held`), make calls fail
+  watch delivery back, for every session or one (:meth:`FakeZooKeeper.watches_held`), make calls fail
   (:meth:`FakeZooKeeper.fail_next`) or slip a write in just before one (:meth:`FakeZooKeeper.before_next`).
   Sessions expire (:meth:`FakeZooKeeper.expire`: ephemerals and watches go, listeners hear ``LOST``,
   every call raises ``SessionExpiredError``) and a client starts a new one
@@ -118,9 +118,11 @@ class FakeZooKeeper:
         self._lock = threading.RLock()
         self._data_watches: Watches = {}
         self._child_watches: Watches = {}
-        self._events: deque[tuple[Watcher, WatchedEvent]] = deque()
+        self._events: deque[tuple[int, Watcher, WatchedEvent]] = deque()
+        """Watch notifications not yet delivered: ``(session, watcher, event)``."""
         self._delivering = False
         self._held = 0
+        self._held_sessions: dict[int, deque[tuple[int, Watcher, WatchedEvent]]] = {}
         self._failures: list[tuple[str, str | None, Callable[[], object]]] = []
         self._sessions = 0x1000
 
@@ -165,9 +167,21 @@ class FakeZooKeeper:
         self._failures.append((operation, path, action))
 
     @contextlib.contextmanager
-    def watches_held(self) -> Iterator[None]:
+    def watches_held(self, client: FakeKazooClient | None = None) -> Iterator[None]:
         """Queue watch notifications until the block ends, as a slow event thread would: what the
-        watches read when they finally run is the state at that time, not at each change."""
+        watches read when they finally run is the state at that time, not at each change. With ``client``
+        only that session's notifications wait (one broker lagging behind the others); the others' flow."""
+        if client is not None:
+            session = client.session_id
+            with self._lock:
+                self._held_sessions[session] = deque()
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self._events.extendleft(reversed(self._held_sessions.pop(session)))
+                self._deliver()
+            return
         self._held += 1
         try:
             yield
@@ -216,8 +230,8 @@ class FakeZooKeeper:
         return self._zxid
 
     def _fire(self, table: Watches, path: str, event_type: str) -> None:
-        for _session, watcher in table.pop(path, []):
-            self._events.append((watcher, WatchedEvent(event_type, KeeperState.CONNECTED, path)))
+        for session, watcher in table.pop(path, []):
+            self._events.append((session, watcher, WatchedEvent(event_type, KeeperState.CONNECTED, path)))
 
     def _deliver(self) -> None:
         """Run queued watch callbacks in order, one at a time, outside the lock (kazoo's event thread)."""
@@ -230,7 +244,11 @@ class FakeZooKeeper:
                 with self._lock:
                     if not self._events or self._held:
                         return
-                    watcher, event = self._events.popleft()
+                    session, watcher, event = self._events.popleft()
+                    held = self._held_sessions.get(session)
+                    if held is not None:
+                        held.append((session, watcher, event))
+                        continue
                 watcher(event)
         finally:
             with self._lock:
@@ -523,6 +541,12 @@ def append(log: PartitionLog, count: int = 1, *, epoch: int, value: bytes = b"v"
     return log.log_end_offset
 
 
+def log_bytes(part: Partition) -> bytes:
+    """The partition's whole log, as stored (a follower stores the leader's batches byte for byte)."""
+    read = part.log.read(0, max_bytes=1 << 20)
+    return b"" if read.slice is None else read.slice.read()
+
+
 def broker_config(broker_id: int, log_dir: Path, **overrides: str) -> BrokerConfig:
     """A broker's config with Kafka's keys; test-friendly replication timings unless overridden."""
     props = {
@@ -721,6 +745,7 @@ class FakeCluster:
         cache = MetadataCache()
         store = ZkStore(client)
         logs = LogManager(list(config.log_dirs), LogConfig.from_kafka(config.topic_defaults))
+        logs.load_all()  # a broker started again finds its logs
         replicas = ReplicaManager(config, cache, logs, store, clock=self.clock)
 
         def connect(registration: md.BrokerRegistration, cfg: BrokerConfig) -> FakeLeaderConnection:
@@ -744,6 +769,7 @@ class FakeCluster:
             self.links[broker_id].replicas = replicas
         await settle()
         replicas.reconcile_all(starting=True)
+        replicas.delete_stray_logs()
         if register:
             await session.register()
             await settle()
@@ -758,12 +784,16 @@ class FakeCluster:
         await self.sync()
 
     async def sync(self) -> None:
-        """Let ISR writes in flight and watch notifications land, and every replica manager apply them."""
+        """Let ISR writes in flight and watch notifications land, every replica manager apply them, and the
+        acknowledgements of deletions they make land too."""
         for node in self.nodes.values():
             await node.replicas.expansions_done()
         await settle()
         for node in self.nodes.values():
             node.replicas.apply_pending()
+        await settle()
+        for node in self.nodes.values():
+            await node.replicas.deletions_acknowledged()
         await settle()
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,9 @@ from kafka_broker.cluster.zk_watcher import ZkWatcher
 from kafka_broker.protocol.errors import ErrorCode, KafkaError
 from kafka_broker.storage.log_config import LogConfig
 from kafka_broker.storage.log_manager import LogManager
+from kafka_broker.storage.partition_metadata import read_topic_id
 
-from .fakes import Clock, FakeZooKeeper, RecordingFetchers, append, broker_config, settle, state
+from .fakes import Clock, FakeKazooClient, FakeZooKeeper, RecordingFetchers, append, broker_config, settle, state
 
 LAG_MS = 10_000  # replica.lag.time.max.ms in broker_config
 
@@ -39,6 +41,8 @@ class Broker1:
     fetchers: RecordingFetchers
     clock: Clock
     roles: list[tuple[str, int, int, int]] = field(default_factory=list)
+    sessions: dict[int, FakeKazooClient] = field(default_factory=dict)
+    """The ZooKeeper session of each registered broker (1 to 5)."""
 
     async def topic(self, name: str, assignment: dict[int, list[int]], config: dict[str, str] | None = None) -> None:
         await self.admin.create_topic(name, md.TopicAssignment(assignment), config or {})
@@ -80,6 +84,10 @@ async def b1(tmp_path: Path) -> AsyncIterator[Broker1]:
     watcher.start()
     broker = Broker1(zk, admin, cache, replicas, logs, fetchers, clock)
     replicas.on_role_change(lambda p: broker.roles.append((p.topic, p.index, p.leader_id, p.leader_epoch)))
+    for broker_id in range(1, 6):
+        session = broker.sessions[broker_id] = zk.client()
+        await ZkStore(session).register_broker(md.BrokerRegistration(broker_id, "127.0.0.1", 9090 + broker_id),
+                                               stale_wait_s=0)
     await settle()
     yield broker
     watcher.stop()
@@ -305,6 +313,122 @@ async def test_only_the_leader_at_the_current_epoch_changes_the_isr(b1: Broker1)
     part.leader_epoch = 2  # a partition object behind the cached state
     assert not await b1.replicas.change_isr(part, (1, 2))
     assert b1.zk.state("t", 0).isr == (1, 2, 3)
+
+
+def fetched(b1: Broker1, follower: int, offset: int, topic: str = "t", epoch: int = 0) -> None:
+    """A follower's fetch, as the Fetch handler takes it: the leader replica it names, then its offset."""
+    try:
+        part = b1.replicas.leader_partition(topic, 0, epoch)
+    except KafkaError:
+        return  # refused: the follower learns nothing and is not counted
+    b1.replicas.follower_fetched(part, follower, offset)
+
+
+async def test_a_follower_of_a_deleted_topic_never_enters_the_isr_of_its_successor(b1: Broker1) -> None:
+    """Issue 13 item 7: the topic is deleted and created again with other replicas, broker 1 leading both
+    lives at leader epoch 0 (each life starts there), and the new state znode at version 0 like the old one.
+    The watch has brought the new life into the cache, but the replica manager has not applied it yet
+    (it runs as its own task). Broker 3, a follower of the old life only, still fetches. Its fetch must
+    not count: before, the old partition added it to its (old) ISR and wrote that over the new life's
+    state — which matched on leader, epoch and version — and the new followers' fetches then grew the
+    ISR of the 3-replica partition to 5 brokers."""
+    await b1.admin.create_topic("t", md.TopicAssignment({0: [1, 2, 3]}, topic_id="old"), {})
+    await b1.elect("t", 0, state(1, 0, [1, 2]))  # 3 had fallen out of the ISR
+    old = b1.part()
+    end = append(old.log, 4, epoch=0)
+    old.after_leader_append()
+    fetched(b1, 2, end)
+    await b1.admin.delete_topic("t")
+    await b1.admin.create_topic("t", md.TopicAssignment({0: [1, 4, 5]}, topic_id="new"), {})
+    await b1.admin.create_partition_state("t", 0, state(1, 0, [1, 4, 5]))
+    await settle()  # in the cache; not applied to the replicas yet
+    fetched(b1, 3, end)
+    await b1.replicas.expansions_done()
+    assert set(b1.zk.state("t", 0).isr) <= {1, 4, 5}
+    await b1.sync()
+    for follower in (4, 5, 3):
+        fetched(b1, follower, 0)
+        await b1.replicas.expansions_done()
+        await b1.sync()
+    assert set(b1.zk.state("t", 0).isr) <= {1, 4, 5}
+    new = b1.part()
+    assert new is not old and new.log.log_end_offset == 0 and set(new.isr) <= {1, 4, 5}
+
+
+async def test_each_replica_stores_its_topic_id_and_a_new_life_replaces_it(b1: Broker1) -> None:
+    await b1.admin.create_topic("t", md.TopicAssignment({0: [1]}, topic_id="Gm2D0lWbRDGbVb1ibUJ7Lw"), {})
+    await b1.sync()
+    directory = b1.part().log.directory
+    assert (directory / "partition.metadata").read_text() == "version: 0\ntopic_id: Gm2D0lWbRDGbVb1ibUJ7Lw\n"
+    assert b1.part().topic_id == "Gm2D0lWbRDGbVb1ibUJ7Lw"
+    await b1.admin.delete_topic("t")
+    await b1.admin.create_topic("t", md.TopicAssignment({0: [1]}, topic_id="AAAAAAAAAAAAAAAAAAAAAQ"), {})
+    await b1.sync()
+    assert b1.part().log.directory == directory
+    assert read_topic_id(directory) == "AAAAAAAAAAAAAAAAAAAAAQ"
+
+
+async def test_a_topic_marked_for_deletion_is_dropped_at_once_and_acknowledged_after_its_writes(
+        b1: Broker1) -> None:
+    """The broker's part of a deletion (Kafka's StopReplica): its replica goes as soon as it sees the mark, and
+    it acknowledges under the request only once its ISR write in flight has landed — that write goes through
+    the same session first, so it can never land on a topic created again after the deletion."""
+    part = await lead_with_followers(b1)
+    b1.clock.advance(LAG_MS + 1)
+    release = threading.Event()
+    b1.zk.before_next("set", lambda: release.wait(10), path="/brokers/topics/t/partitions/0/state")
+    shrink = asyncio.create_task(b1.replicas.shrink_isr_once())  # the write is out, and held there
+    for _ in range(50):
+        await asyncio.sleep(0.001)
+    await b1.admin.mark_topic_for_deletion("t")
+    await settle()
+    assert b1.replicas.get("t", 0) is None and b1.logs.get("t", 0) is None and part.deleted
+    assert b1.zk.data("/admin/delete_topics/t/1") is None
+    release.set()
+    await shrink
+    await b1.replicas.deletions_acknowledged()
+    assert b1.zk.data("/admin/delete_topics/t/1") == b""
+    b1.replicas.apply_pending()
+    assert b1.logs.partitions() == []  # not hosted again while marked
+
+
+async def test_a_broker_whose_session_expired_does_not_enter_the_isr(b1: Broker1) -> None:
+    """Broker 3's session expired (paused past it, say): until it registers again its fetches may come from
+    what it knew before — a partition of a topic deleted and created again meanwhile. It is not added."""
+    part = await lead_with_followers(b1)
+    await b1.elect("t", 0, state(1, 3, [1, 2], controller_epoch=7))
+    b1.zk.expire(b1.sessions[3])
+    await settle()
+    fetched(b1, 3, 5, epoch=3)
+    await b1.replicas.expansions_done()
+    assert b1.zk.state("t", 0).isr == (1, 2)
+    b1.zk.new_session(b1.sessions[3])
+    await ZkStore(b1.sessions[3]).register_broker(md.BrokerRegistration(3, "127.0.0.1", 9093), stale_wait_s=0)
+    await settle()
+    fetched(b1, 3, 5, epoch=3)
+    await b1.replicas.expansions_done()
+    assert b1.zk.state("t", 0).isr == (1, 2, 3) and part.isr == (1, 2, 3)
+
+
+async def test_an_isr_change_starts_from_the_state_it_is_written_over(b1: Broker1) -> None:
+    """Follower 2 left the ISR in a controlled shutdown (same leader, same epoch) and the watch brought that
+    into the cache, but the replica manager has not applied it yet. Follower 3 catching up must be added to
+    the ISR the write is conditional on ([1]), not to the partition's stale one ([1, 2]): that would put the
+    departing broker 2 back."""
+    part = await lead_with_followers(b1)
+    await b1.elect("t", 0, state(1, 3, [1, 2], controller_epoch=7))
+    fetched(b1, 2, 5, epoch=3)
+    await b1.admin.write_partition_state("t", 0, state(1, 3, [1], controller_epoch=7),
+                                         b1.zk.version("/brokers/topics/t/partitions/0/state"))
+    await settle()  # cached, not applied
+    assert part.isr == (1, 2)
+    fetched(b1, 3, 5, epoch=3)
+    await b1.replicas.expansions_done()
+    await b1.sync()
+    fetched(b1, 3, 5, epoch=3)  # the next fetch, once the state is applied
+    await b1.replicas.expansions_done()
+    assert b1.zk.state("t", 0).isr == (1, 3)
+    assert part.isr == (1, 3)
 
 
 # --- restart ----------------------------------------------------------------------------------------------------

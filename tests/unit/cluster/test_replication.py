@@ -8,7 +8,7 @@ import asyncio
 
 from kafka_broker.protocol.errors import ErrorCode
 
-from .fakes import FakeCluster, append, state
+from .fakes import FakeCluster, append, log_bytes, state
 
 LAG_MS = 10_000
 
@@ -61,3 +61,37 @@ async def test_a_stuck_follower_leaves_the_isr_and_comes_back(cluster: FakeClust
     await cluster.fetch_round(rounds=2)
     assert cluster.zk.state("t", 0).isr == (1, 2, 3)
     assert leader.isr == (1, 2, 3)
+
+
+async def test_a_broker_down_while_its_topic_was_deleted_and_created_again_takes_none_of_the_old_log(
+    cluster: FakeCluster,
+) -> None:
+    """Broker 3 was down while topic t was deleted and created again, with the same replicas. Started again it
+    finds its log of the old t on disk: it must start the new t empty. Before, it took the old log up as the
+    new partition's (same name, same leader epoch 0), truncated it only to where the new leader's epoch 0
+    ended and kept the old records before that point, among the new ones."""
+    await cluster.create_topic("t", {0: [1, 2, 3]})
+    await cluster.controller_pass()
+    leader = cluster.nodes[1].partition("t")
+    for _ in range(3):
+        append(leader.log, 1, epoch=0, value=b"old")
+    leader.after_leader_append()
+    await cluster.fetch_round(rounds=2)
+    assert cluster.nodes[3].partition("t").log.log_end_offset == 3
+    down = await cluster.stop_broker(3)
+    down.logs.close_all()
+    await cluster.nodes[2].store.mark_topic_for_deletion("t")
+    await cluster.sync()
+    await cluster.controller_pass()
+    assert cluster.zk.data("/brokers/topics/t") is None
+    await cluster.create_topic("t", {0: [1, 2, 3]})
+    await cluster.controller_pass()
+    leader = cluster.nodes[1].partition("t")
+    append(leader.log, 2, epoch=0, value=b"new")
+    leader.after_leader_append()
+    await cluster.add_broker(3)
+    await cluster.fetch_round(rounds=3)
+    for broker_id in (2, 3):
+        follower = cluster.nodes[broker_id].partition("t")
+        assert log_bytes(follower) == log_bytes(leader), f"broker {broker_id}"
+    assert cluster.zk.state("t", 0).isr == (1, 2, 3)

@@ -170,3 +170,13 @@ async def test_growing_a_topic_changed_meanwhile_asks_for_a_retry(admin: TopicAd
     with pytest.raises(KafkaError) as info:
         await admin.add_partitions("t", 2)
     assert code_of(info) == ErrorCode.REASSIGNMENT_IN_PROGRESS
+
+
+async def test_a_name_with_a_deletion_request_is_not_created(admin: TopicAdmin) -> None:
+    """A deletion request left for a name (a tool marked it; the controller has not acted) must not meet a new
+    topic of that name: the controller would delete the new topic. Kafka refuses the creation."""
+    await admin.store.mark_topic_for_deletion("t")
+    with pytest.raises(KafkaError) as info:
+        await admin.create_topic("t", {0: [1]})
+    assert (code_of(info), info.value.message) == (ErrorCode.TOPIC_ALREADY_EXISTS, "Topic 't' is marked for deletion.")
+    assert await admin.store.read_topic_assignment("t") is None

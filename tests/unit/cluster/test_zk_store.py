@@ -79,6 +79,20 @@ async def test_deletion_marks_then_removes_every_znode_of_the_topic(zk: FakeZooK
         assert zk.data(path) is None, path
 
 
+async def test_a_deletion_request_left_from_before_the_topic_is_replaced(zk: FakeZooKeeper, store: ZkStore) -> None:
+    """A request older than the topic (a tool wrote the topic without looking) is not for this topic: marking
+    the topic makes a new one (else the request would be merged into the stale one and dropped with it)."""
+    await store.mark_topic_for_deletion("t")
+    await store.acknowledge_deletion("t", 2)
+    zk.client().create("/brokers/topics/t", md.TopicAssignment({0: [1]}).encode())
+    await store.mark_topic_for_deletion("t")
+    assert zk.nodes["/admin/delete_topics/t"].czxid > zk.nodes["/brokers/topics/t"].czxid
+    assert await store.deletion_acknowledgements("t") == set()
+    created = zk.nodes["/admin/delete_topics/t"].czxid
+    await store.mark_topic_for_deletion("t")  # one for this topic stands
+    assert zk.nodes["/admin/delete_topics/t"].czxid == created
+
+
 async def test_one_controller_and_a_growing_epoch(zk: FakeZooKeeper, store: ZkStore) -> None:
     first = zk.client()
     assert await ZkStore(first).try_become_controller(1) == ControllerEpoch(epoch=1, zk_version=0)

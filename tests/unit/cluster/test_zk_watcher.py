@@ -198,3 +198,42 @@ async def test_a_state_of_the_deleted_topic_arriving_late_is_not_taken(w: Watche
     w.watcher._apply_state("t", 0, state(1, 5, [1]), 5, old_czxid)  # queued before the deletion, run after
     part = w.cache.partition("t", 0)
     assert part is not None and part.state is None
+
+
+async def test_a_topic_whose_deletion_request_was_seen_first_is_marked(w: Watched) -> None:
+    """t is deleted (with its request); before this broker's watch reads the list of requests again, t is
+    created again and marked for deletion again. So the broker learns of the new request before it learns
+    of the new t: t must come in marked. Before, it came in unmarked and, the list of requests not changing
+    again, stayed so — the controller never deleted it (seen in the churn test on the code before)."""
+    await w.store.create_topic("t", md.TopicAssignment({0: [1]}, topic_id="old"), {})
+    await w.store.mark_topic_for_deletion("t")
+    await settle()
+
+    def created_and_marked_again() -> None:  # another session, right then
+        w.admin.create(md.topic_path("t"), md.TopicAssignment({0: [2]}, topic_id="new").encode())
+        w.admin.create(md.delete_topic_path("t"), b"")
+
+    w.zk.before_next("get_children", created_and_marked_again, path=md.DELETE_TOPICS_PATH)
+    await w.store.delete_topic("t")
+    await settle()
+    assert w.cache.topics["t"].topic_id == "new"
+    assert w.cache.topics["t"].marked_for_deletion
+
+
+async def test_the_deletion_request_of_a_deleted_topic_never_marks_the_next_one(w: Watched) -> None:
+    """t was deleted together with its deletion request, and created again at once. This broker's watch reads
+    the new t before it learns the request is gone: the new t is not marked, not even for a moment (brokers
+    drop the replicas of a marked topic at once, and the controller would delete it)."""
+    await w.store.create_topic("t", md.TopicAssignment({0: [1]}, topic_id="old"), {})
+    await w.store.mark_topic_for_deletion("t")
+    await settle()
+    assert w.cache.topics["t"].marked_for_deletion
+    marks: list[bool] = []
+    w.cache.on_topic_change(lambda t, _p: marks.append(t in w.cache.topics and w.cache.topics[t].topic_id == "new"
+                                                       and w.cache.topics[t].marked_for_deletion))
+    with w.zk.watches_held():
+        await w.store.delete_topic("t")  # the topic first, then its request, as the controller deletes them
+        await w.store.create_topic("t", md.TopicAssignment({0: [2]}, topic_id="new"), {})
+    await settle()
+    assert w.cache.topics["t"].topic_id == "new" and not w.cache.topics["t"].marked_for_deletion
+    assert marks and not any(marks)

@@ -8,9 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from cluster.fakes import FakeCluster, state
+import pytest
+from cluster.fakes import FakeCluster, Node, append, log_bytes, state
 
 from kafka_broker import metadata as md
+from kafka_broker.cluster.topic_admin import TopicAdmin
+from kafka_broker.protocol.errors import ErrorCode, KafkaError
 
 STATE = "/brokers/topics/t/partitions/0/state"
 
@@ -127,6 +130,142 @@ async def test_topic_deletion_removes_znodes_and_logs(cluster: FakeCluster) -> N
     for node in cluster.nodes.values():
         assert "t" not in node.cache.topics
         assert node.logs.get("t", 0) is None and node.replicas.get("t", 0) is None
+
+
+def admin_of(node: Node) -> TopicAdmin:
+    return TopicAdmin(node.store, node.cache, default_partitions=1, default_replication_factor=3)
+
+
+async def test_a_deleted_topic_lives_again_only_once_every_live_replica_dropped_it(cluster: FakeCluster) -> None:
+    """Issue 13 item 7: broker 3's watches lag, so it has not heard that t is being deleted and still holds
+    (and fetches for) its replica. The topic must not be deleted, nor created again, until broker 3 dropped
+    it — Kafka's controller deletes a topic's znodes only once every replica confirmed its StopReplica.
+    Before, the controller deleted it at once and a new t was created while broker 3 still followed the old."""
+    await led_by_1(cluster, [1, 2, 3], [1, 2, 3])
+    leader = cluster.nodes[1].partition("t")
+    append(leader.log, 3, epoch=0, value=b"old")
+    leader.after_leader_append()
+    await cluster.fetch_round(rounds=2)
+    slow = cluster.nodes[3]
+    with cluster.zk.watches_held(slow.zk):
+        await cluster.nodes[2].store.mark_topic_for_deletion("t")
+        await cluster.sync()
+        await cluster.controller_pass()
+        assert slow.replicas.get("t", 0) is not None  # it has not heard yet
+        assert cluster.zk.data("/brokers/topics/t") is not None, "deleted while broker 3 still holds it"
+        with pytest.raises(KafkaError) as refused:
+            await admin_of(cluster.nodes[2]).create_topic("t", {0: [1, 2, 3]})
+        assert refused.value.code == ErrorCode.TOPIC_ALREADY_EXISTS
+        assert refused.value.message == "Topic 't' is marked for deletion."
+    await cluster.sync()  # broker 3 hears of it, drops its replica and says so
+    assert slow.replicas.get("t", 0) is None and slow.logs.get("t", 0) is None
+    await cluster.controller_pass()
+    for path in ("/brokers/topics/t", STATE, "/config/topics/t", "/admin/delete_topics/t"):
+        assert cluster.zk.data(path) is None, path
+    await admin_of(cluster.nodes[2]).create_topic("t", {0: [1, 2, 3]})
+    await cluster.sync()
+    await cluster.controller_pass()
+    leader = cluster.nodes[1].partition("t")
+    append(leader.log, 2, epoch=0, value=b"new")
+    leader.after_leader_append()
+    await cluster.fetch_round(rounds=3)
+    for broker_id in (2, 3):
+        follower = cluster.nodes[broker_id].partition("t")
+        assert follower.log.log_end_offset == 2 and log_bytes(follower) == log_bytes(leader)
+
+
+async def test_a_deletion_does_not_wait_for_a_replica_whose_broker_is_gone(cluster: FakeCluster) -> None:
+    await led_by_1(cluster, [1, 2, 3], [1, 2, 3])
+    await cluster.stop_broker(3)
+    await cluster.nodes[2].store.mark_topic_for_deletion("t")
+    await cluster.sync()
+    await cluster.controller_pass()
+    assert cluster.zk.data("/brokers/topics/t") is None
+
+
+async def test_the_controller_never_deletes_a_new_life_of_a_topic_it_saw_marked(cluster: FakeCluster) -> None:
+    """The controller deleted t, but its own watches have not caught up: its cache still shows t marked for
+    deletion. A client creates t again meanwhile. The next pass must leave the new t alone."""
+    await cluster.create_topic("t", {0: [2, 3]})
+    await cluster.controller_pass()
+    await cluster.nodes[2].store.mark_topic_for_deletion("t")
+    await cluster.sync()
+    controller = cluster.nodes[1]
+    with cluster.zk.watches_held(controller.zk):
+        await controller.controller.run_pass()
+        assert cluster.zk.data("/brokers/topics/t") is None
+        await cluster.nodes[2].store.create_topic("t", md.TopicAssignment({0: [2, 3]}, topic_id=md.new_topic_id()),
+                                                  {})
+        await controller.controller.run_pass()
+        assert cluster.zk.data("/brokers/topics/t") is not None, "the new t was deleted"
+    await cluster.sync()
+    await cluster.controller_pass()
+    assert cluster.zk.state("t", 0) == state(2, 0, [2, 3], controller_epoch=1)
+
+
+async def test_the_first_state_of_a_partition_is_made_from_its_own_topics_assignment(cluster: FakeCluster) -> None:
+    """Broker 1 controls with a cache that still holds an earlier life of t (deleted under the previous
+    controller before it was ever led, and created again with other replicas). The partition's first state
+    must come from the assignment of the t that exists: before, the controller made it from the cached one,
+    electing a leader and an ISR outside the new assignment."""
+    await cluster.create_topic("t", {0: [2, 3]})
+    controller = cluster.nodes[1]
+    await controller.controller.try_elect()
+    with cluster.zk.watches_held(controller.zk):
+        await cluster.nodes[2].store.delete_topic("t")
+        await cluster.nodes[2].store.create_topic("t", md.TopicAssignment({0: [1, 2]}, topic_id=md.new_topic_id()),
+                                                  {})
+        await controller.controller.run_pass()
+        assert cluster.zk.data(STATE) is None or set(cluster.zk.state("t", 0).isr) <= {1, 2}
+    await cluster.sync()
+    await cluster.controller_pass()
+    assert cluster.zk.state("t", 0) == state(1, 0, [1, 2], controller_epoch=1)
+
+
+async def test_a_deletion_request_for_a_topic_the_controller_has_not_heard_of_yet_is_kept(
+        cluster: FakeCluster) -> None:
+    """A topic created and marked for deletion before the controller's watch brought the topic: the request
+    is for a topic that exists, and must be carried out, not dropped as one for a missing topic."""
+    await cluster.controller_pass()
+    controller = cluster.nodes[1]
+    with cluster.zk.watches_held(controller.zk):
+        await cluster.nodes[2].store.create_topic("t", md.TopicAssignment({0: [2, 3]}, topic_id=md.new_topic_id()),
+                                                  {})
+        await cluster.nodes[2].store.mark_topic_for_deletion("t")
+        await controller.controller.run_pass()
+        assert cluster.zk.data("/admin/delete_topics/t") is not None
+    await cluster.sync()
+    await cluster.controller_pass()
+    assert cluster.zk.data("/brokers/topics/t") is None and cluster.zk.data("/admin/delete_topics/t") is None
+
+
+async def test_a_topic_written_without_an_id_gets_one(cluster: FakeCluster) -> None:
+    """As Kafka 2.x's kafka-topics.sh --zookeeper writes it: the controller gives it an id, as Kafka's does, and
+    the replicas take it (and store it) — so a later topic of the same name is told apart from it."""
+    await cluster.nodes[2].store.create_topic("t", md.TopicAssignment({0: [1, 2]}), {})
+    await cluster.sync()
+    await cluster.controller_pass()
+    await cluster.sync()
+    topic_id = md.TopicAssignment.decode(cluster.zk.data("/brokers/topics/t")).topic_id
+    assert topic_id is not None
+    for broker_id in (1, 2):
+        part = cluster.nodes[broker_id].partition("t")
+        assert part.topic_id == topic_id
+        assert (part.log.directory / "partition.metadata").read_text() == f"version: 0\ntopic_id: {topic_id}\n"
+    assert cluster.zk.state("t", 0) == state(1, 0, [1, 2], controller_epoch=1)
+
+
+async def test_a_deletion_request_older_than_its_topic_is_not_for_it(cluster: FakeCluster) -> None:
+    """A request left for a name, then a topic of that name written by a tool that did not look: the request
+    is for an earlier topic, not this one (which must not be deleted); it is dropped."""
+    await cluster.nodes[2].store.mark_topic_for_deletion("t")
+    cluster.zk.client().create("/brokers/topics/t", md.TopicAssignment({0: [1, 2]}, md.new_topic_id()).encode())
+    await cluster.sync()
+    assert not cluster.nodes[1].cache.topics["t"].marked_for_deletion
+    await cluster.controller_pass()
+    await cluster.controller_pass()
+    assert cluster.zk.data("/brokers/topics/t") is not None and cluster.zk.data("/admin/delete_topics/t") is None
+    assert cluster.nodes[1].partition("t").is_leader
 
 
 async def test_a_deletion_request_for_a_missing_topic_is_dropped(cluster: FakeCluster) -> None:

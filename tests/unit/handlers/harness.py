@@ -59,6 +59,8 @@ class FakeStore:
     configs: dict[str, dict[str, str]] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     state_writes: list[tuple[str, int, md.PartitionState]] = field(default_factory=list)
+    deletion_acks: list[tuple[str, int]] = field(default_factory=list)
+    """Brokers' acknowledgements of topics marked for deletion: ``(topic, broker id)``."""
     controller_epoch: int = 1
     delete_at_once: bool = True
     """Whether a topic marked for deletion is deleted at once (else it stays, as with a stalled controller)."""
@@ -85,7 +87,7 @@ class FakeStore:
     # --- what TopicAdmin and the replica manager call ------------------------------------------
 
     async def create_topic(self, topic: str, assignment: md.TopicAssignment, config: Mapping[str, str]) -> bool:
-        if topic in self.assignments:
+        if topic in self.assignments or await self.is_marked_for_deletion(topic):
             return False
         self.add_topic(topic, assignment.partitions, config)
         return True
@@ -115,6 +117,13 @@ class FakeStore:
             self.configs.pop(topic, None)
             self.cache.topics.pop(topic, None)
             self.cache.notify_topic(topic, None)
+
+    async def is_marked_for_deletion(self, topic: str) -> bool:
+        """Marked and not deleted yet (a stalled controller leaves it so)."""
+        return topic in self.deleted and topic in self.assignments
+
+    async def acknowledge_deletion(self, topic: str, broker_id: int) -> None:
+        self.deletion_acks.append((topic, broker_id))
 
     async def write_partition_state(self, topic: str, partition: int, state: md.PartitionState,
                                     version: int) -> int | None:

@@ -99,3 +99,15 @@ async def test_a_null_config_value_is_refused(broker):
     assert (result["error_code"], result["error_message"]) == (
         ErrorCode.INVALID_CONFIG, "Null value not supported for topic configs: cleanup.policy")
     assert "t" not in broker.store.assignments
+
+
+async def test_a_topic_marked_for_deletion_cannot_be_created_again_yet(broker):
+    """Kafka's answer while a deletion is under way: the name is not free until every replica dropped it."""
+    broker.add_topic("t", {0: [1]})
+    broker.store.delete_at_once = False
+    await broker.admin.delete_topic("t")
+    broker.cache.topics["t"].marked_for_deletion = True  # as the watch of /admin/delete_topics reports it
+    response = await broker.call(create_topics, 5, request(topic("t", rf=1)))
+    result = response["topics"][0]
+    assert (result["error_code"], result["error_message"]) == (ErrorCode.TOPIC_ALREADY_EXISTS,
+                                                               "Topic 't' is marked for deletion.")

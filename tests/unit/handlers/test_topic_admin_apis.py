@@ -48,6 +48,15 @@ async def test_create_partitions_errors(broker: Broker) -> None:
     assert result["error_code"] == ErrorCode.NONE and len(broker.store.assignments["t"].partitions) == 2
 
 
+async def test_a_topic_being_deleted_does_not_grow(broker: Broker) -> None:
+    broker.add_topic("t", {0: [1, 2]})
+    broker.cache.topics["t"].marked_for_deletion = True
+    result = (await broker.call(create_partitions, 3, grow("t", 2)))["results"][0]
+    assert (result["error_code"], result["error_message"]) == (ErrorCode.INVALID_TOPIC_EXCEPTION,
+                                                               "The topic is queued for deletion.")
+    assert len(broker.store.assignments["t"].partitions) == 1
+
+
 @pytest.mark.parametrize("version", [1, 4, 6])
 async def test_delete_topics(broker: Broker, version: int) -> None:
     broker.add_topic("t", {0: [1]})
@@ -59,6 +68,23 @@ async def test_delete_topics(broker: Broker, version: int) -> None:
     assert codes == {"t": ErrorCode.NONE, "nope": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION}
     assert "t" not in broker.cache.topics and ("t", 0) not in broker.replicas.partitions
     assert not log_dir.exists() or log_dir.name.endswith("-delete")
+
+
+async def test_a_deleted_topic_created_again_at_once_does_not_keep_the_deletion_waiting(broker: Broker) -> None:
+    """Another client creates the topic again the moment the deletion is done: the answer is success, not a
+    timeout while this broker knows a topic of that name (before, it waited for the name to be unknown)."""
+    broker.add_topic("t", {0: [1]})
+    old_id = broker.cache.topics["t"].topic_id
+    marked = broker.store.mark_topic_for_deletion
+
+    async def deleted_then_created_again(topic: str) -> None:
+        await marked(topic)
+        broker.add_topic(topic, {0: [1]})
+
+    broker.store.mark_topic_for_deletion = deleted_then_created_again  # type: ignore[method-assign]
+    response = await broker.call(delete_topics, 4, {"topic_names": ["t"], "timeout_ms": 500})
+    assert response["responses"][0]["error_code"] == ErrorCode.NONE
+    assert broker.cache.topics["t"].topic_id != old_id
 
 
 async def test_delete_topics_disabled_or_timing_out(tmp_path) -> None:
