@@ -37,8 +37,7 @@ def compiled_walk() -> ModuleType:
         pytest.skip(message)
     sources = (WALK_SOURCE, WALK_SOURCE.with_suffix(".pxd"))
     if any(source.stat().st_mtime > compiled.stat().st_mtime for source in sources):
-        pytest.fail(f"{compiled.name} is older than its source: rebuild it (`make install`, or "
-                    f"`pip install --no-deps -e .`)")
+        pytest.fail(f"{compiled.name} is older than its source: rebuild it (`.venv/bin/pip install --no-deps -e .`)")
     return record_walk
 
 
