@@ -120,6 +120,8 @@ class ControllerMovedError(Exception):
 
 DELETE_RETRIES = 5
 """Attempts at a fenced recursive delete whose subtree changed between listing and deleting it."""
+CREATE_ATTEMPTS = 5
+"""Attempts at a topic creation whose leftover config znode changed between reading and writing it."""
 
 
 class ZkStore:
@@ -256,22 +258,32 @@ class ZkStore:
     # --- topics ------------------------------------------------------------------------------------
 
     async def create_topic(self, topic: str, assignment: md.TopicAssignment, config: Mapping[str, str]) -> bool:
-        """Write config then assignment, as Kafka does; False if the topic exists or is marked for deletion
-        (a deletion request left for the name would have the controller delete the new topic)."""
+        """Write config and assignment in one transaction; False if the topic exists or is marked for deletion
+        (a deletion request left for the name would have the controller delete the new topic).
+
+        One transaction, so a creation that loses to another (clients creating the same name at once) leaves
+        the winner's config as it wrote it, and no config is left without its topic. A config znode already
+        there without a topic (a tool's) is written over, conditionally on its version: if it changes or goes
+        meanwhile, the creation is tried again."""
+        path, config_path = md.topic_path(topic), md.topic_config_path(topic)
+        data = md.encode_topic_config(config)
 
         def create() -> bool:
-            if self.zk.exists(md.topic_path(topic)) or self.zk.exists(md.delete_topic_path(topic)):
-                return False
             self.zk.ensure_path(md.CONFIG_TOPICS_PATH)
-            try:
-                self.zk.create(md.topic_config_path(topic), md.encode_topic_config(config))
-            except NodeExistsError:
-                self.zk.set(md.topic_config_path(topic), md.encode_topic_config(config))
-            try:
-                self.zk.create(md.topic_path(topic), assignment.encode(), makepath=True)
-            except NodeExistsError:
-                return False
-            return True
+            self.zk.ensure_path(md.BROKER_TOPICS_PATH)
+            for _ in range(CREATE_ATTEMPTS):
+                if self.zk.exists(path) or self.zk.exists(md.delete_topic_path(topic)):
+                    return False
+                left = self.zk.exists(config_path)
+                tx = self.zk.transaction()
+                if left is None:
+                    tx.create(config_path, data)
+                else:
+                    tx.set_data(config_path, data, left.version)
+                tx.create(path, assignment.encode())
+                if not any(isinstance(result, Exception) for result in tx.commit()):
+                    return True
+            return False
 
         return await self._run(create)
 

@@ -67,6 +67,46 @@ async def test_config_change_is_announced(zk: FakeZooKeeper, store: ZkStore) -> 
         "version": 2, "entity_path": "topics/t"}
 
 
+async def test_a_creation_that_loses_to_another_leaves_the_winners_config(zk: FakeZooKeeper, store: ZkStore) -> None:
+    """Two clients create t at once (the churn test does). The one that loses must not have overwritten the
+    winner's config on its way: before, it wrote its config, then found the topic taken."""
+    other = ZkStore(zk.client())
+
+    done: list[bool] = []
+
+    def the_other_creates_first() -> None:
+        if not done:
+            done.append(True)
+            other.zk.create("/config/topics/t", md.encode_topic_config({"retention.ms": "1"}))
+            other.zk.create("/brokers/topics/t", md.TopicAssignment({0: [2]}).encode())
+
+    for operation in ("create", "commit"):  # whichever this store writes with
+        zk.before_next(operation, the_other_creates_first, path="/config/topics/t")
+    assert not await store.create_topic("t", md.TopicAssignment({0: [1]}), {"retention.ms": "2"})
+    assert md.decode_topic_config(zk.data("/config/topics/t")) == {"retention.ms": "1"}
+
+
+async def test_a_creation_survives_a_config_left_without_its_topic_going_away(zk: FakeZooKeeper,
+                                                                              store: ZkStore) -> None:
+    """A config znode left without its topic (a tool, a creation given up half-way) is deleted as this creation
+    writes over it: the creation still succeeds. Before, the write over it raised NoNode out of CreateTopics,
+    and the broker closed the client's connection (seen in the churn test on the code before)."""
+    zk.client().create("/config/topics/t", md.encode_topic_config({"retention.ms": "9"}), makepath=True)
+
+    done: list[bool] = []
+
+    def deleted() -> None:
+        if not done:
+            done.append(True)
+            zk.client().delete("/config/topics/t")
+
+    for operation in ("set", "commit"):
+        zk.before_next(operation, deleted, path="/config/topics/t")
+    assert await store.create_topic("t", md.TopicAssignment({0: [1]}), {"retention.ms": "2"})
+    assert md.decode_topic_config(zk.data("/config/topics/t")) == {"retention.ms": "2"}
+    assert zk.data("/brokers/topics/t") is not None
+
+
 async def test_deletion_marks_then_removes_every_znode_of_the_topic(zk: FakeZooKeeper, store: ZkStore) -> None:
     await store.create_topic("t", md.TopicAssignment({0: [1]}), {})
     await store.create_partition_state("t", 0, state(1, 0, [1]))
