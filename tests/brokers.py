@@ -162,3 +162,19 @@ def _delete_quietly(client: KazooClient, path: str) -> None:
     """Remove a test's chroot; a failure here (a lingering ephemeral node) must not fail the test."""
     with contextlib.suppress(Exception):
         client.delete(path, recursive=True)
+
+
+class BrokersAlive:
+    """For ``wait_for(alive=...)``: every broker of the cluster keeps running; a dead one is reported with how
+    it died (its exit status or signal) and the last lines of its log."""
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.cluster = cluster
+
+    def check_alive(self) -> None:
+        for broker_id in self.cluster.broker_ids:
+            status = self.cluster.exit_status(broker_id)
+            if status is not None:
+                how = f"killed by signal {-status}" if status < 0 else f"exited with status {status}"
+                raise AssertionError(f"broker {broker_id} {how}; last lines of its log:\n"
+                                     f"{log_tail(self.cluster.log_path(broker_id))}")

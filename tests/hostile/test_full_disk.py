@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
+from tests.brokers import BrokersAlive
 from tests.hostile.strict_decoder import check_cluster
 from tests.hostile.witness import Witness
 from tests.integration.admin import describe, wait_for_topic
@@ -65,21 +66,6 @@ WITNESS = "witness"
 FILLER = "filler"
 PROBE = "probe"
 PRODUCE_VERSION = 9
-
-
-class Alive:
-    """For ``wait_for(alive=...)``: every broker keeps running; a dead one is reported with how it died."""
-
-    def __init__(self, cluster: LocalCluster) -> None:
-        self.cluster = cluster
-
-    def check_alive(self) -> None:
-        for broker_id in self.cluster.broker_ids:
-            status = self.cluster.exit_status(broker_id)
-            if status is not None:
-                how = f"killed by signal {-status}" if status < 0 else f"exited with status {status}"
-                raise AssertionError(f"broker {broker_id} {how}; last lines of its log:\n"
-                                     f"{log_tail(self.cluster.log_path(broker_id))}")
 
 
 @contextmanager
@@ -224,7 +210,7 @@ def run_scenario(cluster: LocalCluster, disk: Path) -> None:
 
 def fill_and_free(cluster: LocalCluster, disk: Path, filler: Filler) -> None:
     b = cluster.bootstrap_servers
-    alive = [Alive(cluster)]
+    alive = [BrokersAlive(cluster)]
     full_broker = f"{cluster.host}:{cluster.broker_ports[FULL]}"
 
     def produce_to(topic: str, values: list[bytes]) -> int:
@@ -234,7 +220,7 @@ def fill_and_free(cluster: LocalCluster, disk: Path, filler: Filler) -> None:
         except ConnectionError:
             with contextlib.suppress(TimeoutError):
                 wait_for(lambda: cluster.exit_status(FULL) is not None, timeout=10, what="broker 1 to exit")
-            Alive(cluster).check_alive()
+            BrokersAlive(cluster).check_alive()
             raise
 
     with Witness(b, WITNESS, partitions=[0, 1, 2]) as witness:
@@ -255,7 +241,7 @@ def fill_and_free(cluster: LocalCluster, disk: Path, filler: Filler) -> None:
             pytest.fail("the probe never got the page freed for it")
         wait_for(filler.take_the_rest, timeout=60, alive=alive, what="0 bytes free again")
         assert produce_to(PROBE, [b"second"]) == ErrorCode.KAFKA_STORAGE_ERROR  # fits its .log, not its .index
-        Alive(cluster).check_alive()
+        BrokersAlive(cluster).check_alive()
         assert end_offset(full_broker, PROBE) == 1, "the refused record was kept"
 
         # -- read-only: produce refused, reads served ------------------------------------------------------
@@ -266,7 +252,7 @@ def fill_and_free(cluster: LocalCluster, disk: Path, filler: Filler) -> None:
         wait_for(lambda: all(FULL not in isr_of(b, WITNESS)[p] for p in (1, 2)), timeout=60, alive=alive,
                  what=f"broker {FULL}, unable to append, out of the ISR of the witness partitions it follows")
         witness.wait_acknowledged(100)  # the witness goes on with the other brokers
-        Alive(cluster).check_alive()
+        BrokersAlive(cluster).check_alive()
 
         # -- a restart with the disk still full ------------------------------------------------------------
         wait_for(filler.take_the_rest, timeout=60, alive=alive, what="0 bytes free before the shutdown")
@@ -279,7 +265,7 @@ def fill_and_free(cluster: LocalCluster, disk: Path, filler: Filler) -> None:
         assert read_values(full_broker, FILLER, 3) == [b"f" * 256 * 1024] * 3
         assert produce_to(PROBE, [b"refused"]) == ErrorCode.KAFKA_STORAGE_ERROR
         witness.wait_acknowledged(100)
-        Alive(cluster).check_alive()
+        BrokersAlive(cluster).check_alive()
 
         # -- space returns: appends succeed again, without a restart ----------------------------------------
         filler.delete()
@@ -291,5 +277,5 @@ def fill_and_free(cluster: LocalCluster, disk: Path, filler: Filler) -> None:
     assert read_values(full_broker, PROBE, 2) == [b"first", b"second"]
     report = witness.verify()
     print(f"witness: {report}")
-    Alive(cluster).check_alive()
+    BrokersAlive(cluster).check_alive()
     check_cluster(cluster)

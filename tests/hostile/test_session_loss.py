@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 from kazoo.retry import KazooRetry
+from tests.brokers import BrokersAlive
 from tests.hostile.strict_decoder import Batch, check_cluster, read_partition
 from tests.hostile.witness import Witness
 from tests.integration.admin import addresses, broker_view, create_topic_with_assignment, live_brokers
@@ -29,7 +30,6 @@ from tests.waiting import wait_for
 
 from kafka_broker import metadata as md
 from kafka_broker.local import LocalCluster, ZooKeeperProcess
-from kafka_broker.local.processes import log_tail
 from kafka_broker.local.zookeeper import ZOOKEEPER_JAR
 
 pytestmark = pytest.mark.hostile
@@ -51,19 +51,6 @@ OUTAGE_S = 20.0
 RECONNECT_BOUND_S = 4.0
 """Every broker must be back at work this soon after ZooKeeper answers again (measured: about 0.5 s; with
 kazoo's default backoff, simulated, all three brokers make it in time about once in a hundred runs)."""
-
-
-class BrokersAlive:
-    """For ``wait_for(alive=...)``: every broker of the cluster keeps running."""
-
-    def __init__(self, cluster: LocalCluster) -> None:
-        self.cluster = cluster
-
-    def check_alive(self) -> None:
-        for broker_id in self.cluster.broker_ids:
-            if not self.cluster.is_running(broker_id):
-                raise AssertionError(f"broker {broker_id} stopped; last lines of its log:\n"
-                                     f"{log_tail(self.cluster.log_path(broker_id))}")
 
 
 def open_client(connect: str) -> KazooClient:

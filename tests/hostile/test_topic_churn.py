@@ -40,6 +40,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
+from tests.brokers import BrokersAlive
 from tests.hostile.strict_decoder import check_cluster, read_partition
 from tests.hostile.witness import Witness
 from tests.integration.admin import addresses, broker_view, create_topic, wait_for_topic
@@ -48,7 +49,6 @@ from tests.waiting import wait_for
 
 from kafka_broker import metadata as md
 from kafka_broker.local import LocalCluster
-from kafka_broker.local.processes import log_tail
 from kafka_broker.protocol import ApiKey, ErrorCode
 
 pytestmark = pytest.mark.hostile
@@ -72,19 +72,6 @@ PARTITION_METADATA = "partition.metadata"
 """Kafka's file of a partition's topic id, in the partition's log directory (KIP-516)."""
 ADMIN_TIMEOUT_MS = 5_000
 """How long a churn client lets the broker wait for a deletion or the leaders of a creation."""
-
-
-class BrokersAlive:
-    """For ``wait_for(alive=...)``: every broker keeps running."""
-
-    def __init__(self, cluster: LocalCluster) -> None:
-        self.cluster = cluster
-
-    def check_alive(self) -> None:
-        for broker_id in self.cluster.broker_ids:
-            if not self.cluster.is_running(broker_id):
-                raise AssertionError(f"broker {broker_id} stopped; last lines of its log:\n"
-                                     f"{log_tail(self.cluster.log_path(broker_id))}")
 
 
 @pytest.fixture

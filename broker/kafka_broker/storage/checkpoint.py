@@ -42,7 +42,14 @@ def write_checkpoint(path: Path, entries: Iterable[Iterable[object]], *, version
     """Replace the checkpoint at ``path`` with ``entries`` (fields joined by a space), durably."""
     lines = [" ".join(str(field) for field in entry) for entry in entries]
     text = f"{version}\n{len(lines)}\n" + "".join(line + "\n" for line in lines)
-    data = memoryview(text.encode("utf-8"))
+    replace_file(path, text.encode("utf-8"))
+
+
+def replace_file(path: Path, content: bytes) -> None:
+    """Replace the file at ``path`` with ``content``, durably: written whole to ``<name>.tmp``, fsynced,
+    renamed over ``path``, the directory fsynced. Raises OSError (a full disk) with the old file intact and
+    no temporary left behind."""
+    data = memoryview(content)
     tmp = path.with_name(path.name + ".tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -53,7 +60,7 @@ def write_checkpoint(path: Path, entries: Iterable[Iterable[object]], *, version
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except OSError:  # a full disk: the old checkpoint stays, and no half-written temporary is left
+    except OSError:  # the old file stays, and no half-written temporary is left
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)

@@ -19,10 +19,9 @@ it takes the id of the topic it is hosted for, as Kafka does.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from kafka_broker.storage.checkpoint import fsync_dir
+from kafka_broker.storage.checkpoint import replace_file
 
 FILE_NAME = "partition.metadata"
 VERSION = 0
@@ -50,19 +49,4 @@ def read_topic_id(directory: Path) -> str | None:
 
 def write_topic_id(directory: Path, topic_id: str) -> None:
     """Store ``topic_id`` in ``directory``, durably; raises OSError (a full disk) with nothing half-written."""
-    path = directory / FILE_NAME
-    tmp = directory / (FILE_NAME + ".tmp")
-    data = memoryview(f"version: {VERSION}\ntopic_id: {topic_id}\n".encode())
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            while data:
-                data = data[os.write(fd, data) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(directory)
+    replace_file(directory / FILE_NAME, f"version: {VERSION}\ntopic_id: {topic_id}\n".encode())
