@@ -20,7 +20,8 @@ missing=()
 for pkg in zookeeper kcat; do
     installed "$pkg" || missing+=("$pkg")
 done
-command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+# A JDK, not only a runtime: the kafka-tools tier runs a Kafka Streams application from its .java source.
+command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)   # Kafka's own jars for the kafka-tools tier and bench/
 # Debian's python3 creates venvs only with python3-venv (ensurepip); pyenv/other builds have it.
 "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)

@@ -30,7 +30,9 @@ from kazoo.client import KazooClient
 from kazoo.retry import KazooRetry
 
 from kafka_broker import metadata as md
+from kafka_broker.cluster.client_quotas import ClientQuotas
 from kafka_broker.cluster.controlled_shutdown import hand_over_partitions
+from kafka_broker.cluster.dynamic_config import DynamicBrokerConfig, reconfigure_logs
 from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.replica_fetcher import ReplicaFetcherManager
 from kafka_broker.cluster.replica_manager import ReplicaManager
@@ -38,7 +40,7 @@ from kafka_broker.cluster.session import SessionKeeper
 from kafka_broker.cluster.topic_admin import TopicAdmin
 from kafka_broker.cluster.zk_store import ZkStore, ensure_chroot
 from kafka_broker.cluster.zk_watcher import ZkWatcher
-from kafka_broker.config import BrokerConfig, ZooKeeperSettings
+from kafka_broker.config import BrokerConfig, CleanerSettings, ZooKeeperSettings, settings_from
 from kafka_broker.controller import Controller
 from kafka_broker.coordinator.group_coordinator import GroupCoordinator
 from kafka_broker.coordinator.producer_ids import ProducerIdManager
@@ -87,6 +89,7 @@ class Broker:
         self.controller: Controller | None = None
         self.fetchers: ReplicaFetcherManager | None = None
         self.services: BrokerServices | None = None
+        self.dynamic: DynamicBrokerConfig | None = None
         self.session: SessionKeeper | None = None
         self.exit_code = 0
         """The process's exit status: :data:`EXIT_TASK_FAILED` once :meth:`fail` stopped the broker."""
@@ -139,6 +142,12 @@ class Broker:
             on_fatal=lambda exc: self.fail("could not register again after losing the ZooKeeper session", exc),
         )
         self.session.attach(loop)
+        self.dynamic = DynamicBrokerConfig(config, zk)
+        await asyncio.to_thread(self.dynamic.watch, loop)  # before the logs are reconciled: topic defaults
+        reconfigure_logs(self.dynamic, topics=lambda: list(self.cache.topics),
+                         topic_changed=self.replicas.metadata_changed,
+                         set_default_log_config=lambda: setattr(self.logs, "default_config",
+                                                                LogConfig.from_kafka(config.topic_defaults)))
         watcher = ZkWatcher(self.zk, self.cache, loop)
         await asyncio.to_thread(watcher.start)
         await asyncio.sleep(0)  # let the initial watch callbacks land in the cache
@@ -147,7 +156,9 @@ class Broker:
         admin = TopicAdmin(self.store, self.cache, default_partitions=config.num_partitions,
                            default_replication_factor=config.replication.default_replication_factor)
         self.services = BrokerServices(config=config, cache=self.cache, replicas=self.replicas, admin=admin,
-                                       store=self.store)
+                                       store=self.store, controller=self.controller, dynamic=self.dynamic)
+        self.services.quotas = ClientQuotas(config.quotas)
+        await asyncio.to_thread(self.services.quotas.watch, zk, loop)
         self._attach_features()
         self._server = await start_server(self.services, config.listener.host, config.listener.port)
         if self.cache.controller_id == md.NO_LEADER:
@@ -178,7 +189,13 @@ class Broker:
         self._spawn(groups.run(), "group-coordinator")
         self.services.groups = groups
         self.services.producer_ids = ProducerIdManager(self.zk, self.config.broker_id)
-        cleaner = LogCleaner(self.config.log_dirs, settings=self.config.cleaner)
+        dynamic = self.services.dynamic
+
+        def cleaner_settings() -> CleanerSettings:
+            return settings_from(CleanerSettings, dynamic.props())
+
+        cleaner = LogCleaner(self.config.log_dirs, settings=cleaner_settings())
+        dynamic.on_change(lambda _keys: setattr(cleaner, "settings", cleaner_settings()))
         self._spawn(cleaner.run(lambda: [(p.log, p.high_watermark) for p in list(replicas.partitions.values())]),
                     "log-cleaner")
 

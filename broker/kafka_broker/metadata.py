@@ -12,6 +12,9 @@ Layout (each znode's JSON is written by the ``encode`` of its dataclass below, a
     /brokers/topics/<t>/partitions/<p>/state      leader, leader_epoch, isr, controller_epoch
     /controller, /controller_epoch                controller election
     /config/topics/<t>, /config/changes/...       topic config overrides and change notices
+    /config/brokers/<id>, /config/brokers/<default>  dynamic broker configs (one broker; the cluster default)
+    /config/users/<u>, /config/clients/<c>,       client quotas (and, under users, SCRAM credentials);
+    /config/users/<u>/clients/<c>                 <default> names the default entity
     /admin/delete_topics/<t>                      deletion requests
     /admin/delete_topics/<t>/<id>                 broker <id> dropped its replicas of <t> (kopfka's StopReplica answer)
     /admin/reassign_partitions                    reassignment plan
@@ -26,6 +29,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +42,11 @@ CONTROLLER_EPOCH_PATH = "/controller_epoch"
 CONFIG_TOPICS_PATH = "/config/topics"
 CONFIG_CHANGES_PATH = "/config/changes"
 CONFIG_CHANGE_PREFIX = "config_change_"
+CONFIG_BROKERS_PATH = "/config/brokers"
+CONFIG_USERS_PATH = "/config/users"
+CONFIG_CLIENTS_PATH = "/config/clients"
+DEFAULT_ENTITY = "<default>"
+"""The (sanitized) name of a default quota entity: ``/config/users/<default>``, ``/config/clients/<default>``."""
 DELETE_TOPICS_PATH = "/admin/delete_topics"
 REASSIGN_PARTITIONS_PATH = "/admin/reassign_partitions"
 PREFERRED_REPLICA_ELECTION_PATH = "/admin/preferred_replica_election"
@@ -52,7 +61,9 @@ PERSISTENT_PATHS = (
     BROKER_TOPICS_PATH,
     CONFIG_TOPICS_PATH,
     CONFIG_CHANGES_PATH,
-    "/config/brokers",
+    CONFIG_BROKERS_PATH,
+    CONFIG_USERS_PATH,
+    CONFIG_CLIENTS_PATH,
     "/admin",
     DELETE_TOPICS_PATH,
     ISR_CHANGE_NOTIFICATION_PATH,
@@ -239,8 +250,62 @@ def decode_topic_config(data: bytes | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in (obj.get("config") or {}).items()}
 
 
+def broker_config_entity(broker_id: int | None) -> str:
+    """The entity of a broker's dynamic configs (``None``: the cluster-wide default), as a change notice's
+    ``entity_path`` names it after ``brokers/``: ``"1"`` or ``"<default>"``."""
+    return DEFAULT_ENTITY if broker_id is None else str(broker_id)
+
+
+def broker_config_path(broker_id: int | None) -> str:
+    """``/config/brokers/<id>``, or ``/config/brokers/<default>`` for ``None``: ``{"version":1,"config":{..}}``."""
+    return f"{CONFIG_BROKERS_PATH}/{broker_config_entity(broker_id)}"
+
+
 def encode_config_change(entity_path: str) -> bytes:
     return _dumps({"version": 2, "entity_path": entity_path})
+
+
+# --- client quota entities -------------------------------------------------------------------
+
+
+def sanitize_entity_name(name: str | None) -> str:
+    """A user or client id as its znode name (Kafka's ``Sanitizer``: URL-encoded as Java's ``URLEncoder``
+    does, with ``*`` and space as ``%2A`` and ``%20``); None, the default entity, is ``<default>``."""
+    if name is None:
+        return DEFAULT_ENTITY
+    return urllib.parse.quote(name, safe="").replace("~", "%7E")
+
+
+def desanitize_entity_name(sanitized: str) -> str | None:
+    """The inverse of :func:`sanitize_entity_name` (``<default>`` → None)."""
+    if sanitized == DEFAULT_ENTITY:
+        return None
+    return urllib.parse.unquote_plus(sanitized)
+
+
+def quota_entity_path(user: str | None, client_id: str | None) -> str:
+    """The entity path (``users/<u>``, ``clients/<c>``, ``users/<u>/clients/<c>``) of a quota entity given by
+    *sanitized* names, None for a part the entity does not have; as ``/config/changes`` notices name it."""
+    if user is not None:
+        return f"users/{user}" if client_id is None else f"users/{user}/clients/{client_id}"
+    if client_id is None:
+        raise ValueError("a quota entity has a user, a client id or both")
+    return f"clients/{client_id}"
+
+
+def config_entity_znode(entity_path: str) -> str:
+    """``users/alice`` → ``/config/users/alice``."""
+    return f"/config/{entity_path}"
+
+
+def user_clients_path(user: str) -> str:
+    """``/config/users/<user>/clients``: the parent of the user's per-client-id quotas (sanitized name)."""
+    return f"{CONFIG_USERS_PATH}/{user}/clients"
+
+
+encode_entity_config = encode_topic_config
+"""Every ``/config/<type>/<name>`` znode has the topic config's form: ``{"version":1,"config":{...}}``."""
+decode_entity_config = decode_topic_config
 
 
 # --- controller ------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ everything else that is ready (``loop.call_soon``), so a client pipelining thous
 same share of the loop as one sending a request at a time, and cannot push the latter's answers back
 behind its own. A client that does not read its responses (the transport asks us to pause writing) gets
 no further request started and is not read from until it catches up, as Kafka mutes a channel whose
-response is pending.
+response is pending. A client over its quota (a handler sets ``ctx.throttle_time_ms``) is muted the same
+way for that long, its responses still going out (KIP-219: :mod:`kafka_broker.cluster.client_quotas`).
 
 **Writing.** No task per connection: when a request's task is done, its callback writes every response at
 the head of the queue that is ready, together (one ``writelines``, one ``writev``). Fetch responses are
@@ -324,7 +325,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
     __slots__ = (
         "__weakref__", "_counted", "_frame", "_frame_got", "_frame_size", "_head", "_held", "_idle",
         "_last_active", "_loop", "_memory_wait", "_pending", "_read_paused", "_ready", "_sending", "_starting",
-        "_turn", "_watch_fd", "_write_paused", "accepting", "ip", "listener", "peer", "services", "transport",
+        "_throttle", "_turn", "_watch_fd", "_write_paused", "accepting", "ip", "listener", "peer", "services",
+        "transport",
     )
 
     def __init__(self, services: BrokerServices, listener: Listener | None = None) -> None:
@@ -354,6 +356,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._idle: asyncio.TimerHandle | None = None
         self._last_active = 0.0
         self._watch_fd = -1  # a duplicate of the socket's descriptor, to wait for writability (uvloop)
+        self._throttle: asyncio.TimerHandle | None = None  # a client over its quota: muted until this fires
 
     # --- asyncio.BufferedProtocol ---------------------------------------------------------------
 
@@ -391,6 +394,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
         if self._turn is not None:
             self._turn.cancel()
             self._turn = None
+        if self._throttle is not None:
+            self._throttle.cancel()
+            self._throttle = None
         if self._sending is not None:
             self._sending.cancel()
             self._sending = None
@@ -534,7 +540,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         if transport is None or transport.is_closing():
             return
         want = (self.accepting and not self._ready and not self._memory_wait and not self._write_paused
-                and len(self._pending) < self.listener.max_inflight)
+                and self._throttle is None and len(self._pending) < self.listener.max_inflight)
         if want == self._read_paused:
             self._read_paused = not want
             if want:
@@ -545,8 +551,27 @@ class KafkaConnection(asyncio.BufferedProtocol):
     # --- dispatch --------------------------------------------------------------------------------
 
     def _may_start(self) -> bool:
-        return (self.accepting and not self._write_paused and len(self._pending) < self.listener.max_inflight
-                and not self._closed())
+        return (self.accepting and not self._write_paused and self._throttle is None
+                and len(self._pending) < self.listener.max_inflight and not self._closed())
+
+    def mute_for(self, delay_ms: int) -> None:
+        """A client over its quota (KIP-219): read nothing from it and start none of its requests for
+        ``delay_ms`` (or longer, if it is muted for longer already); its responses still go out."""
+        loop = self._loop
+        if loop is None or self._closed():
+            return
+        until = loop.time() + delay_ms / 1000
+        if self._throttle is not None:
+            if self._throttle.when() >= until:
+                return
+            self._throttle.cancel()
+        self._throttle = loop.call_at(until, self._unmute)
+        self._sync_reading()
+
+    def _unmute(self) -> None:
+        self._throttle = None
+        self._start_next()
+        self._sync_reading()
 
     def _start_next(self) -> None:
         """Start the next waiting request, unless the last one started has not had its first turn of the
@@ -586,7 +611,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
                         route.handle.__module__.rsplit(".", 1)[-1], header.api_version, exc, bytes(frame[:64]).hex())
             self._abort()
             return
-        ctx = RequestContext(header=header, services=self.services, peer=self.peer)
+        ctx = RequestContext(header=header, services=self.services, peer=self.peer, size=size)
         assert self._loop is not None
         task = self._loop.create_task(self._handle(route.handle, request, ctx))
         self._starting = True
@@ -600,6 +625,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
             self._turn = self._loop.call_soon(self._next_turn)
         try:
             body = await handle(request, ctx)
+            if ctx.throttle_time_ms > 0:
+                self.mute_for(ctx.throttle_time_ms)
         except CloseConnection as exc:
             log.info("closing %s after request %d (API %d v%d, client %r): %s", self.peer, ctx.header.correlation_id,
                      ctx.header.api_key, ctx.header.api_version, ctx.header.client_id, exc)

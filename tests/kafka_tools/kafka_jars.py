@@ -63,6 +63,7 @@ POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <dependencies>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_{scala}</artifactId><version>{kafka}</version></dependency>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>{kafka}</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-streams</artifactId><version>{kafka}</version></dependency>
     <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>
     <dependency><groupId>ch.qos.reload4j</groupId><artifactId>reload4j</artifactId><version>1.2.25</version></dependency>
   </dependencies>
@@ -92,8 +93,15 @@ def libs_dir(cache_dir: Path = CACHE_DIR) -> Path:
     return cache_dir / "libs"
 
 
+def _marker(version: str) -> str:
+    """The name of the file saying these jars were completely copied: the version and a digest of the
+    pom's artifact list, so adding an artifact fetches again."""
+    digest = hashlib.sha256(POM.format(scala=SCALA_VERSION, kafka=version).encode()).hexdigest()[:8]
+    return f".complete-{version}-{digest}"
+
+
 def is_cached(*, version: str = KAFKA_VERSION, cache_dir: Path = CACHE_DIR) -> bool:
-    return (cache_dir / f".complete-{version}").exists()
+    return (cache_dir / _marker(version)).exists()
 
 
 def ensure_kafka(*, version: str = KAFKA_VERSION, cache_dir: Path = CACHE_DIR) -> Path:
@@ -185,7 +193,7 @@ def _download(version: str, cache_dir: Path) -> None:
         shutil.rmtree(libs_dir(cache_dir), ignore_errors=True)
         staging.chmod(0o755)  # mkdtemp's 0700 is not needed here
         staging.rename(libs_dir(cache_dir))
-        (cache_dir / f".complete-{version}").write_text(version + "\n")
+        (cache_dir / _marker(version)).write_text(version + "\n")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -10,15 +10,26 @@ import argparse
 import sys
 from types import ModuleType
 
-from kafka_broker.cli import console_consumer, console_producer, groups, local, reassign, topics
+from kafka_broker.cli import (
+    configs,
+    console_consumer,
+    console_producer,
+    delete_records,
+    groups,
+    local,
+    reassign,
+    topics,
+)
 
 SUBCOMMANDS: dict[str, ModuleType] = {
     "local": local,
     "topics": topics,
+    "configs": configs,
     "console-producer": console_producer,
     "console-consumer": console_consumer,
     "reassign": reassign,
     "groups": groups,
+    "delete-records": delete_records,
 }
 
 

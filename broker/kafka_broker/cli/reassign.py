@@ -1,35 +1,64 @@
-"""`kopfka reassign --zookeeper ZK --execute PLAN | --verify PLAN`: move partition replicas, the way
-Kafka's ZooKeeper-era `kafka-reassign-partitions.sh` does.
+"""`kopfka reassign (--bootstrap-server B | --zookeeper ZK) --execute PLAN | --verify PLAN | --cancel PLAN`:
+move partition replicas the way Kafka's `kafka-reassign-partitions.sh` does.
 
-The plan is Kafka's JSON (`{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[2,3]}]}`).
-`--execute` prints the current assignment (keep it to roll back) and writes the plan to
-`/admin/reassign_partitions`; the controller adds the new replicas, waits until they are in sync,
-moves leadership if needed and only then drops the old ones. `--verify` reports each partition as
-complete or still in progress.
+The plan is Kafka's JSON (`{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[2,3]}]}`,
+`log_dirs` accepted and ignored). `--execute` prints the current assignment (keep it to roll back) and
+starts the reassignment; the controller adds the new replicas, waits until they are in sync, moves
+leadership if needed and only then drops the old ones. `--verify` reports each partition as completed,
+still in progress, or done with other replicas than the plan's (exit 1). `--cancel` stops the plan's
+reassignments in progress: each partition goes back to its original replicas and the added ones are dropped.
+
+With `--bootstrap-server` the tool speaks the Kafka protocol as Kafka 3.x's does (KIP-455:
+AlterPartitionReassignments and ListPartitionReassignments, sent to the controller found with
+Metadata); outputs are Kafka's. With `--zookeeper` it works as Kafka's ZooKeeper-era tool did, writing
+the plan to `/admin/reassign_partitions` (no `--cancel` there: ZooKeeper-era Kafka had none).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
 from kafka_broker import metadata as md
+from kafka_broker.cluster.broker_connection import BrokerConnection
+from kafka_broker.protocol import ApiKey, ErrorCode
 
-HELP = "reassign partition replicas from a JSON plan (execute or verify)"
+HELP = "reassign partition replicas from a JSON plan (execute, verify or cancel)"
+
+Plan = dict[tuple[str, int], list[int]]
+
+CLIENT_ID = "kopfka-reassign"
+METADATA_VERSION = 1
+"""Metadata v1: the first with the controller id (and null for "every topic")."""
+NOT_CONTROLLER_RETRIES = 5
+EXISTING = ("Cannot execute because there is an existing partition assignment.  Use --additional to override "
+            "this and create a new partition assignment in addition to the existing one. The --additional flag "
+            "can also be used to change the throttle by resubmitting the current reassignment.")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--zookeeper", required=True, help="host:port[/chroot] of the cluster's ZooKeeper")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--bootstrap-server", metavar="HOST:PORT[,HOST:PORT]", help="brokers to connect to")
+    where.add_argument("--zookeeper", help="host:port[/chroot] of the cluster's ZooKeeper (ZooKeeper-era tool)")
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--execute", metavar="PLAN", help="start the reassignment in the plan file")
     action.add_argument("--verify", metavar="PLAN", help="report whether the plan's reassignment is done")
+    action.add_argument("--cancel", metavar="PLAN", help="cancel the plan's reassignments in progress")
+    parser.add_argument("--additional", action="store_true",
+                        help="execute even though other reassignments are in progress")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="how long to wait for each answer (default 30)")
 
 
-def load_plan(path: str) -> dict[tuple[str, int], list[int]]:
+def load_plan(path: str) -> Plan:
     try:
         plan = md.decode_reassignment(Path(path).read_bytes())
     except OSError as exc:
@@ -44,8 +73,231 @@ def load_plan(path: str) -> dict[tuple[str, int], list[int]]:
     return plan
 
 
-def current_assignment(zk: KazooClient, plan: dict[tuple[str, int], list[int]]) -> dict[tuple[str, int], list[int]]:
-    current: dict[tuple[str, int], list[int]] = {}
+def format_plan(assignment: Mapping[tuple[str, int], list[int]]) -> str:
+    """A plan as Kafka's tool prints it (one line, sorted, ``log_dirs`` "any")."""
+    return json.dumps({"version": 1, "partitions": [
+        {"topic": t, "partition": p, "replicas": list(r), "log_dirs": ["any"] * len(r)}
+        for (t, p), r in sorted(assignment.items())
+    ]}, separators=(",", ":"))
+
+
+def names(keys: Iterable[tuple[str, int]]) -> str:
+    return ",".join(f"{t}-{p}" for t, p in sorted(keys))
+
+
+def print_current(current: Plan) -> None:
+    print(f"Current partition replica assignment\n\n{format_plan(current)}\n\n"
+          "Save this to use as the --reassignment-json-file option during rollback")
+
+
+def print_started(plan: Plan) -> None:
+    print(f"Successfully started partition reassignment{'' if len(plan) == 1 else 's'} for {names(plan)}")
+
+
+def verify_lines(plan: Plan, current: Plan, in_progress: Iterable[tuple[str, int]]) -> tuple[list[str], bool]:
+    """Kafka's status lines for ``--verify``, and whether every partition has its planned replicas."""
+    ongoing = set(in_progress)
+    lines, ok = ["Status of partition reassignment:"], True
+    for key in sorted(plan):
+        name = f"{key[0]}-{key[1]}"
+        if key in ongoing:
+            lines.append(f"Reassignment of partition {name} is still in progress.")
+        elif current.get(key) == plan[key]:
+            lines.append(f"Reassignment of partition {name} is completed.")
+        else:
+            ok = False
+            have = ",".join(map(str, current.get(key, [])))
+            lines.append(f"There is no active reassignment of partition {name}, but replica set is {have} "
+                         f"rather than {','.join(map(str, plan[key]))}.")
+    return lines, ok
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = load_plan(args.execute or args.verify or args.cancel)
+    if args.bootstrap_server:
+        try:
+            return asyncio.run(run_bootstrap(args, plan))
+        except CommandError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+    if args.cancel:
+        print("kopfka reassign: --cancel needs --bootstrap-server (ZooKeeper-era Kafka could not cancel)",
+              file=sys.stderr)
+        return 1
+    return run_zookeeper(args, plan)
+
+
+# --- the Kafka protocol (KIP-455) ----------------------------------------------------------------------
+
+
+class CommandError(Exception):
+    """A failure to report on stderr (exit 1)."""
+
+
+class Cluster:
+    """Connections to a cluster's brokers, found from the bootstrap servers with Metadata."""
+
+    def __init__(self, bootstrap: str, timeout: float) -> None:
+        self.bootstrap = [b.strip() for b in bootstrap.split(",") if b.strip()]
+        self.timeout = timeout
+        self.brokers: dict[int, tuple[str, int]] = {}
+        self.controller_id = -1
+        self._connections: dict[tuple[str, int], BrokerConnection] = {}
+
+    def _connection(self, address: tuple[str, int]) -> BrokerConnection:
+        if address not in self._connections:
+            self._connections[address] = BrokerConnection(*address, CLIENT_ID, connect_timeout=self.timeout)
+        return self._connections[address]
+
+    async def metadata(self, topics: Iterable[str] | None) -> dict[str, Any]:
+        """Metadata from the first bootstrap server (or known broker) that answers; remembers brokers and
+        controller."""
+        body = {"topics": None if topics is None else [{"name": t} for t in sorted(set(topics))]}
+        addresses = [*self.brokers.values(), *map(_address, self.bootstrap)]
+        errors = []
+        for address in dict.fromkeys(addresses):
+            try:
+                response = await self._connection(address).request(ApiKey.METADATA, METADATA_VERSION, body,
+                                                                    self.timeout)
+            except (OSError, TimeoutError) as exc:
+                errors.append(f"{address[0]}:{address[1]}: {exc or type(exc).__name__}")
+                continue
+            self.brokers = {b["node_id"]: (b["host"], b["port"]) for b in response["brokers"]}
+            self.controller_id = response["controller_id"]
+            return response
+        raise CommandError(f"kopfka reassign: no broker answered ({'; '.join(errors)})")
+
+    async def to_controller(self, api_key: int, body: dict[str, Any]) -> dict[str, Any]:
+        """Send a request to the controller (found again while it answers NOT_CONTROLLER)."""
+        for _ in range(NOT_CONTROLLER_RETRIES):
+            if self.controller_id not in self.brokers:
+                await self.metadata([])
+            address = self.brokers.get(self.controller_id)
+            if address is not None:
+                response = await self._connection(address).request(api_key, 0, body, self.timeout)
+                if not _not_controller(response):
+                    return response
+            self.controller_id = -1
+            await asyncio.sleep(0.5)
+        raise CommandError("kopfka reassign: could not reach the controller")
+
+    def close(self) -> None:
+        for connection in self._connections.values():
+            connection.close()
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise CommandError(f"kopfka reassign: bad bootstrap server {text!r} (expected HOST:PORT)")
+    return host.strip("[]"), int(port)
+
+
+def _not_controller(response: dict[str, Any]) -> bool:
+    if response.get("error_code") == ErrorCode.NOT_CONTROLLER:
+        return True
+    return any(p.get("error_code") == ErrorCode.NOT_CONTROLLER
+               for t in response.get("responses", ()) for p in t["partitions"])
+
+
+def _by_topic(keys: Iterable[tuple[str, int]]) -> dict[str, list[int]]:
+    grouped: dict[str, list[int]] = {}
+    for topic, partition in sorted(keys):
+        grouped.setdefault(topic, []).append(partition)
+    return grouped
+
+
+async def current_replicas(cluster: Cluster, plan: Plan) -> Plan:
+    """The plan's partitions' replicas now; an unknown topic or partition is an error, as in Kafka's tool."""
+    response = await cluster.metadata({t for t, _ in plan})
+    replicas: Plan = {}
+    for topic in response["topics"]:
+        for part in topic["partitions"]:
+            replicas[(topic["name"], part["partition_index"])] = list(part["replica_nodes"])
+    missing = [key for key in sorted(plan) if key not in replicas]
+    if missing:
+        raise CommandError(f"Error: Unable to find partition(s) {names(missing)}")
+    return replicas
+
+
+async def list_in_progress(cluster: Cluster, keys: Iterable[tuple[str, int]] | None) -> dict[tuple[str, int], Any]:
+    topics = None if keys is None else [{"name": t, "partition_indexes": ps} for t, ps in _by_topic(keys).items()]
+    response = await cluster.to_controller(ApiKey.LIST_PARTITION_REASSIGNMENTS,
+                                           {"timeout_ms": int(cluster.timeout * 1000), "topics": topics})
+    if response["error_code"] != ErrorCode.NONE:
+        raise CommandError(f"Error listing reassignments: {ErrorCode(response['error_code']).name} "
+                           f"{response['error_message'] or ''}".rstrip())
+    return {(t["name"], p["partition_index"]): p for t in response["topics"] for p in t["partitions"]}
+
+
+async def alter(cluster: Cluster, targets: Mapping[tuple[str, int], list[int] | None]) -> dict[tuple[str, int], str]:
+    """AlterPartitionReassignments; the partitions that failed, with why."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for (topic, partition), replicas in sorted(targets.items()):
+        grouped.setdefault(topic, []).append({"partition_index": partition, "replicas": replicas})
+    response = await cluster.to_controller(ApiKey.ALTER_PARTITION_REASSIGNMENTS, {
+        "timeout_ms": int(cluster.timeout * 1000),
+        "topics": [{"name": t, "partitions": ps} for t, ps in grouped.items()]})
+    if response["error_code"] != ErrorCode.NONE:
+        why = f"{ErrorCode(response['error_code']).name}: {response['error_message'] or ''}".rstrip(": ")
+        return dict.fromkeys(targets, why)
+    return {(t["name"], p["partition_index"]): (p["error_message"] or ErrorCode(p["error_code"]).name)
+            for t in response["responses"] for p in t["partitions"] if p["error_code"] != ErrorCode.NONE}
+
+
+async def run_bootstrap(args: argparse.Namespace, plan: Plan) -> int:
+    cluster = Cluster(args.bootstrap_server, args.timeout)
+    try:
+        if args.execute:
+            return await execute(cluster, plan, additional=args.additional)
+        if args.verify:
+            return await verify(cluster, plan)
+        return await cancel(cluster, plan)
+    finally:
+        cluster.close()
+
+
+async def verify(cluster: Cluster, plan: Plan) -> int:
+    current = await current_replicas(cluster, plan)
+    lines, ok = verify_lines(plan, current, await list_in_progress(cluster, plan))
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
+async def execute(cluster: Cluster, plan: Plan, *, additional: bool) -> int:
+    if not additional and await list_in_progress(cluster, None):
+        raise CommandError(EXISTING)
+    current = await current_replicas(cluster, plan)
+    unknown = sorted({b for replicas in plan.values() for b in replicas} - set(cluster.brokers))
+    if unknown:
+        raise CommandError(f"Unknown broker id {unknown[0]}")
+    print_current({key: current[key] for key in plan})
+    failed = await alter(cluster, plan)
+    if failed:
+        raise CommandError("Error reassigning partition(s):\n"
+                           + "\n".join(f"{t}-{p}: {why}" for (t, p), why in sorted(failed.items())))
+    print_started(plan)
+    return 0
+
+
+async def cancel(cluster: Cluster, plan: Plan) -> int:
+    active = sorted(await list_in_progress(cluster, plan))
+    if not active:
+        print("None of the specified partition reassignments are active.")
+        return 0
+    failed = await alter(cluster, dict.fromkeys(active))
+    if failed:
+        raise CommandError(f"Error cancelling partition reassignment{'' if len(failed) == 1 else 's'} for:\n"
+                           + "\n".join(f"{t}-{p}: {why}" for (t, p), why in sorted(failed.items())))
+    print(f"Successfully cancelled partition reassignment{'' if len(active) == 1 else 's'} for: {names(active)}")
+    return 0
+
+
+# --- ZooKeeper (Kafka's ZooKeeper-era tool) -------------------------------------------------------------
+
+
+def zookeeper_assignment(zk: KazooClient, plan: Plan) -> Plan:
+    current: Plan = {}
     for topic in sorted({t for t, _ in plan}):
         try:
             data, _ = zk.get(md.topic_path(topic))
@@ -61,44 +313,32 @@ def current_assignment(zk: KazooClient, plan: dict[tuple[str, int], list[int]]) 
     return current
 
 
-def run(args: argparse.Namespace) -> int:
-    plan = load_plan(args.execute or args.verify)
+def run_zookeeper(args: argparse.Namespace, plan: Plan) -> int:
     zk = KazooClient(hosts=args.zookeeper)
     zk.start(timeout=15)
     try:
         brokers = {int(b) for b in zk.get_children(md.BROKER_IDS_PATH)}
-        current = current_assignment(zk, plan)
+        current = zookeeper_assignment(zk, plan)
         if args.execute:
             unknown = sorted({b for replicas in plan.values() for b in replicas} - brokers)
             if unknown:
                 print(f"kopfka reassign: brokers {unknown} are not registered", file=sys.stderr)
                 return 1
-            print("Current partition replica assignment\n")
-            print(md.encode_reassignment(current).decode())
-            print("\nSave this to use as the --execute plan during rollback")
+            print_current(current)
             try:
                 zk.create(md.REASSIGN_PARTITIONS_PATH, md.encode_reassignment(plan), makepath=True)
             except NodeExistsError:
                 print("kopfka reassign: a reassignment is already in progress", file=sys.stderr)
                 return 1
-            print("Successfully started partition reassignments for "
-                  + ",".join(f"{t}-{p}" for t, p in sorted(plan)))
+            print_started(plan)
             return 0
         try:
             in_progress = md.decode_reassignment(zk.get(md.REASSIGN_PARTITIONS_PATH)[0])
         except NoNodeError:
             in_progress = {}
-        failed = False
-        for key in sorted(plan):
-            name = f"{key[0]}-{key[1]}"
-            if key in in_progress:
-                print(f"Reassignment of partition {name} is still in progress.")
-            elif current[key] == plan[key]:
-                print(f"Reassignment of partition {name} is complete.")
-            else:
-                failed = True
-                print(f"Reassignment of partition {name} failed: replicas are {current[key]}, not {plan[key]}.")
-        return 1 if failed else 0
+        lines, ok = verify_lines(plan, current, in_progress)
+        print("\n".join(lines))
+        return 0 if ok else 1
     finally:
         zk.stop()
         zk.close()

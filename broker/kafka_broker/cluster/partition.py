@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 
 from kafka_broker.protocol.errors import ErrorCode, KafkaError
@@ -40,6 +40,8 @@ class FollowerState:
     last_fetch_leader_end_offset: int = 0
     """The leader's log end offset when the previous fetch arrived: reaching it shows the follower was
     caught up at that fetch (Kafka's ``lastFetchLeaderLogEndOffset``)."""
+    log_start_offset: int = -1
+    """The follower's log start, as its last fetch said (-1: not known yet); the low watermark's input."""
 
 
 class Partition:
@@ -125,8 +127,9 @@ class Partition:
             if current_leader_epoch > self.leader_epoch:
                 raise KafkaError(code=ErrorCode.UNKNOWN_LEADER_EPOCH)
 
-    def update_follower(self, follower_id: int, fetch_offset: int) -> bool:
-        """A follower fetched from ``fetch_offset``: it holds everything before it.
+    def update_follower(self, follower_id: int, fetch_offset: int, log_start_offset: int = -1) -> bool:
+        """A follower fetched from ``fetch_offset``: it holds everything before it, from ``log_start_offset``
+        (sent by followers from Fetch v5; a move of it wakes the waiters: DeleteRecords waits on it).
 
         The follower was caught up *now* if it reached our log end, or at its previous fetch if it
         reached the log end we had then — under steady produce a follower that keeps up never sees the
@@ -146,6 +149,9 @@ class Partition:
         state.log_end_offset = fetch_offset
         state.last_fetch_ms = now
         state.last_fetch_leader_end_offset = leader_end
+        if log_start_offset != state.log_start_offset:
+            state.log_start_offset = log_start_offset
+            self.wake()
         self._maybe_advance_high_watermark()
         return (
             follower_id not in self.isr
@@ -153,6 +159,16 @@ class Partition:
             and fetch_offset >= self.high_watermark
             and fetch_offset >= self.epoch_start_offset
         )
+
+    def low_watermark(self, alive: Container[int]) -> int:
+        """The smallest log start of this leader and of its followers on live brokers (Kafka's
+        ``lowWatermarkIfLeader``): every replica that counts has deleted the records below it. A follower
+        that has not yet said its log start counts as -1, as in Kafka."""
+        low = self.log.log_start_offset
+        for replica, state in self.followers.items():
+            if replica in alive and state.log_start_offset < low:
+                low = state.log_start_offset
+        return low
 
     def lagging_followers(self, max_lag_ms: int) -> list[int]:
         """ISR members that have not been caught up within ``max_lag_ms``: to be dropped."""

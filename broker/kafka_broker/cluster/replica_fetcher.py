@@ -8,7 +8,8 @@ never had, the follower cuts where its own records of earlier epochs end and ask
 both name the same epoch. Then the loop sends Fetch requests with ``replica_id`` set, from the
 follower's log end offset, and appends what comes back with the offsets the leader assigned; the
 leader learns from each fetch offset how far this follower has replicated, and the response's high
-watermark becomes the follower's. OFFSET_OUT_OF_RANGE means either that the follower is behind the
+watermark becomes the follower's, and its log start the follower's log start (segments below it go).
+OFFSET_OUT_OF_RANGE means either that the follower is behind the
 leader's log start (retention): it starts over, empty, there; or that it is ahead of the leader's
 end: it truncates again.
 
@@ -250,6 +251,7 @@ class LeaderFetcher:
                     log.info("%s-%d: appending again", key[0], key[1])
                     followed.storage_failing = False
             part.update_follower_high_watermark(presult["high_watermark"])
+            self._follow_log_start(key, part, presult.get("log_start_offset", -1))
             return True
         if code == ErrorCode.OFFSET_OUT_OF_RANGE:
             leader_start = presult.get("log_start_offset", -1)
@@ -266,6 +268,18 @@ class LeaderFetcher:
             return False
         log.debug("fetch %s-%d from %d: error %d", key[0], key[1], self.leader_id, code)
         return False
+
+    @staticmethod
+    def _follow_log_start(key: tuple[str, int], part: Partition, leader_start: int) -> None:
+        """The leader's log start moved past ours (DeleteRecords, retention): ours follows, deleting the
+        segments below it, as far as our log end (Kafka's ``maybeIncrementLogStartOffset`` with
+        ``LeaderOffsetIncremented``). Our next fetch tells the leader, whose low watermark then moves."""
+        plog = part.log
+        target = min(leader_start, plog.log_end_offset)
+        if target <= plog.log_start_offset:
+            return
+        plog.delete_records_before(target)
+        log.debug("%s-%d: log start moved to %d, as on the leader", key[0], key[1], target)
 
 
 class ReplicaFetcherManager:

@@ -483,11 +483,14 @@ class ReplicaManager:
                 new_isr = tuple(r for r in part.isr if r not in lagging)
                 await self.change_isr(part, new_isr)
 
-    def follower_fetched(self, part: Partition, follower_id: int, fetch_offset: int) -> None:
-        """A follower fetched from ``fetch_offset`` (the Fetch handler tells us): track it, and add it back
+    def follower_fetched(
+        self, part: Partition, follower_id: int, fetch_offset: int, log_start_offset: int = -1
+    ) -> None:
+        """A follower fetched from ``fetch_offset``, its log starting at ``log_start_offset`` (the Fetch handler
+        tells us): track it, and add it back
         to the ISR when it caught up — one ISR change in flight per partition; a later fetch retries. The new
         ISR is the one the write is conditional on, plus the follower (see :meth:`change_isr`)."""
-        if not part.update_follower(follower_id, fetch_offset):
+        if not part.update_follower(follower_id, fetch_offset, log_start_offset):
             return
         key = (part.topic, part.index)
         info = self.cache.partition(part.topic, part.index)

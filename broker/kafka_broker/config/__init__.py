@@ -1,5 +1,6 @@
 """Configuration in Kafka's terms: one table of broker keys, one of topic configs, and the rules that
-parse and validate both (:mod:`.definition`, :mod:`.broker`, :mod:`.topic`)."""
+parse and validate both (:mod:`.definition`, :mod:`.broker`, :mod:`.topic`), and the rules of dynamic broker
+configs (:mod:`.dynamic`)."""
 
 from .broker import (
     BROKER_CONFIGS,
@@ -15,6 +16,16 @@ from .broker import (
     topic_defaults,
 )
 from .definition import ConfigDef, ConfigError, ConfigType, Value, config_of, format_value, setting, settings_from
+from .dynamic import (
+    DYNAMIC_CONFIGS,
+    PER_BROKER_CONFIGS,
+    ConfigSource,
+    Levels,
+    broker_synonyms,
+    merged,
+    synonym_chain,
+    validate_dynamic,
+)
 from .properties import parse_overrides, parse_properties
 from .topic import (
     COMPRESSION_TYPES,
@@ -30,31 +41,39 @@ from .topic import (
 __all__ = [
     "BROKER_CONFIGS",
     "COMPRESSION_TYPES",
+    "DYNAMIC_CONFIGS",
+    "PER_BROKER_CONFIGS",
     "TOPIC_CONFIGS",
     "BrokerConfig",
     "CleanerSettings",
     "ConfigDef",
     "ConfigError",
+    "ConfigSource",
     "ConfigType",
     "Endpoint",
     "GroupSettings",
+    "Levels",
     "ReplicationSettings",
     "Synonym",
     "TopicConfigDef",
     "Value",
     "ZooKeeperSettings",
+    "broker_synonyms",
     "build_config",
     "config_of",
     "effective_value",
     "format_value",
     "load_config",
+    "merged",
     "parse_listener",
     "parse_overrides",
     "parse_properties",
     "parse_topic_config",
     "setting",
     "settings_from",
+    "synonym_chain",
     "topic_defaults",
     "valid_stored_config",
+    "validate_dynamic",
     "validate_topic_config",
 ]

@@ -28,6 +28,7 @@ __all__ = [
     "CleanerSettings",
     "Endpoint",
     "GroupSettings",
+    "QuotaSettings",
     "ReplicationSettings",
     "SocketServerSettings",
     "ZooKeeperSettings",
@@ -119,6 +120,29 @@ _OWN_ROWS = [
     ConfigDef("log.cleaner.enable", _B, "true", "Run the log cleaner (compaction) at all."),
     ConfigDef("log.cleaner.backoff.ms", _L, "15000", "Sleep between cleaner passes that found nothing to clean.",
               minimum=0),
+    ConfigDef("log.cleaner.threads", _I, "1",
+              "Threads of the log cleaner (kopfka's cleaner is one asyncio task: stored and reported only).",
+              minimum=0, applied=False),
+    ConfigDef("log.cleaner.dedupe.buffer.size", _L, "134217728",
+              "Memory for the cleaner's key map, over all cleaner threads.", applied=False),
+    ConfigDef("log.cleaner.io.buffer.size", _I, "524288", "Memory for the cleaner's I/O buffers.", minimum=0,
+              applied=False),
+    ConfigDef("log.cleaner.io.buffer.load.factor", ConfigType.DOUBLE, "0.9",
+              "Load factor of the cleaner's key map.", applied=False),
+    ConfigDef("log.cleaner.io.max.bytes.per.second", ConfigType.DOUBLE, "1.7976931348623157E308",
+              "Throttle of the cleaner's reads and writes, in bytes/s.", applied=False),
+    ConfigDef("leader.replication.throttled.rate", _L, str(2**63 - 1),
+              "Bytes/s the leaders on this broker send to the throttled followers of "
+              "leader.replication.throttled.replicas.", minimum=0),
+    ConfigDef("follower.replication.throttled.rate", _L, str(2**63 - 1),
+              "Bytes/s the followers on this broker fetch for the replicas of "
+              "follower.replication.throttled.replicas.", minimum=0),
+    ConfigDef("replica.alter.log.dirs.io.max.bytes.per.second", _L, str(2**63 - 1),
+              "Bytes/s of moves between log directories (kopfka moves none: stored and reported only).", minimum=0,
+              applied=False),
+    ConfigDef("inter.broker.protocol.version", _S, "3.9-IV0",
+              "The protocol version brokers speak to each other; kopfka speaks Kafka 3.9's (reported for tools "
+              "that detect a version).", applied=False),
     ConfigDef("replica.lag.time.max.ms", _L, "30000",
               "A follower not caught up for this long leaves the ISR.", minimum=1),
     ConfigDef("replica.fetch.max.bytes", _I, "1048576", "Bytes per partition in a follower's fetch.", minimum=1),
@@ -147,6 +171,9 @@ _OWN_ROWS = [
               minimum=1),
     ConfigDef("transactional.id.expiration.ms", _I, "604800000",
               "How long an idle transactional id is kept.", minimum=1, applied=False),
+    ConfigDef("quota.window.num", _I, "11", "The number of samples to retain in memory for client quotas.",
+              minimum=1),
+    ConfigDef("quota.window.size.seconds", _I, "1", "The time span of each sample for client quotas.", minimum=1),
     ConfigDef("kopfka.http.port", _I, "0", "Port of /healthz, /readyz and /metrics (0: off).", minimum=0,
               maximum=65535),
     ConfigDef("kopfka.http.host", _S, "0.0.0.0", "Address the HTTP endpoints listen on."),
@@ -241,6 +268,15 @@ class SocketServerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class QuotaSettings:
+    """How client byte rates are measured (Kafka's ``QuotaConfig``): over ``quota.window.num`` samples of
+    ``quota.window.size.seconds`` each."""
+
+    window_num: int = setting(_C["quota.window.num"])
+    window_size_seconds: int = setting(_C["quota.window.size.seconds"])
+
+
+@dataclass(frozen=True, slots=True)
 class CleanerSettings:
     """The log cleaner's broker-level settings."""
 
@@ -274,6 +310,7 @@ class BrokerConfig:
     groups: GroupSettings = field(default_factory=GroupSettings)
     cleaner: CleanerSettings = field(default_factory=CleanerSettings)
     socket_server: SocketServerSettings = field(default_factory=SocketServerSettings)
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
     raw: dict[str, str] = field(default_factory=dict)
     """The properties as given, for DescribeConfigs on the broker."""
 
@@ -387,5 +424,6 @@ def build_config(props: Mapping[str, str]) -> BrokerConfig:
         groups=settings_from(GroupSettings, props),
         cleaner=settings_from(CleanerSettings, props),
         socket_server=socket_server,
+        quotas=settings_from(QuotaSettings, props),
         raw=props,
     )

@@ -28,6 +28,12 @@ admin znodes schedules one reconcile pass over the whole metadata, which
 4. gives a topic id to a topic written without one (by Kafka 2.x's ZooKeeper-era tools), as Kafka's
    controller does: the brokers tell one life of a topic name from another by it.
 
+Admin requests served by the controller (the brokers' handlers call it; on another broker they answer
+NOT_CONTROLLER, as Kafka's do, and the admin client retries on the controller): ElectLeaders
+(:meth:`Controller.elect_leaders`), AlterPartitionReassignments (:meth:`Controller.alter_reassignments`,
+which merges the new targets into the ``/admin/reassign_partitions`` plan and takes the first step at once,
+as Kafka's controller does before it answers). They run between passes (one lock), fenced like a pass.
+
 Every state write is also conditional on the znode version; a lost race just means another pass. Which
 brokers are alive is read from ``/brokers/ids`` at each pass, not from the watch-fed cache, which may
 not yet know of a registration that went with its broker's session.
@@ -43,19 +49,45 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 import logging
+from collections.abc import Iterable, Mapping
 
 from kafka_broker import metadata as md
 from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo, TopicInfo
 from kafka_broker.cluster.zk_store import ControllerEpoch, ControllerMovedError, ZkStore
 from kafka_broker.config import BrokerConfig
 from kafka_broker.controller import election, reassignment
+from kafka_broker.controller.reassignment import Assignment
+from kafka_broker.protocol import ErrorCode
 
 log = logging.getLogger(__name__)
+
+TopicPartition = tuple[str, int]
 
 DELETION_RECHECK_S = 1.0
 """While a deletion waits for brokers to drop their replicas, another pass this soon (the acknowledgements'
 watch wakes the controller at once; this covers a watch lost to a request deleted and made again at once)."""
+
+
+class ElectionType(enum.IntEnum):
+    """ElectLeaders' election types (Kafka's ``ElectionType``)."""
+
+    PREFERRED = 0
+    UNCLEAN = 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """A partition's answer to an admin request: an error code and message (NONE: done)."""
+
+    error: int = ErrorCode.NONE
+    message: str | None = None
+
+
+UNKNOWN_PARTITION = Outcome(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "The partition does not exist.")
+ELECTION_ATTEMPTS = 3
+"""An admin-requested election that loses a race (a leader changing its ISR) is made again on the new state."""
 
 
 class Controller:
@@ -75,6 +107,8 @@ class Controller:
         """Per topic whose deletion waits: the brokers it waits for (logged when that changes)."""
         self._current: dict[str, bool] = {}
         """This pass: whether each topic znode is still the one the cache read (see the module docstring)."""
+        self._lock = asyncio.Lock()
+        """Held by a pass and by an admin request: they never interleave their writes."""
         cache.on_broker_change(self.trigger)
         cache.on_topic_change(lambda _t, _p: self.trigger())
 
@@ -124,7 +158,8 @@ class Controller:
             self.resign(f"controllership moved to broker {self.cache.controller_id}")
         if self.active:
             try:
-                await self.reconcile()
+                async with self._lock:
+                    await self.reconcile()
             except ControllerMovedError as exc:
                 self.resign(str(exc))
 
@@ -288,3 +323,116 @@ class Controller:
             exists = await self.store.topic_czxid(name)
             if request is not None and (exists is None or request < exists):
                 await self.store.delete_tree(md.delete_topic_path(name), fence=self._fence())
+
+    # --- admin requests (ElectLeaders, AlterPartitionReassignments) -------------------------------------
+
+    async def _serving(self, timeout_s: float) -> bool:
+        """Take the lock within ``timeout_s``; False if the request timed out waiting for a pass."""
+        try:
+            await asyncio.wait_for(self._lock.acquire(), timeout_s)
+        except TimeoutError:
+            return False
+        self._current = {}
+        return True
+
+    async def elect_leaders(self, partitions: Iterable[TopicPartition] | None, election_type: ElectionType, *,
+                            timeout_s: float) -> dict[TopicPartition, Outcome]:
+        """ElectLeaders: a preferred or unclean election for each partition (None: every partition), with
+        Kafka's per-partition outcomes (ELECTION_NOT_NEEDED when the leader is already the one asked for)."""
+        wanted = list(partitions) if partitions is not None else [
+            (p.topic, p.partition) for p in self.cache.iter_partitions()]
+        if not self.active:
+            return dict.fromkeys(wanted, Outcome(ErrorCode.NOT_CONTROLLER))
+        if not await self._serving(timeout_s):
+            return dict.fromkeys(wanted, Outcome(ErrorCode.REQUEST_TIMED_OUT, "Timed out waiting for the controller"))
+        try:
+            live = await self._live_brokers()
+            results: dict[TopicPartition, Outcome] = {}
+            for key in wanted:
+                results[key] = await self._elect(key, election_type, live)
+            return results
+        except ControllerMovedError as exc:
+            self.resign(str(exc))
+            return dict.fromkeys(wanted, Outcome(ErrorCode.NOT_CONTROLLER))
+        finally:
+            self._lock.release()
+
+    async def _elect(self, key: TopicPartition, election_type: ElectionType, live: set[int]) -> Outcome:
+        topic = self.cache.topics.get(key[0])
+        info = self.cache.partition(*key)
+        if topic is None or info is None:
+            return UNKNOWN_PARTITION
+        if topic.marked_for_deletion:
+            return Outcome(ErrorCode.INVALID_TOPIC_EXCEPTION, "The topic is being deleted")
+        name = f"{key[0]}-{key[1]}"
+        for _ in range(ELECTION_ATTEMPTS):
+            state = info.state
+            if election_type == ElectionType.PREFERRED:
+                if state is not None and info.replicas and state.leader == info.replicas[0]:
+                    return Outcome(ErrorCode.ELECTION_NOT_NEEDED)
+                new = None if state is None else election.preferred(info.replicas, state, live, self.epoch)
+                if new is None:
+                    return Outcome(ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE,
+                                   f"Failed to elect leader for partition {name} under strategy "
+                                   "PreferredReplicaPartitionLeaderElectionStrategy")
+            else:
+                if state is not None and state.leader in live:
+                    return Outcome(ErrorCode.ELECTION_NOT_NEEDED)
+                new = None if state is None else election.unclean(info.replicas, state, live, self.epoch)
+                if new is None:
+                    return Outcome(ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE,
+                                   f"Failed to elect leader for partition {name} under strategy "
+                                   "OfflinePartitionLeaderElectionStrategy(true)")
+            if await self._write(info, new, f"{election_type.name.lower()} election requested"):
+                return Outcome()
+            read = await self.store.read_partition_state(*key)  # lost a race: elect again on the new state
+            if read is None or not await self._is_current(topic):
+                return UNKNOWN_PARTITION
+            info.state, info.state_version = read
+        return Outcome(ErrorCode.REQUEST_TIMED_OUT, f"The state of {name} kept changing")
+
+    async def alter_reassignments(self, targets: Mapping[TopicPartition, list[int] | None], *,
+                                  timeout_s: float) -> dict[TopicPartition, Outcome] | Outcome:
+        """AlterPartitionReassignments: new targets (None: cancel, back to the original replicas) go into the
+        plan, and the first step is taken. Per partition outcomes, or one for the whole request."""
+        if not self.active:
+            return Outcome(ErrorCode.NOT_CONTROLLER)
+        if not await self._serving(timeout_s):
+            return Outcome(ErrorCode.REQUEST_TIMED_OUT, "Timed out waiting for the controller")
+        try:
+            live = await self._live_brokers()
+            plan = dict(self.cache.reassignments)
+            results: dict[TopicPartition, Outcome] = {}
+            for key, target in targets.items():
+                results[key] = self._plan_reassignment(plan, key, target, live)
+            if plan != self.cache.reassignments:
+                await self.store.write_data(md.REASSIGN_PARTITIONS_PATH, md.encode_reassignment(plan),
+                                            fence=self._fence())
+                self.cache.reassignments = plan
+                await reassignment.step(self.cache, self.store, self._fence(), is_current=self._is_current_topic)
+            return results
+        except ControllerMovedError as exc:
+            self.resign(str(exc))
+            return Outcome(ErrorCode.NOT_CONTROLLER)
+        finally:
+            self._lock.release()
+            self.trigger()
+
+    def _plan_reassignment(self, plan: dict[TopicPartition, list[int]], key: TopicPartition,
+                           target: list[int] | None, live: set[int]) -> Outcome:
+        topic = self.cache.topics.get(key[0])
+        info = self.cache.partition(*key)
+        if topic is None or info is None or topic.marked_for_deletion:
+            return UNKNOWN_PARTITION
+        now = Assignment.of(info)
+        if target is None:
+            if not now.in_progress and key not in plan:
+                return Outcome(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS)
+            log.info("cancelling the reassignment of %s-%d: back to %s", *key, now.originals)
+            plan[key] = now.originals
+            return Outcome()
+        invalid = reassignment.invalid_target(info, target, live)
+        if invalid is not None:
+            return Outcome(ErrorCode.INVALID_REPLICA_ASSIGNMENT, invalid)
+        plan[key] = list(target)
+        return Outcome()

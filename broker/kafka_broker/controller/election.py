@@ -8,6 +8,8 @@ brokers (so they are unit-tested without ZooKeeper).
   which lets any live replica lead (accepting data loss).
 * A partition with a live leader only loses dead brokers from its ISR.
 * Preferred election moves leadership to the first replica when it is live and in the ISR.
+* Unclean election (asked for with ElectLeaders) gives an offline partition its first live in-sync
+  replica, else its first live replica.
 Every leader change bumps the leader epoch.
 """
 
@@ -68,3 +70,18 @@ def leader_within(
     if not candidates:
         return None
     return md.PartitionState(candidates[0], state.leader_epoch + 1, state.isr, controller_epoch)
+
+
+def unclean(
+    replicas: Sequence[int], state: md.PartitionState, live: Collection[int], controller_epoch: int
+) -> md.PartitionState | None:
+    """For an offline partition (leader gone), asked for by an admin: the first live in-sync replica, else the
+    first live replica (accepting data loss, ISR = that replica alone); None if no replica is live."""
+    in_sync = [r for r in replicas if r in live and r in state.isr]
+    if in_sync:
+        return md.PartitionState(in_sync[0], state.leader_epoch + 1, tuple(r for r in state.isr if r in live),
+                                 controller_epoch)
+    alive = [r for r in replicas if r in live]
+    if not alive:
+        return None
+    return md.PartitionState(alive[0], state.leader_epoch + 1, (alive[0],), controller_epoch)

@@ -1,7 +1,8 @@
 """ApiVersions: the APIs and versions this broker serves, exactly as the handler table has them.
 
-A client asking with a version we do not know gets UNSUPPORTED_VERSION with the list (answered
-at v0 by the server, per KIP-511), and retries at a version we have.
+A client asking with a version we do not know gets UNSUPPORTED_VERSION (answered at v0 by the
+server, per KIP-511) listing only ApiVersions' own range, exactly as Kafka answers it, and retries at
+a version we have. v4 (KAFKA-17011) is v3.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode
 
 API = ApiKey.API_VERSIONS
-VERSIONS = (0, 3)
+VERSIONS = (0, 4)
 
 
 def supported_api_keys() -> list[dict[str, int]]:
@@ -29,4 +30,5 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
 
 
 def unsupported_version_response() -> dict[str, Any]:
-    return {"error_code": ErrorCode.UNSUPPORTED_VERSION, "api_keys": supported_api_keys()}
+    own = [k for k in supported_api_keys() if k["api_key"] == API]
+    return {"error_code": ErrorCode.UNSUPPORTED_VERSION, "api_keys": own}

@@ -1,19 +1,51 @@
-"""Config entries as the config APIs report them: value, source, synonyms, type, documentation.
+"""Config entries as the config APIs report them: value, source, synonyms, type, documentation — as Kafka's
+``ConfigHelper`` builds them.
 
 Everything is read from the config tables (:data:`~kafka_broker.config.TOPIC_CONFIGS`,
-:data:`~kafka_broker.config.BROKER_CONFIGS`). A topic config's value comes from, in order, the
-topic's override (TOPIC_CONFIG), the first of its broker synonyms set in ``server.properties``
-(STATIC_BROKER_CONFIG; a scaled synonym such as ``log.retention.hours`` converted), or the default
-(DEFAULT_CONFIG, reported under the broker synonym that carries it, as Kafka does). The synonyms
-list is that chain, highest precedence first, with each broker value as written.
+:data:`~kafka_broker.config.BROKER_CONFIGS`) and the broker's config levels
+(:class:`~kafka_broker.cluster.dynamic_config.DynamicBrokerConfig`: per-broker dynamic, cluster-default
+dynamic, server.properties, table default).
+
+A topic config's value is the topic's override (TOPIC_CONFIG), else the broker default its broker synonyms
+make across the levels (a scaled synonym such as ``log.retention.hours`` converted). Its synonyms are the
+override, then the chain of its main broker synonym (:func:`kafka_broker.config.synonym_chain`); the source
+is the first synonym's, DEFAULT_CONFIG when there is none.
+
+A broker key (describing this broker's id) has the effective value of that very key (null when unset and
+without default: ``log.retention.ms`` next to ``log.retention.hours=168``), its synonym chain, and is
+read-only unless dynamic. Describing the empty name (the cluster default) lists only the keys set in
+``/config/brokers/<default>``. A key kopfka does not know (a custom config) is reported as Kafka reports
+it: sensitive, without value, type UNKNOWN.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Any
 
-from kafka_broker.config import BROKER_CONFIGS, TOPIC_CONFIGS, BrokerConfig, ConfigDef, effective_value
+from kafka_broker.cluster.dynamic_config import DynamicBrokerConfig, DynamicConfigError
+from kafka_broker.config import (
+    BROKER_CONFIGS,
+    DYNAMIC_CONFIGS,
+    TOPIC_CONFIGS,
+    ConfigError,
+    ConfigSource,
+    ConfigType,
+    effective_value,
+    synonym_chain,
+)
+from kafka_broker.protocol import ErrorCode, KafkaError
+
+__all__ = [
+    "ConfigSource",
+    "ResourceType",
+    "alter_broker_configs",
+    "broker_config_entries",
+    "broker_id_of",
+    "topic_config_entries",
+    "unsupported_resource",
+]
 
 
 class ResourceType(IntEnum):
@@ -22,81 +54,119 @@ class ResourceType(IntEnum):
     BROKER_LOGGER = 8
 
 
-class ConfigSource(IntEnum):
-    UNKNOWN = 0
-    TOPIC_CONFIG = 1
-    DYNAMIC_BROKER_CONFIG = 2
-    DYNAMIC_DEFAULT_BROKER_CONFIG = 3
-    STATIC_BROKER_CONFIG = 4
-    DEFAULT_CONFIG = 5
-
-
 Chain = list[tuple[str, str | None, ConfigSource]]
 
 
-def _topic_chain(config: BrokerConfig, name: str, overrides: dict[str, str]) -> Chain:
-    chain: Chain = []
-    if name in overrides:
-        chain.append((name, overrides[name], ConfigSource.TOPIC_CONFIG))
-    row = TOPIC_CONFIGS[name]
-    for synonym in row.synonyms:
-        if synonym.name in config.raw:
-            chain.append((synonym.name, config.raw[synonym.name], ConfigSource.STATIC_BROKER_CONFIG))
-    if row.synonyms:
-        carrier = BROKER_CONFIGS[row.synonyms[-1].name]
-        chain.append((carrier.name, carrier.default, ConfigSource.DEFAULT_CONFIG))
-    return chain
+def broker_id_of(name: str) -> int | None:
+    """The broker a BROKER resource names: None for ``""`` (the cluster default); INVALID_REQUEST (Kafka's
+    message) for a name that is not a number."""
+    if not name:
+        return None
+    try:
+        return int(name)
+    except ValueError:
+        raise KafkaError(f"Broker id must be an integer, but it is: {name}", code=ErrorCode.INVALID_REQUEST) \
+            from None
 
 
-def _entry(definition: ConfigDef, value: str | None, source: ConfigSource, chain: Chain, *,
-           synonyms: bool, documentation: bool, read_only: bool) -> dict[str, Any]:
+def _entry(name: str, value: str | None, source: ConfigSource, chain: Chain, *, config_type: ConfigType,
+           doc: str | None, synonyms: bool, documentation: bool, read_only: bool,
+           sensitive: bool = False) -> dict[str, Any]:
     return {
-        "name": definition.name,
-        "value": value,
+        "name": name,
+        "value": None if sensitive else value,
         "read_only": read_only,
         "config_source": source,
-        "is_sensitive": False,
-        "synonyms": [{"name": n, "value": v, "source": s} for n, v, s in chain] if synonyms else [],
-        "config_type": definition.type,
-        "documentation": definition.doc if documentation else None,
+        "is_sensitive": sensitive,
+        "synonyms": [{"name": n, "value": None if sensitive else v, "source": s} for n, v, s in chain]
+        if synonyms else [],
+        "config_type": config_type,
+        "documentation": doc if documentation else None,
     }
 
 
 def topic_config_entries(
-    config: BrokerConfig, overrides: dict[str, str], *, keys: list[str] | None, synonyms: bool,
+    dynamic: DynamicBrokerConfig, overrides: dict[str, str], *, keys: list[str] | None, synonyms: bool,
     documentation: bool = False,
 ) -> list[dict[str, Any]]:
     """Every topic config (or those named in ``keys``) with its effective value and where it comes from."""
+    props = dynamic.props()
     entries = []
     for name, row in sorted(TOPIC_CONFIGS.items()):
         if keys and name not in keys:
             continue
+        chain: Chain = []
         value: str | None
         if name in overrides:
-            value, source = overrides[name], ConfigSource.TOPIC_CONFIG
+            value = overrides[name]
+            chain.append((name, value, ConfigSource.TOPIC_CONFIG))
         else:
-            value, _, raw = effective_value(name, config.raw)
-            source = ConfigSource.DEFAULT_CONFIG if raw is None else ConfigSource.STATIC_BROKER_CONFIG
-        entries.append(_entry(row.definition, value, source, _topic_chain(config, name, overrides),
+            value = effective_value(name, props)[0]
+        if row.synonyms:
+            chain.extend(synonym_chain(row.synonyms[0].name, dynamic.levels))
+        source = chain[0][2] if chain else ConfigSource.DEFAULT_CONFIG
+        definition = row.definition
+        entries.append(_entry(name, value, source, chain, config_type=definition.type, doc=definition.doc,
                               synonyms=synonyms, documentation=documentation, read_only=False))
     return entries
 
 
+def _typed(name: str, raw: str | None) -> str | None:
+    """``raw`` as Kafka prints the parsed value (``a, b`` → ``a,b``); as given if it does not parse."""
+    definition = BROKER_CONFIGS.get(name)
+    if definition is None or raw is None:
+        return raw
+    try:
+        return definition.format(definition.parse(raw))
+    except ConfigError:
+        return raw
+
+
 def broker_config_entries(
-    config: BrokerConfig, *, keys: list[str] | None, synonyms: bool = False, documentation: bool = False
+    dynamic: DynamicBrokerConfig, *, cluster_default: bool = False, keys: list[str] | None,
+    synonyms: bool = False, documentation: bool = False,
 ) -> list[dict[str, Any]]:
-    """Every broker key kopfka knows (or those named in ``keys``): as set in server.properties, else the
-    default. All are static (read-only) until dynamic broker configs exist."""
+    """This broker's keys (every one kopfka knows), or with ``cluster_default`` the keys set as the cluster
+    default; only those named in ``keys`` if given."""
+    props = dynamic.props()
+    names = sorted(dynamic.cluster_default if cluster_default else BROKER_CONFIGS)
     entries = []
-    for name, definition in sorted(BROKER_CONFIGS.items()):
+    for name in names:
         if keys and name not in keys:
             continue
-        chain: Chain = []
-        if name in config.raw:
-            chain.append((name, config.raw[name], ConfigSource.STATIC_BROKER_CONFIG))
-        if definition.default is not None:
-            chain.append((name, definition.default, ConfigSource.DEFAULT_CONFIG))
-        value, source = (chain[0][1], chain[0][2]) if chain else (None, ConfigSource.DEFAULT_CONFIG)
-        entries.append(_entry(definition, value, source, chain, synonyms=synonyms, documentation=documentation,
-                              read_only=True))
+        chain = synonym_chain(name, dynamic.levels)
+        definition = BROKER_CONFIGS.get(name)
+        if cluster_default:
+            chain = [link for link in chain if link[2] == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG]
+            value: str | None = dynamic.cluster_default[name]
+        else:
+            value = props.get(name, definition.default if definition is not None else None)
+        source = chain[0][2] if chain else ConfigSource.DEFAULT_CONFIG
+        entries.append(_entry(
+            name, _typed(name, value), source, chain,
+            config_type=definition.type if definition is not None else ConfigType.UNKNOWN,
+            doc=definition.doc if definition is not None else None, synonyms=synonyms,
+            documentation=documentation, read_only=name not in DYNAMIC_CONFIGS, sensitive=definition is None))
     return entries
+
+
+async def alter_broker_configs(dynamic: DynamicBrokerConfig, name: str,
+                               change: Callable[[dict[str, str]], dict[str, str]], *, validate_only: bool) -> None:
+    """Change the dynamic configs of the broker ``name`` names (``""``: the cluster default) in ZooKeeper. Any
+    broker may change any broker's: it writes ZooKeeper, the named broker applies the change when its watch
+    fires. Refusals are INVALID_REQUEST with Kafka's message, as Kafka's ``ConfigAdminManager`` answers."""
+    try:
+        await dynamic.alter(broker_id_of(name), change, validate_only=validate_only)
+    except DynamicConfigError as exc:
+        code = ErrorCode.INVALID_CONFIG if exc.invalid_config else ErrorCode.INVALID_REQUEST
+        raise KafkaError(str(exc), code=code) from None
+
+
+def unsupported_resource(rtype: int) -> KafkaError:
+    """Kafka's answer to altering configs of a resource type other than TOPIC and BROKER."""
+    try:
+        kind = ResourceType(rtype).name
+    except ValueError:
+        kind = str(rtype)
+    return KafkaError(f"AlterConfigs is only supported for topics and brokers, but resource type is {kind}",
+                      code=ErrorCode.INVALID_REQUEST)

@@ -3,13 +3,17 @@ what it may raise to say "no answer, close the connection" (:class:`CloseConnect
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import cast
 
+from kafka_broker.cluster.client_quotas import ANONYMOUS, ClientQuotas
+from kafka_broker.cluster.dynamic_config import DynamicBrokerConfig
 from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.replica_manager import ReplicaManager
 from kafka_broker.cluster.topic_admin import TopicAdmin
 from kafka_broker.cluster.zk_store import ZkStore
 from kafka_broker.config import BrokerConfig
+from kafka_broker.controller import Controller
 from kafka_broker.coordinator.group_coordinator import GroupCoordinator
 from kafka_broker.coordinator.producer_ids import ProducerIdManager
 from kafka_broker.protocol import RequestHeader
@@ -33,6 +37,17 @@ class BrokerServices:
     """The group coordinator (consumer groups), once started."""
     producer_ids: ProducerIdManager | None = None
     """The producer id manager (idempotent producers), once started."""
+    dynamic: DynamicBrokerConfig = field(default=None)  # type: ignore[assignment]
+    """The broker's dynamic configs: ``dynamic.current(key)`` is a broker key's effective value now (made
+    from ``config`` alone, without ZooKeeper, when not given)."""
+    controller: Controller | None = None
+    """This broker's controller (acting or not): ElectLeaders and reassignments are its work."""
+    quotas: ClientQuotas = field(default_factory=ClientQuotas)
+    """Client quotas (produce and fetch byte rates), kept current from ZooKeeper once the broker watches them."""
+
+    def __post_init__(self) -> None:
+        if cast("DynamicBrokerConfig | None", self.dynamic) is None:
+            self.dynamic = DynamicBrokerConfig(self.config)
 
 
 @dataclass(slots=True)
@@ -40,6 +55,13 @@ class RequestContext:
     header: RequestHeader
     services: BrokerServices
     peer: str = ""
+    size: int = 0
+    """The request's size in bytes (header and body), as Kafka's ``request.sizeInBytes``."""
+    principal: str = ANONYMOUS
+    """Who sent the request: the quota user (``ANONYMOUS`` until authentication exists)."""
+    throttle_time_ms: int = 0
+    """Set by a handler whose request took its client over a quota: the server stops reading the connection
+    for that long after the response (KIP-219); the response carries it in ``throttle_time_ms``."""
 
     @property
     def version(self) -> int:

@@ -25,7 +25,7 @@ from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 from kafka_broker.protocol.primitives import ZERO_UUID
 
 API = ApiKey.CREATE_TOPICS
-VERSIONS = (2, 7)
+VERSIONS = (0, 7)
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -97,5 +97,5 @@ def _configs(ctx: RequestContext, overrides: dict[str, str]) -> list[dict[str, A
     return [
         {"name": e["name"], "value": e["value"], "read_only": e["read_only"],
          "config_source": e["config_source"], "is_sensitive": e["is_sensitive"]}
-        for e in topic_config_entries(ctx.services.config, overrides, keys=None, synonyms=False)
+        for e in topic_config_entries(ctx.services.dynamic, overrides, keys=None, synonyms=False)
     ]

@@ -13,7 +13,7 @@ from kafka_broker.metadata import topic_id_to_uuid
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 
 API = ApiKey.DELETE_TOPICS
-VERSIONS = (1, 6)
+VERSIONS = (0, 6)
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:

@@ -1,10 +1,13 @@
-"""DescribeCluster: the cluster id, the controller and the live brokers (the admin client's view)."""
+"""DescribeCluster: the cluster id, the controller and the live brokers (the admin client's view).
+
+Only brokers clients can dial are listed (a host and a port), as in Metadata."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from kafka_broker.handlers.context import RequestContext
+from kafka_broker.handlers.metadata import has_endpoint
 from kafka_broker.protocol import ApiKey, ErrorCode
 from kafka_broker.protocol.primitives import AUTHORIZED_OPERATIONS_OMITTED
 
@@ -23,7 +26,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         "controller_id": cache.controller_id,
         "brokers": [
             {"broker_id": b.broker_id, "host": b.host, "port": b.port, "rack": b.rack}
-            for b in sorted(cache.brokers.values(), key=lambda b: b.broker_id)
+            for b in sorted(cache.brokers.values(), key=lambda b: b.broker_id) if has_endpoint(b)
         ],
         "cluster_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
     }

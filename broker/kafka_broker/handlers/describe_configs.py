@@ -1,13 +1,18 @@
-"""DescribeConfigs: topic configs (override, broker setting or default, with synonyms) and the
-broker's configs, typed and documented from the config tables."""
+"""DescribeConfigs: topic configs (override, dynamic or static broker default, or table default, with
+synonyms) and broker configs (this broker's every key, or the cluster default's dynamic keys), typed and
+documented from the config tables (:mod:`kafka_broker.handlers.configs`).
+
+A broker's configs are answered by that broker only, as in Kafka (the admin client sends a broker
+resource to the broker it names): another id gets INVALID_REQUEST with Kafka's message.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kafka_broker.handlers.configs import ResourceType, broker_config_entries, topic_config_entries
+from kafka_broker.handlers.configs import ResourceType, broker_config_entries, broker_id_of, topic_config_entries
 from kafka_broker.handlers.context import RequestContext
-from kafka_broker.protocol import ApiKey, ErrorCode
+from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 
 API = ApiKey.DESCRIBE_CONFIGS
 VERSIONS = (1, 4)
@@ -22,23 +27,24 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         keys = res.get("configuration_keys")
         result: dict[str, Any] = {"error_code": ErrorCode.NONE, "error_message": None, "resource_type": rtype,
                                   "resource_name": name, "configs": []}
-        if rtype == ResourceType.TOPIC:
-            info = services.cache.topics.get(name)
-            if info is None:
-                result.update(error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-                              error_message=f"Topic '{name}' does not exist.")
-            else:
-                result["configs"] = topic_config_entries(services.config, info.config, keys=keys,
+        try:
+            if rtype == ResourceType.TOPIC:
+                info = services.cache.topics.get(name)
+                if info is None:
+                    raise KafkaError(f"Topic '{name}' does not exist.", code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+                result["configs"] = topic_config_entries(services.dynamic, info.config, keys=keys,
                                                          synonyms=synonyms, documentation=documentation)
-        elif rtype == ResourceType.BROKER:
-            if name not in ("", str(services.config.broker_id)):
-                result.update(error_code=ErrorCode.INVALID_REQUEST,
-                              error_message=f"configs of broker {name} are only known by that broker")
+            elif rtype == ResourceType.BROKER:
+                broker_id = broker_id_of(name)
+                own = services.config.broker_id
+                if broker_id is not None and broker_id != own:
+                    raise KafkaError(f"Unexpected broker id, expected {own} or empty string, but received {name}",
+                                     code=ErrorCode.INVALID_REQUEST)
+                result["configs"] = broker_config_entries(services.dynamic, cluster_default=broker_id is None,
+                                                          keys=keys, synonyms=synonyms, documentation=documentation)
             else:
-                result["configs"] = broker_config_entries(services.config, keys=keys, synonyms=synonyms,
-                                                          documentation=documentation)
-        else:
-            result.update(error_code=ErrorCode.INVALID_REQUEST,
-                          error_message=f"unsupported resource type {rtype}")
+                raise KafkaError(f"Unsupported resource type: {rtype}", code=ErrorCode.INVALID_REQUEST)
+        except KafkaError as exc:
+            result.update(error_code=exc.code, error_message=exc.message or None)
         results.append(result)
     return {"throttle_time_ms": 0, "results": results}

@@ -1,7 +1,10 @@
 """FindCoordinator: which broker coordinates a group (the leader of its ``__consumer_offsets`` partition).
 
 v4 looks up a batch of keys at once. Transactions are not supported: a transactional key (key type 1)
-is answered with COORDINATOR_NOT_AVAILABLE. The first lookup creates ``__consumer_offsets``.
+is answered with COORDINATOR_NOT_AVAILABLE, and so is a share-group key (key type 2, v6+; before v6
+it is INVALID_REQUEST), as Kafka 3.9 answers it. An error answer carries node -1, host "" and port -1
+(Kafka's ``Node.noNode``); a successful one always names a registered broker with a host and a port.
+The first lookup creates ``__consumer_offsets``.
 """
 
 from __future__ import annotations
@@ -9,17 +12,28 @@ from __future__ import annotations
 from typing import Any
 
 from kafka_broker.handlers.context import RequestContext
+from kafka_broker.handlers.metadata import has_endpoint
 from kafka_broker.protocol import ApiKey, ErrorCode
 
 API = ApiKey.FIND_COORDINATOR
-VERSIONS = (0, 4)
+VERSIONS = (0, 6)
+
+
+SHARE_KEY_TYPE = 2
+FIRST_SHARE_VERSION = 6
 
 
 async def _find(ctx: RequestContext, key: str, key_type: int) -> tuple[int, int, str, int]:
+    if key_type == SHARE_KEY_TYPE and ctx.version < FIRST_SHARE_VERSION:
+        return ErrorCode.INVALID_REQUEST, -1, "", -1
     groups = ctx.services.groups
     if groups is None:
         return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1
-    return await groups.find_coordinator(key, key_type)
+    code, node, host, port = await groups.find_coordinator(key, key_type)
+    broker = ctx.services.cache.brokers.get(node)
+    if code == ErrorCode.NONE and (broker is None or not has_endpoint(broker)):
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1  # never an address clients cannot dial
+    return code, node, host, port
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:

@@ -1,18 +1,27 @@
-"""IncrementalAlterConfigs: set, delete, append to or subtract from topic config overrides.
+"""IncrementalAlterConfigs: set, delete, append to or subtract from topic config overrides and dynamic broker
+configs.
 
-The operations apply to the overrides stored in ``/config/topics/<t>`` (read there, not from this
-broker's cache, which may lag a change made through another broker); the result is validated as a
-whole and written back conditionally on the znode's version, with a change notice, so concurrent
-changes never overwrite each other. Every broker hosting the topic applies them when its watch fires.
+Topic: the operations apply to the overrides stored in ``/config/topics/<t>`` (read there, not from this
+broker's cache, which may lag a change made through another broker); the result is validated as a whole and
+written back conditionally on the znode's version, with a change notice, so concurrent changes never
+overwrite each other. Every broker hosting the topic applies them when its watch fires.
+
+Broker (name ``""``: the cluster default, else a broker id): the same on ``/config/brokers/<default>`` or
+``/config/brokers/<id>``, validated with Kafka's dynamic-config rules
+(:meth:`kafka_broker.cluster.dynamic_config.DynamicBrokerConfig.alter`).
+
+APPEND and SUBTRACT are for LIST configs only, and for known names, as in Kafka's
+``prepareIncrementalConfigs`` (INVALID_CONFIG otherwise).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
-from kafka_broker.config import TOPIC_CONFIGS, ConfigType
-from kafka_broker.handlers.configs import ResourceType
+from kafka_broker.config import BROKER_CONFIGS, TOPIC_CONFIGS, ConfigDef, ConfigType
+from kafka_broker.handlers.configs import ResourceType, alter_broker_configs, unsupported_resource
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 
@@ -21,20 +30,30 @@ VERSIONS = (0, 1)
 
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 
+_TOPIC_DEFS = {name: row.definition for name, row in TOPIC_CONFIGS.items()}
 
-def apply_operations(current: dict[str, str], operations: list[dict[str, Any]]) -> dict[str, str]:
+
+def apply_operations(current: dict[str, str], operations: list[dict[str, Any]], *,
+                     table: Mapping[str, ConfigDef] = _TOPIC_DEFS) -> dict[str, str]:
+    """``current`` changed by ``operations`` (their names looked up in ``table`` for APPEND/SUBTRACT)."""
+    names = [op["name"] for op in operations]
+    if len(set(names)) != len(names):
+        raise KafkaError("Error due to duplicate config keys", code=ErrorCode.INVALID_REQUEST)
+    nulls = [op["name"] for op in operations if op["config_operation"] != DELETE and op.get("value") is None]
+    if nulls:
+        raise KafkaError(f"Null value not supported for : {', '.join(nulls)}", code=ErrorCode.INVALID_REQUEST)
     updated = dict(current)
     for op in operations:
         name, kind, value = op["name"], op["config_operation"], op.get("value")
         if kind == SET:
-            if value is None:
-                raise KafkaError(f"{name}: SET needs a value", code=ErrorCode.INVALID_CONFIG)
-            updated[name] = value
+            updated[name] = str(value)
         elif kind == DELETE:
             updated.pop(name, None)
         elif kind in (APPEND, SUBTRACT):
-            row = TOPIC_CONFIGS.get(name)
-            if row is not None and row.definition.type != ConfigType.LIST:
+            definition = table.get(name)
+            if definition is None:
+                raise KafkaError(f"Unknown config name: {name}", code=ErrorCode.INVALID_CONFIG)
+            if definition.type != ConfigType.LIST:
                 verb = "append" if kind == APPEND else "subtract"
                 raise KafkaError(f"Config value {verb} is not allowed for config key: {name}",
                                  code=ErrorCode.INVALID_CONFIG)
@@ -46,12 +65,13 @@ def apply_operations(current: dict[str, str], operations: list[dict[str, Any]]) 
                 items = [v for v in items if v not in values]
             updated[name] = ",".join(items)
         else:
-            raise KafkaError(f"{name}: unknown operation {kind}", code=ErrorCode.INVALID_REQUEST)
+            raise KafkaError(f"Unknown operations type {kind}", code=ErrorCode.INVALID_REQUEST)
     return updated
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     services = ctx.services
+    validate_only = request["validate_only"]
     responses = []
     for res in request["resources"]:
         rtype, name = res["resource_type"], res["resource_name"]
@@ -59,15 +79,22 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
                                   "resource_type": rtype, "resource_name": name}
         responses.append(result)
         try:
-            if rtype != ResourceType.TOPIC:
-                raise KafkaError("only topic configs can be altered; broker configs are static",
-                                 code=ErrorCode.INVALID_REQUEST)
-            updated = await services.admin.alter_topic_config(
-                name, functools.partial(apply_operations, operations=res["configs"]),
-                defaults=services.config.topic_defaults, validate_only=request["validate_only"])
-            info = services.cache.topics.get(name)
-            if info is not None and not request["validate_only"]:
-                info.config = updated
+            if rtype == ResourceType.TOPIC:
+                if not name:
+                    raise KafkaError("Default topic resources are not allowed.", code=ErrorCode.INVALID_REQUEST)
+                updated = await services.admin.alter_topic_config(
+                    name, functools.partial(apply_operations, operations=res["configs"]),
+                    defaults=services.config.topic_defaults, validate_only=validate_only)
+                info = services.cache.topics.get(name)
+                if info is not None and not validate_only:
+                    info.config = updated
+            elif rtype == ResourceType.BROKER:
+                await alter_broker_configs(
+                    services.dynamic, name,
+                    functools.partial(apply_operations, operations=res["configs"], table=BROKER_CONFIGS),
+                    validate_only=validate_only)
+            else:
+                raise unsupported_resource(rtype)
         except KafkaError as exc:
             result.update(error_code=exc.code, error_message=exc.message or None)
     return {"throttle_time_ms": 0, "responses": responses}

@@ -18,7 +18,7 @@ from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode
 
 API = ApiKey.INIT_PRODUCER_ID
-VERSIONS = (0, 4)
+VERSIONS = (0, 5)
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:

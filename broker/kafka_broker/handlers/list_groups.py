@@ -1,4 +1,7 @@
-"""ListGroups: the groups this broker coordinates (v4: filtered by state)."""
+"""ListGroups: the groups this broker coordinates (v4: filtered by state; v5: by type).
+
+Every group here is a classic group, so a types filter without "classic" (any case) lists none, as
+Kafka's ZooKeeper-mode coordinator answers."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode
 
 API = ApiKey.LIST_GROUPS
-VERSIONS = (0, 4)
+VERSIONS = (0, 5)
+CLASSIC = "classic"
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -16,9 +20,13 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     if groups is None:
         return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE, "groups": []}
     states = set(request.get("states_filter") or [])
+    types = {t.lower() for t in request.get("types_filter") or []}
+    if types and CLASSIC not in types:
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.NONE, "groups": []}
     return {
         "throttle_time_ms": 0,
         "error_code": ErrorCode.COORDINATOR_LOAD_IN_PROGRESS if groups.loading else ErrorCode.NONE,
-        "groups": [{"group_id": g.group_id, "protocol_type": g.protocol_type or "", "group_state": str(g.state)}
+        "groups": [{"group_id": g.group_id, "protocol_type": g.protocol_type or "", "group_state": str(g.state),
+                    "group_type": CLASSIC}
                    for g in groups.list_groups(states)],
     }

@@ -5,6 +5,12 @@ a timestamp lookup uses the time index and answers the first offset whose timest
 after the requested one; max-timestamp (KIP-734) answers the offset and timestamp of the record with
 the largest timestamp (the first such record on ties). Consumers are never answered an offset at or
 above the high watermark (-1 instead), as in Kafka.
+
+Without tiered storage, earliest-local (-4, v8+) is the log start offset and latest-tiered (-5, v9+)
+is -1, as Kafka answers them for a topic without remote storage. v0 answers the same offset as a
+list (``old_style_offsets``, at most ``max_num_offsets`` long) — Kafka 0.8 listed segment base offsets
+for a timestamp there; a client asking for earliest or latest, which is what clients ask, gets the
+same answer.
 """
 
 from __future__ import annotations
@@ -16,9 +22,9 @@ from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 from kafka_broker.storage.log import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP
 
 API = ApiKey.LIST_OFFSETS
-VERSIONS = (1, 7)
-
-
+VERSIONS = (0, 9)
+EARLIEST_LOCAL_TIMESTAMP = -4
+LATEST_TIERED_TIMESTAMP = -5
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     replicas = ctx.services.replicas
@@ -37,8 +43,11 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
             offset, found_ts = -1, -1
             if timestamp == LATEST_TIMESTAMP:
                 offset = part.log.log_end_offset if is_replica else part.high_watermark
-            elif timestamp == EARLIEST_TIMESTAMP:
+            elif timestamp in (EARLIEST_TIMESTAMP, EARLIEST_LOCAL_TIMESTAMP):
                 offset = part.log.log_start_offset
+            elif timestamp == LATEST_TIERED_TIMESTAMP:
+                results.append(_error(index, ErrorCode.NONE))  # nothing is tiered: offset and epoch -1
+                continue
             elif timestamp >= 0 or timestamp == MAX_TIMESTAMP:
                 hit = part.log.offset_for_timestamp(timestamp)
                 # Only what a consumer could read: a record above the high watermark is not answered.
@@ -48,10 +57,17 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
                 results.append(_error(index, ErrorCode.INVALID_REQUEST))
                 continue
             results.append({"partition_index": index, "error_code": ErrorCode.NONE, "timestamp": found_ts,
-                            "offset": offset, "leader_epoch": part.leader_epoch})
+                            "offset": offset, "leader_epoch": part.leader_epoch,
+                            "old_style_offsets": _old_style(offset, preq.get("max_num_offsets", 1))})
         topics.append({"name": treq["name"], "partitions": results})
     return {"throttle_time_ms": 0, "topics": topics}
 
 
+def _old_style(offset: int, max_num_offsets: int) -> list[int]:
+    """v0's list: the one offset found, if any and if at least one is asked for."""
+    return [offset] if offset >= 0 and max_num_offsets > 0 else []
+
+
 def _error(index: int, code: int) -> dict[str, Any]:
-    return {"partition_index": index, "error_code": code, "timestamp": -1, "offset": -1, "leader_epoch": -1}
+    return {"partition_index": index, "error_code": code, "timestamp": -1, "offset": -1, "leader_epoch": -1,
+            "old_style_offsets": []}

@@ -2,10 +2,18 @@
 
 Answered from the metadata cache, so every broker gives the same answer. Asking for an unknown
 topic with ``allow_auto_topic_creation`` creates it when ``auto.create.topics.enable`` is on
-(answered LEADER_NOT_AVAILABLE until the controller elects its leaders, as Kafka does). A
-partition the controller has not elected a leader for yet (no state znode) is left out, and a topic
-none of whose partitions has one answers LEADER_NOT_AVAILABLE with no partitions — never a
-partition with leader -1, which clients would try to dial.
+(answered LEADER_NOT_AVAILABLE until the controller elects its leaders, as Kafka does).
+
+A topic any of whose partitions the controller has not elected a leader for yet (no state znode: a
+topic just created, or partitions just added) answers LEADER_NOT_AVAILABLE at topic level with no
+partitions, as Kafka's brokers answer a topic until the controller's UpdateMetadata, which carries
+every partition of it with its leader, reaches them. A partition whose leader is not a live broker
+answers LEADER_NOT_AVAILABLE with leader -1, and one whose leader has no usable endpoint (an empty
+host, no port) LISTENER_NOT_FOUND with leader -1, as Kafka's MetadataCache does; such a broker is
+not listed. So every address in the answer is a real host:port, and no leader without an error is
+ever -1 or a broker missing from the list: clients dial what they are given.
+
+v0 is served: its empty topic list asks for every topic.
 """
 
 from __future__ import annotations
@@ -16,12 +24,12 @@ from typing import Any
 
 from kafka_broker.cluster.metadata_cache import MetadataCache, TopicInfo
 from kafka_broker.handlers.context import RequestContext
-from kafka_broker.metadata import topic_id_to_uuid
+from kafka_broker.metadata import BrokerRegistration, topic_id_to_uuid
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 from kafka_broker.protocol.primitives import AUTHORIZED_OPERATIONS_OMITTED
 
 API = ApiKey.METADATA
-VERSIONS = (1, 12)
+VERSIONS = (0, 12)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +62,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         "throttle_time_ms": 0,
         "brokers": [
             {"node_id": b.broker_id, "host": b.host, "port": b.port, "rack": b.rack}
-            for b in sorted(cache.brokers.values(), key=lambda b: b.broker_id)
+            for b in sorted(cache.brokers.values(), key=lambda b: b.broker_id) if has_endpoint(b)
         ],
         "cluster_id": cache.cluster_id,
         "controller_id": cache.controller_id,
@@ -70,16 +78,32 @@ def _by_id(cache: MetadataCache, topic_id: uuid.UUID) -> TopicInfo | None:
     return None
 
 
+def has_endpoint(broker: BrokerRegistration) -> bool:
+    """Whether clients can dial the broker: a host and a port (a registration for another listener
+    than ours, or with an empty host, has none)."""
+    return bool(broker.host) and 0 < broker.port <= 0xFFFF
+
+
 def describe_topic(info: TopicInfo, cache: MetadataCache) -> dict[str, Any]:
     live = cache.brokers
+    if not info.partitions or any(p.state is None for p in info.partitions.values()):
+        # Not every leader elected yet: Kafka's brokers do not know the topic until they all are.
+        return {"error_code": ErrorCode.LEADER_NOT_AVAILABLE, "name": info.name,
+                "topic_id": topic_id_to_uuid(info.topic_id), "is_internal": info.is_internal, "partitions": [],
+                "topic_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED}
     partitions = []
     for index in sorted(info.partitions):
         p = info.partitions[index]
-        if p.state is None:
-            continue  # not elected yet: Kafka's brokers do not know the partition until it has a state
         leader = p.leader
+        broker = live.get(leader)
+        if broker is None:
+            error, leader = ErrorCode.LEADER_NOT_AVAILABLE, -1
+        elif not has_endpoint(broker):
+            error, leader = ErrorCode.LISTENER_NOT_FOUND, -1
+        else:
+            error = ErrorCode.NONE
         partitions.append({
-            "error_code": ErrorCode.NONE if leader in live else ErrorCode.LEADER_NOT_AVAILABLE,
+            "error_code": error,
             "partition_index": index,
             "leader_id": leader,
             "leader_epoch": p.leader_epoch,
@@ -88,7 +112,7 @@ def describe_topic(info: TopicInfo, cache: MetadataCache) -> dict[str, Any]:
             "offline_replicas": [r for r in p.replicas if r not in live],
         })
     return {
-        "error_code": ErrorCode.NONE if partitions else ErrorCode.LEADER_NOT_AVAILABLE,
+        "error_code": ErrorCode.NONE,
         "name": info.name,
         "topic_id": topic_id_to_uuid(info.topic_id),
         "is_internal": info.is_internal,

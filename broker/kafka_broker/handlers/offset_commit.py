@@ -2,7 +2,8 @@
 
 Members of a group commit with their generation and member id; a consumer that manages its own
 partitions commits with generation -1 to an Empty (or new) group. ``retention_time_ms`` (v2-4) is
-accepted and ignored, as Kafka does since 2.1.
+accepted and ignored, as Kafka does since 2.1, and so is v1's per-partition ``commit_timestamp``. v0
+(which Kafka stores in ZooKeeper) is not served; v9 (KIP-848) is v8 for classic groups.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode
 
 API = ApiKey.OFFSET_COMMIT
-VERSIONS = (2, 8)
+VERSIONS = (1, 9)
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 v1 carries coordinator errors per partition; v2-7 at the top and v8 per group of a batch, with no
 partitions (as Kafka answers them).
-A null topic list (v2+) asks for every partition the group has committed.
+A null topic list (v2+) asks for every partition the group has committed. v9's member id and epoch
+(KIP-848 consumer groups) are not checked: every group here is a classic group. v0 (which Kafka reads
+from ZooKeeper) is not served.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 
 API = ApiKey.OFFSET_FETCH
-VERSIONS = (1, 8)
+VERSIONS = (1, 9)
 
 
 def _fetch(ctx: RequestContext, group_id: str, topics: list[dict[str, Any]] | None) -> tuple[int, list[dict[str, Any]]]:

@@ -19,6 +19,10 @@ server closes the connection once the responses to earlier requests have gone ou
 (``KafkaApis.handleProduceRequest``), so the producer notices and refreshes its metadata instead of
 writing into the void.
 
+v0-v2 carry magic 0/1 message sets, which kopfka does not up-convert (our logs hold v2 batches
+only): they are advertised (as Kafka 4.0 still advertises them after KAFKA-18659, for librdkafka)
+and every partition is answered UNSUPPORTED_VERSION, as Kafka 4.0 (KIP-896) does.
+
 From v10 (KIP-951) a NOT_LEADER_OR_FOLLOWER partition also names the leader we know of
 (``current_leader``), and the response lists that broker's endpoint (``node_endpoints``).
 
@@ -27,6 +31,10 @@ producer state: a retried batch already in the log is answered with its original
 (and, with acks=all, once it is replicated); a sequence gap answers OUT_OF_ORDER_SEQUENCE_NUMBER, an
 old epoch INVALID_PRODUCER_EPOCH. Transactional produce (a ``transactional_id``) is refused with
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED: transactions are not supported.
+
+The request's size counts against the client's ``producer_byte_rate`` quota; over it, the response
+carries ``throttle_time_ms`` and the connection is muted that long (even with ``acks=0``), as in Kafka
+(:mod:`kafka_broker.cluster.client_quotas`).
 """
 
 from __future__ import annotations
@@ -37,10 +45,13 @@ from typing import Any
 
 from kafka_broker.cluster.partition import Partition, now_ms
 from kafka_broker.handlers.context import CloseConnection, RequestContext
+from kafka_broker.handlers.metadata import has_endpoint
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 
 API = ApiKey.PRODUCE
-VERSIONS = (3, 11)
+VERSIONS = (0, 11)
+FIRST_SERVED = 3
+"""The first version whose records are v2 batches; older ones are answered UNSUPPORTED_VERSION."""
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +68,10 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     services = ctx.services
     replicas = services.replicas
     acks = request["acks"]
+    if ctx.version < FIRST_SERVED:
+        if acks == 0:
+            raise CloseConnection(f"produce v{ctx.version} (magic 0/1 message sets) with acks=0: UNSUPPORTED_VERSION")
+        return _all_errors(request, ErrorCode.UNSUPPORTED_VERSION)
     if acks not in (-1, 0, 1):
         return _all_errors(request, ErrorCode.INVALID_REQUIRED_ACKS)
     if request.get("transactional_id"):
@@ -83,7 +98,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
             except KafkaError as exc:
                 error = _partition_error(index, exc.code, exc.message or None, getattr(exc, "record_errors", None))
                 if exc.code == ErrorCode.NOT_LEADER_OR_FOLLOWER and ctx.version >= 10:
-                    _add_current_leader(error, topic, index, ctx, leaders)
+                    add_current_leader(error, topic, index, ctx, leaders)
                 results.append(error)
                 continue
             result = {
@@ -99,6 +114,9 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
             if acks == -1:
                 waits.append((result, part, info.last_offset + 1))
         responses.append({"name": topic, "partition_responses": results})
+    quota = services.quotas.produce
+    if quota.enabled:  # the request's bytes count against the client's producer_byte_rate
+        ctx.throttle_time_ms = quota.record(ctx.principal, ctx.header.client_id, ctx.size)
     if acks == 0:
         failed = [f"{topic['name']}-{p['index']}: {ErrorCode(p['error_code']).name}"
                   for topic in responses for p in topic["partition_responses"] if p["error_code"]]
@@ -107,27 +125,33 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         return None
     if waits:
         await _await_replication(waits, timeout_ms=request["timeout_ms"], ctx=ctx)
-    response: dict[str, Any] = {"responses": responses, "throttle_time_ms": 0}
+    response: dict[str, Any] = {"responses": responses, "throttle_time_ms": ctx.throttle_time_ms}
     if leaders:
-        brokers = ctx.services.cache.brokers
-        response["node_endpoints"] = [
-            {"node_id": b.broker_id, "host": b.host, "port": b.port, "rack": b.rack}
-            for b in (brokers[i] for i in sorted(leaders))
-        ]
+        response["node_endpoints"] = node_endpoints(ctx, leaders)
     return response
 
 
-def _add_current_leader(
+def add_current_leader(
     error: dict[str, Any], topic: str, index: int, ctx: RequestContext, leaders: set[int]
 ) -> None:
-    """KIP-951: name the partition's leader as our metadata knows it; a live leader's endpoint goes
-    into the response's ``node_endpoints`` (Kafka's ``getCurrentLeader``)."""
+    """KIP-951 (Produce v10+, Fetch v16+): name the partition's leader as our metadata knows it; a live
+    leader's id is added to ``leaders``, whose endpoints go into ``node_endpoints`` (Kafka's
+    ``getCurrentLeader``: -1 and -1 for a partition it does not know)."""
     info = ctx.services.cache.partition(topic, index)
     if info is None:
+        error["current_leader"] = {"leader_id": -1, "leader_epoch": -1}
         return
     error["current_leader"] = {"leader_id": info.leader, "leader_epoch": info.leader_epoch}
-    if info.leader in ctx.services.cache.brokers:
+    broker = ctx.services.cache.brokers.get(info.leader)
+    if broker is not None and has_endpoint(broker):
         leaders.add(info.leader)
+
+
+def node_endpoints(ctx: RequestContext, leaders: set[int]) -> list[dict[str, Any]]:
+    """The ``node_endpoints`` of a KIP-951 answer: the endpoints of the brokers named as leaders."""
+    brokers = ctx.services.cache.brokers
+    return [{"node_id": b.broker_id, "host": b.host, "port": b.port, "rack": b.rack}
+            for b in (brokers[i] for i in sorted(leaders))]
 
 
 async def _await_replication(

@@ -174,6 +174,8 @@ class PartitionLog:
         self._closed = False
         self.cleaning = False
         """True while the cleaner reads old segments in a worker thread: closing their files waits."""
+        self.on_log_start_moved: Callable[[PartitionLog], None] | None = None
+        """Called after :meth:`delete_records_before` moved the log start (the log manager checkpoints it)."""
         self._load(log_start_offset, self._last_flush_ms)
 
     # -- state ---------------------------------------------------------------------------------
@@ -550,13 +552,16 @@ class PartitionLog:
         self.producer_state.clear()
 
     def delete_records_before(self, offset: int, *, now_ms: int | None = None) -> int:
-        """Advance the log start to ``offset`` (DeleteRecords); whole segments below it go. Returns it."""
+        """Advance the log start to ``offset`` (DeleteRecords on a leader, the leader's start on a follower);
+        whole segments below it go, and :attr:`on_log_start_moved` is told. Returns the log start."""
         if offset > self._log_end_offset or offset < 0:
             raise OffsetOutOfRangeError(f"cannot delete records before {offset}: log end is {self._log_end_offset}")
         if offset > self._log_start_offset:
             self._log_start_offset = offset
             self._epochs.truncate_from_start(offset)
             self._delete_oldest(lambda segment, following: following.base_offset <= offset, now_ms)
+            if self.on_log_start_moved is not None:
+                self.on_log_start_moved(self)
         return self._log_start_offset
 
     def enforce_retention(self, now_ms: int) -> int:

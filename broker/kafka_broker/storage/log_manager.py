@@ -2,12 +2,14 @@
 
 Each log dir holds one directory per partition, ``<topic>-<partition>`` (topic names may contain
 ``.``, ``_`` and ``-``, so names are split at the last ``-``), and a ``log-start-offset-checkpoint``
-(Kafka's format: version 0, count, ``topic partition offset`` lines) written on flush and close so a
-DeleteRecords survives a restart. On start every partition directory is opened (each log recovers
-itself) and leftovers of interrupted deletions (``*-delete``) are removed. A new partition goes to
-the log dir holding the fewest partitions. Deleting a partition renames its directory to
-``<topic>-<partition>.<uuid>-delete`` at once (so a new partition of the same name can be created)
-and removes it after the topic's ``file.delete.delay.ms``, leaving in-flight fetches valid data.
+(Kafka's format: version 0, count, ``topic partition offset`` lines) written on flush and close, and at
+once when a log start moves by DeleteRecords (on the leader, and on a follower that learns it from the
+leader), so a DeleteRecords survives a restart, even an unclean one. On start every partition
+directory is opened (each log recovers itself) and leftovers of interrupted deletions (``*-delete``)
+are removed. A new partition goes to the log dir holding the fewest partitions. Deleting a partition
+renames its directory to ``<topic>-<partition>.<uuid>-delete`` at once (so a new partition of the same
+name can be created) and removes it after the topic's ``file.delete.delay.ms``, leaving in-flight
+fetches valid data.
 
 A failing disk never stops the broker here: a partition that cannot be opened at start (its log
 could not even create its first segment) is logged and opened again, in its own directory, when the
@@ -99,9 +101,9 @@ class LogManager:
                     other = self._logs[parsed].directory
                     raise RuntimeError(f"partition {child.name} found twice: {other} and {child}")
                 try:
-                    self._logs[parsed] = PartitionLog(
+                    self._logs[parsed] = self._tracked(PartitionLog(
                         child, config=self.config_for(parsed[0]), log_start_offset=starts.get(parsed), now_ms=now
-                    )
+                    ))
                 except OSError as exc:
                     log.error("could not open the log of %s (opened again when it is next needed): %s", child, exc)
                     self._unopened[parsed] = (child, starts.get(parsed))
@@ -124,7 +126,7 @@ class LogManager:
         unopened = self._unopened.get((topic, partition))
         if unopened is not None:  # its data is there: open it where it is, never a new empty log elsewhere
             directory, start = unopened
-            reopened = PartitionLog(directory, config=self.config_for(topic), log_start_offset=start)
+            reopened = self._tracked(PartitionLog(directory, config=self.config_for(topic), log_start_offset=start))
             del self._unopened[(topic, partition)]
             self._logs[(topic, partition)] = reopened
             return reopened
@@ -133,7 +135,8 @@ class LogManager:
             parent = partition_log.directory.parent
             counts[parent] = counts.get(parent, 0) + 1
         log_dir = min(self.log_dirs, key=lambda d: counts[d])
-        created = PartitionLog(log_dir / partition_dir_name(topic, partition), config=self.config_for(topic))
+        created = self._tracked(PartitionLog(log_dir / partition_dir_name(topic, partition),
+                                             config=self.config_for(topic)))
         self._logs[(topic, partition)] = created
         return created
 
@@ -203,19 +206,34 @@ class LogManager:
             partition_log.close()
         self._logs.clear()
 
-    def checkpoint_log_start_offsets(self) -> None:
-        """Write each log dir's ``log-start-offset-checkpoint`` (only starts above the first segment)."""
-        per_dir: dict[Path, list[tuple[str, int, int]]] = {d: [] for d in self.log_dirs}
+    def _tracked(self, partition_log: PartitionLog) -> PartitionLog:
+        partition_log.on_log_start_moved = self._log_start_moved
+        return partition_log
+
+    def _log_start_moved(self, partition_log: PartitionLog) -> None:
+        """A DeleteRecords moved a log start: checkpoint its log dir now (a restart must not bring the records
+        back; Kafka checkpoints every ``log.flush.start.offset.checkpoint.interval.ms``, which an unclean stop
+        of every replica within the interval could undo)."""
+        if self._logs.get((partition_log.topic, partition_log.partition)) is partition_log:
+            self.checkpoint_log_start_offsets(log_dir=partition_log.directory.parent)
+
+    def checkpoint_log_start_offsets(self, *, log_dir: Path | None = None) -> None:
+        """Write each log dir's ``log-start-offset-checkpoint`` (only starts above the first segment); with
+        ``log_dir``, that one's only."""
+        per_dir: dict[Path, list[tuple[str, int, int]]] = {
+            d: [] for d in self.log_dirs if log_dir is None or d == log_dir}
         for (topic, partition), partition_log in sorted(self._logs.items()):
+            if log_dir is not None and partition_log.directory.parent != log_dir:
+                continue
             if partition_log.log_start_offset > partition_log.segments[0].base_offset:
                 entry = (topic, partition, partition_log.log_start_offset)
                 per_dir.setdefault(partition_log.directory.parent, []).append(entry)
-        for log_dir, entries in per_dir.items():
-            if log_dir.is_dir():
+        for directory, entries in per_dir.items():
+            if directory.is_dir():
                 try:
-                    write_checkpoint(log_dir / LOG_START_OFFSET_CHECKPOINT, entries)
+                    write_checkpoint(directory / LOG_START_OFFSET_CHECKPOINT, entries)
                 except OSError as exc:
-                    log.warning("could not write %s in %s: %s", LOG_START_OFFSET_CHECKPOINT, log_dir, exc)
+                    log.warning("could not write %s in %s: %s", LOG_START_OFFSET_CHECKPOINT, directory, exc)
 
     def _read_log_starts(self, log_dir: Path) -> dict[TopicPartition, int]:
         try:

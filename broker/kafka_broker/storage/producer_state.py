@@ -70,6 +70,8 @@ class ProducerEntry:
 
     epoch: int = NO_EPOCH
     batches: deque[BatchMetadata] = field(default_factory=lambda: deque(maxlen=BATCHES_KEPT))
+    last_timestamp: int = -1
+    """The max timestamp of the producer's newest batch in the log (DescribeProducers answers it)."""
 
     @property
     def last_seq(self) -> int:
@@ -82,7 +84,7 @@ class ProducerEntry:
         return None
 
     def copy(self) -> ProducerEntry:
-        return ProducerEntry(self.epoch, deque(self.batches, maxlen=BATCHES_KEPT))
+        return ProducerEntry(self.epoch, deque(self.batches, maxlen=BATCHES_KEPT), self.last_timestamp)
 
 
 class ProducerStateManager:
@@ -171,6 +173,7 @@ class ProducerStateManager:
                 entry.epoch = epoch
                 entry.batches.clear()
             first_seq = header.base_sequence
+            entry.last_timestamp = header.max_timestamp
             entry.batches.append(
                 BatchMetadata(
                     first_seq,

@@ -49,6 +49,7 @@ from kazoo.exceptions import (
 from kazoo.protocol.states import EventType, KazooState, KeeperState, WatchedEvent, ZnodeStat
 
 from kafka_broker import metadata as md
+from kafka_broker.cluster.client_quotas import ClientQuotas
 from kafka_broker.cluster.metadata_cache import MetadataCache, PartitionInfo, TopicInfo
 from kafka_broker.cluster.partition import Partition
 from kafka_broker.cluster.replica_fetcher import ReplicaFetcherManager
@@ -665,7 +666,8 @@ class FakeLeaderConnection:
             response = answer(request) if callable(answer) else answer
         else:
             assert self.link.replicas is not None, "no leader and nothing scripted"
-            ctx = RequestContext(header=header, services=SimpleNamespace(replicas=self.link.replicas))
+            ctx = RequestContext(header=header, services=SimpleNamespace(replicas=self.link.replicas,
+                                                                             quotas=ClientQuotas()))
             handler = {ApiKey.FETCH: fetch_handler.handle, ApiKey.OFFSET_FOR_LEADER_EPOCH: epoch_handler.handle}
             response = await handler[ApiKey(api_key)](request, ctx)
         chunks = encode_response(header, response)

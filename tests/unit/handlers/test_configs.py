@@ -3,14 +3,19 @@ config tables; validation with Kafka's messages as INVALID_CONFIG."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from cluster.fakes import FakeZooKeeper
 
+from kafka_broker import metadata as md
+from kafka_broker.cluster.dynamic_config import DynamicBrokerConfig, reconfigure_logs
 from kafka_broker.config import TOPIC_CONFIGS, ConfigType
-from kafka_broker.handlers import describe_configs, incremental_alter_configs
+from kafka_broker.handlers import alter_configs, describe_configs, incremental_alter_configs
 from kafka_broker.handlers.configs import ConfigSource, ResourceType
 from kafka_broker.protocol import ErrorCode
+from kafka_broker.storage.log_config import LogConfig
 
 from .harness import Broker
 
@@ -35,6 +40,11 @@ def entries(response: dict) -> dict[str, dict]:
 @pytest.fixture
 def tuned(tmp_path: Path) -> Broker:
     broker = Broker(tmp_path / "data", **{"log.retention.hours": "2", "log.segment.bytes": "1048576"})
+    broker.zk = FakeZooKeeper()  # type: ignore[attr-defined]
+    dynamic = broker.services.dynamic = DynamicBrokerConfig(broker.config, broker.zk.client())
+    reconfigure_logs(dynamic, topics=lambda: list(broker.cache.topics), topic_changed=broker._metadata_changed,
+                     set_default_log_config=lambda: setattr(broker.logs, "default_config",
+                                                            LogConfig.from_kafka(broker.config.topic_defaults)))
     broker.add_topic("t", {0: [1]}, {"cleanup.policy": "compact"})
     yield broker
     broker.close()
@@ -48,11 +58,14 @@ async def test_topic_configs_with_sources_and_synonyms(tuned: Broker, version: i
     policy, retention, segment, ratio = (configs[k] for k in ("cleanup.policy", "retention.ms", "segment.bytes",
                                                               "min.cleanable.dirty.ratio"))
     assert (policy["value"], policy["config_source"]) == ("compact", ConfigSource.TOPIC_CONFIG)
-    assert (retention["value"], retention["config_source"]) == ("7200000", ConfigSource.STATIC_BROKER_CONFIG)
-    assert [(s["name"], s["value"], s["source"]) for s in retention["synonyms"]] == [
-        ("log.retention.hours", "2", ConfigSource.STATIC_BROKER_CONFIG),
-        ("log.retention.hours", "168", ConfigSource.DEFAULT_CONFIG)]
+    # Kafka lists a topic config's synonyms from its main broker synonym (log.retention.ms) on: with only
+    # log.retention.hours set, none, and the source is DEFAULT_CONFIG (as Kafka 3.9 answers)
+    assert (retention["value"], retention["config_source"], retention["synonyms"]) == (
+        "7200000", ConfigSource.DEFAULT_CONFIG, [])
     assert (segment["value"], segment["config_source"]) == ("1048576", ConfigSource.STATIC_BROKER_CONFIG)
+    assert [(s["name"], s["value"], s["source"]) for s in segment["synonyms"]] == [
+        ("log.segment.bytes", "1048576", ConfigSource.STATIC_BROKER_CONFIG),
+        ("log.segment.bytes", "1073741824", ConfigSource.DEFAULT_CONFIG)]
     assert (ratio["value"], ratio["config_source"]) == ("0.5", ConfigSource.DEFAULT_CONFIG)
     assert [s["source"] for s in policy["synonyms"]] == [ConfigSource.TOPIC_CONFIG, ConfigSource.DEFAULT_CONFIG]
     if version >= 3:
@@ -81,7 +94,10 @@ async def test_describe_errors(tuned: Broker) -> None:
     response = await tuned.call(describe_configs, 4, describe(ResourceType.TOPIC, "nope"))
     assert response["results"][0]["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     response = await tuned.call(describe_configs, 4, describe(ResourceType.BROKER, "2"))
-    assert response["results"][0]["error_code"] == ErrorCode.INVALID_REQUEST
+    assert (response["results"][0]["error_code"], response["results"][0]["error_message"]) == (
+        ErrorCode.INVALID_REQUEST, "Unexpected broker id, expected 1 or empty string, but received 2")
+    response = await tuned.call(describe_configs, 4, describe(ResourceType.BROKER, "x"))
+    assert response["results"][0]["error_message"] == "Broker id must be an integer, but it is: x"
 
 
 async def test_set_delete_append_subtract(tuned: Broker) -> None:
@@ -124,9 +140,95 @@ async def test_validate_only_and_other_errors(tuned: Broker) -> None:
     response = await tuned.call(incremental_alter_configs, 1, alter("nope", ("retention.ms", SET, "5")))
     assert response["responses"][0]["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     response = await tuned.call(incremental_alter_configs, 1, alter(
-        "1", ("log.retention.ms", SET, "5"), rtype=ResourceType.BROKER))
+        "1", ("broker.id", SET, "5"), rtype=ResourceType.BROKER))
     assert response["responses"][0]["error_code"] == ErrorCode.INVALID_REQUEST
     response = await tuned.call(incremental_alter_configs, 1, alter(
         "t", ("min.compaction.lag.ms", SET, "10"), ("max.compaction.lag.ms", SET, "5")))
     assert response["responses"][0]["error_message"] == (
         "conflict topic config setting min.compaction.lag.ms (10) > max.compaction.lag.ms (5)")
+
+
+def broker_alter(name: str, *ops: tuple[str, int, str | None], validate_only: bool = False) -> dict:
+    return alter(name, *ops, validate_only=validate_only, rtype=ResourceType.BROKER)
+
+
+async def test_broker_configs_typed_sourced_and_dynamic(tuned: Broker) -> None:
+    response = await tuned.call(describe_configs, 4, describe(ResourceType.BROKER, "1"))
+    configs = entries(response)
+    assert configs["inter.broker.protocol.version"]["value"] == "3.9-IV0"
+    assert configs["log.message.format.version"]["value"] == "3.0-IV1"
+    assert (configs["log.retention.ms"]["value"], configs["log.retention.ms"]["synonyms"]) == (None, [])
+    assert configs["log.retention.ms"]["read_only"] is False
+    assert configs["log.retention.hours"]["read_only"] is True
+    assert configs["log.cleaner.io.max.bytes.per.second"]["value"] == "1.7976931348623157E308"
+    response = await tuned.call(incremental_alter_configs, 1, broker_alter("", ("log.retention.ms", SET, "60000")))
+    assert response["responses"][0]["error_code"] == ErrorCode.NONE
+    response = await tuned.call(incremental_alter_configs, 1, broker_alter("1", ("log.retention.ms", SET, "30000")))
+    assert response["responses"][0]["error_code"] == ErrorCode.NONE
+    configs = entries(await tuned.call(describe_configs, 4, describe(ResourceType.BROKER, "1")))
+    retention = configs["log.retention.ms"]
+    assert (retention["value"], retention["config_source"]) == ("30000", ConfigSource.DYNAMIC_BROKER_CONFIG)
+    assert [(s["name"], s["value"], s["source"]) for s in retention["synonyms"]] == [
+        ("log.retention.ms", "30000", ConfigSource.DYNAMIC_BROKER_CONFIG),
+        ("log.retention.ms", "60000", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG),
+        ("log.retention.hours", "2", ConfigSource.STATIC_BROKER_CONFIG),
+        ("log.retention.hours", "168", ConfigSource.DEFAULT_CONFIG)]
+    default = entries(await tuned.call(describe_configs, 4, describe(ResourceType.BROKER, "")))
+    assert list(default) == ["log.retention.ms"]
+    assert [(s["name"], s["value"], s["source"]) for s in default["log.retention.ms"]["synonyms"]] == [
+        ("log.retention.ms", "60000", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)]
+    # the topic without its own retention.ms takes the new default, its partition too, without a restart
+    topic = entries(await tuned.call(describe_configs, 4, describe(ResourceType.TOPIC, "t")))["retention.ms"]
+    assert (topic["value"], topic["config_source"]) == ("30000", ConfigSource.DYNAMIC_BROKER_CONFIG)
+    assert tuned.partition("t", 0).log.config.retention_ms == 30000
+    response = await tuned.call(incremental_alter_configs, 1, broker_alter("1", ("log.retention.ms", DELETE, None)))
+    assert tuned.partition("t", 0).log.config.retention_ms == 60000
+    assert json.loads(tuned.zk.data(md.broker_config_path(1))) == {"version": 1, "config": {}}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("name", "op", "code", "message"), [
+    ("1", ("broker.id", SET, "5"), ErrorCode.INVALID_REQUEST,
+     "Cannot update these configs dynamically: Set(broker.id)"),
+    ("", ("listeners", SET, "PLAINTEXT://:1"), ErrorCode.INVALID_REQUEST,
+     "Cannot update these configs at default cluster level, broker id must be specified: Set(listeners)"),
+    ("1", ("min.insync.replicas", SET, "0"), ErrorCode.INVALID_REQUEST,
+     "Invalid value 0 for configuration min.insync.replicas: Value must be at least 1"),
+    ("1", ("log.retention.ms", APPEND, "5"), ErrorCode.INVALID_CONFIG,
+     "Config value append is not allowed for config key: log.retention.ms"),
+    ("1", ("no.such.key", APPEND, "5"), ErrorCode.INVALID_CONFIG, "Unknown config name: no.such.key"),
+    ("x", ("log.retention.ms", SET, "5"), ErrorCode.INVALID_REQUEST, "Broker id must be an integer, but it is: x"),
+])
+async def test_broker_changes_refused_as_kafka_refuses_them(tuned: Broker, name: str, op: tuple, code: ErrorCode,
+                                                            message: str) -> None:
+    response = await tuned.call(incremental_alter_configs, 1, broker_alter(name, op))
+    assert (response["responses"][0]["error_code"], response["responses"][0]["error_message"]) == (code, message)
+    assert tuned.zk.data(md.broker_config_path(1)) is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+async def test_alter_configs_replaces_the_whole_set(tuned: Broker, version: int) -> None:
+    request = {"resources": [
+        {"resource_type": ResourceType.TOPIC, "resource_name": "t",
+         "configs": [{"name": "retention.ms", "value": "1000"}, {"name": "segment.ms", "value": None}]},
+        {"resource_type": ResourceType.BROKER, "resource_name": "",
+         "configs": [{"name": "min.insync.replicas", "value": "2"}]},
+        {"resource_type": ResourceType.BROKER, "resource_name": "2",
+         "configs": [{"name": "follower.replication.throttled.rate", "value": "100"}]},
+    ], "validate_only": False}
+    response = await tuned.call(alter_configs, version, request)
+    assert [r["error_code"] for r in response["responses"]] == [ErrorCode.NONE] * 3
+    assert tuned.store.configs["t"] == {"retention.ms": "1000"}  # cleanup.policy is gone: replaced
+    assert tuned.services.dynamic.current("min.insync.replicas") == 2
+    assert tuned.replicas.min_insync_replicas("t") == 2
+    assert tuned.services.dynamic.current("follower.replication.throttled.rate") == 2**63 - 1  # broker 2's
+    assert json.loads(tuned.zk.data(md.broker_config_path(2))) == {  # type: ignore[attr-defined]
+        "version": 1, "config": {"follower.replication.throttled.rate": "100"}}
+    refused = await tuned.call(alter_configs, version, {"resources": [
+        {"resource_type": ResourceType.BROKER, "resource_name": "1",
+         "configs": [{"name": "log.retention.hours", "value": "1"}]},
+        {"resource_type": ResourceType.TOPIC, "resource_name": "t",
+         "configs": [{"name": "retention.ms", "value": "x"}]},
+    ], "validate_only": False})
+    assert [(r["error_code"], r["error_message"]) for r in refused["responses"]] == [
+        (ErrorCode.INVALID_REQUEST, "Cannot update these configs dynamically: Set(log.retention.hours)"),
+        (ErrorCode.INVALID_CONFIG, "Invalid value x for configuration retention.ms: Not a number of type LONG")]

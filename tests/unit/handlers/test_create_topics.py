@@ -53,7 +53,7 @@ async def test_created_topic_answers_its_effective_configs(broker, version):
     configs = result["configs"]
     assert all(set(c) == CONFIG_FIELDS for c in configs)
     # The full list: every topic config, not only the ones the request set.
-    expected = topic_config_entries(broker.config, {"retention.ms": "3600000"}, keys=None, synonyms=False)
+    expected = topic_config_entries(broker.services.dynamic, {"retention.ms": "3600000"}, keys=None, synonyms=False)
     assert [c["name"] for c in configs] == [e["name"] for e in expected]
     assert len(configs) > 10
     entries = by_name(configs)

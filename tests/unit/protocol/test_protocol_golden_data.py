@@ -15,20 +15,23 @@ from protocol_golden import Golden, Wire, boolean, check_golden, i8, i16, i32, i
 from kafka_broker.protocol import API_SPECS, ApiKey
 
 TOPIC_ID = uuid.UUID("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+OTHER_ID = uuid.UUID("00112233-4455-6677-8899-aabbccddeeff")
+DIR_ID = uuid.UUID("f0e1d2c3-b4a5-9687-7869-5a4b3c2d1e0f")
 
 
 def produce(v: int) -> Golden:
     w = Wire(v >= 9)
-    req_body = {
-        "transactional_id": "tx-1",
+    req_body: dict = {
         "acks": -1,
         "timeout_ms": 1500,
         "topic_data": [
             {"name": "orders", "partition_data": [{"index": 2, "records": b"BATCH"}, {"index": 3, "records": None}]}
         ],
     }
+    if v >= 3:
+        req_body["transactional_id"] = "tx-1"
     req = (
-        w.nstr("tx-1") + i16(-1) + i32(1500)
+        (w.nstr("tx-1") if v >= 3 else b"") + i16(-1) + i32(1500)
         + w.arr([
             w.str("orders")
             + w.arr([i32(2) + w.nbytes(b"BATCH") + w.tags(), i32(3) + w.nbytes(None) + w.tags()])
@@ -36,8 +39,11 @@ def produce(v: int) -> Golden:
         ])
         + w.tags()
     )
-    part = {"index": 2, "error_code": 0, "base_offset": 1000, "log_append_time_ms": 1700000000000}
-    part_raw = i32(2) + i16(0) + i64(1000) + i64(1700000000000)
+    part = {"index": 2, "error_code": 0, "base_offset": 1000}
+    part_raw = i32(2) + i16(0) + i64(1000)
+    if v >= 2:
+        part["log_append_time_ms"] = 1700000000000
+        part_raw += i64(1700000000000)
     if v >= 5:
         part["log_start_offset"] = 7
         part_raw += i64(7)
@@ -51,7 +57,9 @@ def produce(v: int) -> Golden:
             w.arr([i32(4) + w.nstr("bad") + w.tags(), i32(5) + w.nstr(None) + w.tags()])
             + w.nstr("some records failed")
         )
-    resp_body: dict = {"responses": [{"name": "orders", "partition_responses": [part]}], "throttle_time_ms": 25}
+    resp_body: dict = {"responses": [{"name": "orders", "partition_responses": [part]}]}
+    if v >= 1:
+        resp_body["throttle_time_ms"] = 25
     if v >= 10:  # KIP-951: two tagged fields, CurrentLeader (per partition) and NodeEndpoints
         part["current_leader"] = {"leader_id": 4, "leader_epoch": 9}
         part_raw += w.tags((0, i32(4) + i32(9) + w.tags()))
@@ -60,7 +68,7 @@ def produce(v: int) -> Golden:
     else:
         part_raw += w.tags()
         top_tags = w.tags()
-    resp = w.arr([w.str("orders") + w.arr([part_raw]) + w.tags()]) + i32(25) + top_tags
+    resp = w.arr([w.str("orders") + w.arr([part_raw]) + w.tags()]) + (i32(25) if v >= 1 else b"") + top_tags
     return Golden(req_body, req, resp_body, resp)
 
 
@@ -80,8 +88,18 @@ def init_producer_id(v: int) -> Golden:
 def fetch(v: int) -> Golden:
     flexible = v >= 12
     w = Wire(flexible)
-    req_body = {"replica_id": -1, "max_wait_ms": 500, "min_bytes": 1, "max_bytes": 52428800, "isolation_level": 1}
-    req = i32(-1) + i32(500) + i32(1) + i32(52428800) + i8(1)
+    req_body: dict = {"max_wait_ms": 500, "min_bytes": 1}
+    req = b""
+    if v <= 14:
+        req_body["replica_id"] = -1
+        req += i32(-1)
+    req += i32(500) + i32(1)
+    if v >= 3:
+        req_body["max_bytes"] = 52428800
+        req += i32(52428800)
+    if v >= 4:
+        req_body["isolation_level"] = 1
+        req += i8(1)
     if v >= 7:
         req_body |= {"session_id": 77, "session_epoch": 2}
         req += i32(77) + i32(2)
@@ -97,37 +115,57 @@ def fetch(v: int) -> Golden:
     if v >= 5:
         partition["log_start_offset"] = -1
         partition_raw += i64(-1)
-    partition_raw += i32(1048576) + w.tags()
-    req_body["topics"] = [{"topic": "orders", "partitions": [partition]}]
-    req += w.arr([w.str("orders") + w.arr([partition_raw]) + w.tags()])
+    partition_raw += i32(1048576)
+    if v >= 17:  # KIP-853: the follower's log directory, tagged
+        partition["replica_directory_id"] = DIR_ID
+        partition_raw += w.tags((0, DIR_ID.bytes))
+    else:
+        partition_raw += w.tags()
+    name = (w.str("orders"), {"topic": "orders"}) if v < 13 else (TOPIC_ID.bytes, {"topic_id": TOPIC_ID})
+    req_body["topics"] = [{**name[1], "partitions": [partition]}]
+    req += w.arr([name[0] + w.arr([partition_raw]) + w.tags()])
     if v >= 7:
-        req_body["forgotten_topics_data"] = [{"topic": "old", "partitions": [1, 2]}]
-        req += w.arr([w.str("old") + w.arr([i32(1), i32(2)]) + w.tags()])
+        old = (w.str("old"), {"topic": "old"}) if v < 13 else (OTHER_ID.bytes, {"topic_id": OTHER_ID})
+        req_body["forgotten_topics_data"] = [{**old[1], "partitions": [1, 2]}]
+        req += w.arr([old[0] + w.arr([i32(1), i32(2)]) + w.tags()])
     if v >= 11:
         req_body["rack_id"] = "rack-a"
         req += w.str("rack-a")
-    if flexible:
+    if v >= 15:  # KIP-903: the follower names itself in a tagged struct
+        req_body["cluster_id"] = "cluster-x"
+        req_body["replica_state"] = {"replica_id": 2, "replica_epoch": 7}
+        req += w.tags((0, w.nstr("cluster-x")), (1, i32(2) + i64(7) + w.tags()))
+    elif flexible:
         req_body["cluster_id"] = "cluster-x"
         req += w.tags((0, w.nstr("cluster-x")))
 
-    resp_body: dict = {"throttle_time_ms": 10}
-    resp = i32(10)
+    resp_body: dict = {}
+    resp = b""
+    if v >= 1:
+        resp_body["throttle_time_ms"] = 10
+        resp += i32(10)
     if v >= 7:
         resp_body |= {"error_code": 0, "session_id": 77}
         resp += i16(0) + i32(77)
-    first = {"partition_index": 0, "error_code": 0, "high_watermark": 100, "last_stable_offset": 90}
-    first_raw = i32(0) + i16(0) + i64(100) + i64(90)
-    second = {"partition_index": 1, "error_code": 6, "high_watermark": -1, "last_stable_offset": -1}
-    second_raw = i32(1) + i16(6) + i64(-1) + i64(-1)
+    first = {"partition_index": 0, "error_code": 0, "high_watermark": 100}
+    first_raw = i32(0) + i16(0) + i64(100)
+    second = {"partition_index": 1, "error_code": 6, "high_watermark": -1}
+    second_raw = i32(1) + i16(6) + i64(-1)
+    if v >= 4:
+        first["last_stable_offset"] = 90
+        second["last_stable_offset"] = -1
+        first_raw += i64(90)
+        second_raw += i64(-1)
     if v >= 5:
         first["log_start_offset"] = 3
         second["log_start_offset"] = -1
         first_raw += i64(3)
         second_raw += i64(-1)
-    first["aborted_transactions"] = [{"producer_id": 9, "first_offset": 50}]
-    second["aborted_transactions"] = None
-    first_raw += w.narr([i64(9) + i64(50) + w.tags()])
-    second_raw += w.narr(None)
+    if v >= 4:
+        first["aborted_transactions"] = [{"producer_id": 9, "first_offset": 50}]
+        second["aborted_transactions"] = None
+        first_raw += w.narr([i64(9) + i64(50) + w.tags()])
+        second_raw += w.narr(None)
     if v >= 11:
         first["preferred_read_replica"] = -1
         second["preferred_read_replica"] = 2
@@ -150,8 +188,13 @@ def fetch(v: int) -> Golden:
             "snapshot_id": {"end_offset": -1, "epoch": -1},
         }
         second_raw += w.tags((1, i32(2) + i32(9) + w.tags()))
-    resp_body["responses"] = [{"topic": "orders", "partitions": [first, second]}]
-    resp += w.arr([w.str("orders") + w.arr([first_raw, second_raw]) + w.tags()]) + w.tags()
+    resp_body["responses"] = [{**name[1], "partitions": [first, second]}]
+    resp += w.arr([name[0] + w.arr([first_raw, second_raw]) + w.tags()])
+    if v >= 16:  # KIP-951: the endpoints of the leaders named in current_leader
+        resp_body["node_endpoints"] = [{"node_id": 2, "host": "b2", "port": 9093, "rack": "r2"}]
+        resp += w.tags((0, w.arr([i32(2) + w.str("b2") + i32(9093) + w.nstr("r2") + w.tags()])))
+    else:
+        resp += w.tags()
     return Golden(req_body, req, resp_body, resp)
 
 
@@ -167,8 +210,12 @@ def list_offsets(v: int) -> Golden:
     if v >= 4:
         partition["current_leader_epoch"] = 6
         partition_raw += i32(6)
-    partition["timestamp"] = -2
-    partition_raw += i64(-2) + w.tags()
+    partition["timestamp"] = -2 if v < 8 else -4 - (v - 8)  # v8: earliest-local, v9: latest-tiered
+    partition_raw += i64(partition["timestamp"])
+    if v == 0:
+        partition["max_num_offsets"] = 3
+        partition_raw += i32(3)
+    partition_raw += w.tags()
     req_body["topics"] = [{"name": "orders", "partitions": [partition]}]
     req += w.arr([w.str("orders") + w.arr([partition_raw]) + w.tags()]) + w.tags()
 
@@ -177,8 +224,14 @@ def list_offsets(v: int) -> Golden:
     if v >= 2:
         resp_body["throttle_time_ms"] = 0
         resp += i32(0)
-    rpart = {"partition_index": 4, "error_code": 0, "timestamp": -1, "offset": 1234}
-    rpart_raw = i32(4) + i16(0) + i64(-1) + i64(1234)
+    rpart: dict = {"partition_index": 4, "error_code": 0}
+    rpart_raw = i32(4) + i16(0)
+    if v == 0:
+        rpart["old_style_offsets"] = [1234, 1000]
+        rpart_raw += w.arr([i64(1234), i64(1000)])
+    else:
+        rpart |= {"timestamp": -1, "offset": 1234}
+        rpart_raw += i64(-1) + i64(1234)
     if v >= 4:
         rpart["leader_epoch"] = 6
         rpart_raw += i32(6)
@@ -240,7 +293,10 @@ def delete_records(v: int) -> Golden:
 def metadata(v: int) -> Golden:
     w = Wire(v >= 9)
     req_body: dict = {}
-    if v % 2 == 0:
+    if v == 0:
+        req_body["topics"] = []  # v0: empty means all topics
+        req = w.arr([])
+    elif v % 2 == 0:
         req_body["topics"] = None  # null: all topics
         req = w.narr(None)
     else:
@@ -273,15 +329,19 @@ def metadata(v: int) -> Golden:
         {"node_id": 1, "host": "b1.kafka", "port": 9092, "rack": "r1"},
         {"node_id": 2, "host": "b2.kafka", "port": 9093, "rack": None},
     ]
+    if v == 0:  # no racks before v1
+        resp_body["brokers"] = [{k: b[k] for k in ("node_id", "host", "port")} for b in resp_body["brokers"]]
+    rack = (lambda r: w.nstr(r)) if v >= 1 else (lambda r: b"")
     resp += w.arr([
-        i32(1) + w.str("b1.kafka") + i32(9092) + w.nstr("r1") + w.tags(),
-        i32(2) + w.str("b2.kafka") + i32(9093) + w.nstr(None) + w.tags(),
+        i32(1) + w.str("b1.kafka") + i32(9092) + rack("r1") + w.tags(),
+        i32(2) + w.str("b2.kafka") + i32(9093) + rack(None) + w.tags(),
     ])
     if v >= 2:
         resp_body["cluster_id"] = "kopfka-cluster"
         resp += w.nstr("kopfka-cluster")
-    resp_body["controller_id"] = 2
-    resp += i32(2)
+    if v >= 1:
+        resp_body["controller_id"] = 2
+        resp += i32(2)
     partition = {"error_code": 0, "partition_index": 0, "leader_id": 1}
     partition_raw = i16(0) + i32(0) + i32(1)
     if v >= 7:
@@ -298,8 +358,11 @@ def metadata(v: int) -> Golden:
     if v >= 10:
         topic["topic_id"] = TOPIC_ID
         topic_raw += TOPIC_ID.bytes
-    topic |= {"is_internal": False, "partitions": [partition]}
-    topic_raw += boolean(False) + w.arr([partition_raw])
+    if v >= 1:
+        topic["is_internal"] = False
+        topic_raw += boolean(False)
+    topic["partitions"] = [partition]
+    topic_raw += w.arr([partition_raw])
     if v >= 8:
         topic["topic_authorized_operations"] = 0b11111000
         topic_raw += i32(0b11111000)

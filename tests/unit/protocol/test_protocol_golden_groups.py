@@ -16,7 +16,7 @@ def offset_commit(v: int) -> Golden:
     if v >= 7:
         req_body["group_instance_id"] = "static-1"
         req += w.nstr("static-1")
-    if v <= 4:
+    if 2 <= v <= 4:
         req_body["retention_time_ms"] = -1
         req += i64(-1)
     partition: dict = {"partition_index": 0, "committed_offset": 99}
@@ -24,6 +24,9 @@ def offset_commit(v: int) -> Golden:
     if v >= 6:
         partition["committed_leader_epoch"] = 4
         partition_raw += i32(4)
+    if v == 1:
+        partition["commit_timestamp"] = 1700000000000
+        partition_raw += i64(1700000000000)
     partition["committed_metadata"] = None
     partition_raw += w.nstr(None) + w.tags()
     req_body["topics"] = [{"name": "orders", "partitions": [partition]}]
@@ -54,9 +57,14 @@ def offset_fetch(v: int) -> Golden:
                 {"group_id": "g2", "topics": None},
             ]
         }
+        member = [b"", b""]
+        if v >= 9:  # KIP-848: the member asking, and its epoch
+            req_body["groups"][0] |= {"member_id": "m-1", "member_epoch": 5}
+            req_body["groups"][1] |= {"member_id": None, "member_epoch": -1}
+            member = [w.nstr("m-1") + i32(5), w.nstr(None) + i32(-1)]
         req = w.arr([
-            w.str("g1") + w.narr([w.str("orders") + w.arr([i32(0)]) + w.tags()]) + w.tags(),
-            w.str("g2") + w.narr(None) + w.tags(),
+            w.str("g1") + member[0] + w.narr([w.str("orders") + w.arr([i32(0)]) + w.tags()]) + w.tags(),
+            w.str("g2") + member[1] + w.narr(None) + w.tags(),
         ])
     if v >= 7:
         req_body["require_stable"] = True
@@ -312,6 +320,9 @@ def list_groups(v: int) -> Golden:
     if v >= 4:
         req_body["states_filter"] = ["Stable"]
         req += w.arr([w.str("Stable")])
+    if v >= 5:
+        req_body["types_filter"] = ["classic"]
+        req += w.arr([w.str("classic")])
     req += w.tags()
     resp_body: dict = {}
     resp = b""
@@ -323,6 +334,9 @@ def list_groups(v: int) -> Golden:
     if v >= 4:
         group["group_state"] = "Stable"
         group_raw += w.str("Stable")
+    if v >= 5:
+        group["group_type"] = "classic"
+        group_raw += w.str("classic")
     resp_body |= {"error_code": 0, "groups": [group]}
     resp += i16(0) + w.arr([group_raw + w.tags()]) + w.tags()
     return Golden(req_body, req, resp_body, resp)

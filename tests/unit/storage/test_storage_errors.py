@@ -312,7 +312,7 @@ def test_closing_and_starting_on_a_full_disk(tmp_path: Path, disk: FullDisk) -> 
         for p in (0, 1):
             plog = logs.get("t", p)
             assert plog is not None
-            assert [(r.offset, r.value) for r in read_all(plog, plog.segments[0].base_offset)][-8:] == expected[p][-8:]
+            assert [(r.offset, r.value) for r in read_all(plog, plog.log_start_offset)][-8:] == expected[p][-8:]
             refused(lambda plog=plog: plog.append_as_leader(make_batch(1), leader_epoch=2, now_ms=NOW))
         assert logs.get("t", 0).leader_epochs.dirty  # type: ignore[union-attr]  # (3, 16) could not be dropped
         if crashed:

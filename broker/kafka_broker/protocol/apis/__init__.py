@@ -21,10 +21,14 @@ from .groups import (
     SYNC_GROUP,
 )
 from .handshake import API_VERSIONS, SASL_HANDSHAKE
+from .log_dirs import DESCRIBE_LOG_DIRS
 from .metadata import DESCRIBE_CLUSTER, METADATA
 from .offsets import DELETE_RECORDS, LIST_OFFSETS, OFFSET_FOR_LEADER_EPOCH
 from .produce import INIT_PRODUCER_ID, PRODUCE
+from .quotas import ALTER_CLIENT_QUOTAS, DESCRIBE_CLIENT_QUOTAS
+from .reassignments import ALTER_PARTITION_REASSIGNMENTS, LIST_PARTITION_REASSIGNMENTS
 from .topics import CREATE_PARTITIONS, CREATE_TOPICS, DELETE_TOPICS, ELECT_LEADERS
+from .transactions import DESCRIBE_PRODUCERS, DESCRIBE_TRANSACTIONS, LIST_TRANSACTIONS
 
 __all__ = ["API_SPECS"]
 
@@ -60,6 +64,14 @@ API_SPECS: dict[int, ApiSpec] = {
             INCREMENTAL_ALTER_CONFIGS,
             OFFSET_DELETE,
             DESCRIBE_CLUSTER,
+            DESCRIBE_CLIENT_QUOTAS,
+            ALTER_CLIENT_QUOTAS,
+            ALTER_PARTITION_REASSIGNMENTS,
+            LIST_PARTITION_REASSIGNMENTS,
+            DESCRIBE_LOG_DIRS,
+            DESCRIBE_PRODUCERS,
+            DESCRIBE_TRANSACTIONS,
+            LIST_TRANSACTIONS,
         ),
         key=lambda s: s.key,
     )

@@ -8,7 +8,7 @@ from ..schema import API, Array, F
 
 OFFSET_COMMIT = API(
     ApiKey.OFFSET_COMMIT,
-    "2-8",
+    "1-9",  # v0 commits to ZooKeeper in Kafka: not served; v9 (KIP-848) is v8
     flexible="8+",
     request=[
         F("group_id", STRING),
@@ -22,6 +22,7 @@ OFFSET_COMMIT = API(
                 F("partition_index", INT32),
                 F("committed_offset", INT64),
                 F("committed_leader_epoch", INT32, "6+", default=-1),
+                F("commit_timestamp", INT64, "1", default=-1),
                 F("committed_metadata", STRING, nullable="0+"),
             ]),
         ]),
@@ -40,7 +41,7 @@ OFFSET_COMMIT = API(
 
 OFFSET_FETCH = API(
     ApiKey.OFFSET_FETCH,
-    "1-8",
+    "1-9",  # v0 reads ZooKeeper in Kafka: not served; v9 (KIP-848) adds the member id and epoch
     flexible="6+",
     request=[
         F("group_id", STRING, "0-7"),
@@ -50,6 +51,8 @@ OFFSET_FETCH = API(
         ], "0-7", nullable="2-7"),
         F("groups", [
             F("group_id", STRING, "8+"),
+            F("member_id", STRING, "9+", nullable="9+"),
+            F("member_epoch", INT32, "9+", default=-1),
             F("topics", [
                 F("name", STRING, "8+"),
                 F("partition_indexes", Array(INT32), "8+"),

@@ -10,7 +10,7 @@ from .metadata import NO_AUTHORIZED_OPERATIONS
 
 FIND_COORDINATOR = API(
     ApiKey.FIND_COORDINATOR,
-    "0-4",
+    "0-6",  # v5 (KIP-890) is v4; v6 (KIP-932) admits key type 2, share groups
     flexible="3+",
     request=[
         F("key", STRING, "0-3"),
@@ -165,10 +165,11 @@ DESCRIBE_GROUPS = API(
 
 LIST_GROUPS = API(
     ApiKey.LIST_GROUPS,
-    "0-4",
+    "0-5",
     flexible="3+",
     request=[
         F("states_filter", Array(STRING), "4+"),
+        F("types_filter", Array(STRING), "5+"),
     ],
     response=[
         F("throttle_time_ms", INT32, "1+"),
@@ -177,6 +178,7 @@ LIST_GROUPS = API(
             F("group_id", STRING),
             F("protocol_type", STRING),
             F("group_state", STRING, "4+"),
+            F("group_type", STRING, "5+"),
         ]),
     ],
 )

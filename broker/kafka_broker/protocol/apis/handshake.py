@@ -8,7 +8,7 @@ from ..schema import API, Array, F
 
 API_VERSIONS = API(
     ApiKey.API_VERSIONS,
-    "0-3",
+    "0-4",  # v4 (KAFKA-17011) is v3
     flexible="3+",
     request=[
         F("client_software_name", STRING, "3+"),

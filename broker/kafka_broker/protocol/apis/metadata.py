@@ -11,7 +11,7 @@ NO_AUTHORIZED_OPERATIONS = -(2**31)
 
 METADATA = API(
     ApiKey.METADATA,
-    "1-12",
+    "0-12",
     flexible="9+",
     request=[
         F("topics", [

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from ..api_keys import ApiKey
 from ..primitives import INT8, INT16, INT32, INT64, STRING
-from ..schema import API, F
+from ..schema import API, Array, F
 
 LIST_OFFSETS = API(
     ApiKey.LIST_OFFSETS,
-    "1-7",
+    "0-9",  # v8 (KIP-405) and v9 (KIP-1005) only add timestamps -4 and -5 to what v7 asks
     flexible="6+",
     request=[
         F("replica_id", INT32),
@@ -19,6 +19,7 @@ LIST_OFFSETS = API(
                 F("partition_index", INT32),
                 F("current_leader_epoch", INT32, "4+", default=-1),
                 F("timestamp", INT64),
+                F("max_num_offsets", INT32, "0", default=1),
             ]),
         ]),
     ],
@@ -29,6 +30,7 @@ LIST_OFFSETS = API(
             F("partitions", [
                 F("partition_index", INT32),
                 F("error_code", INT16),
+                F("old_style_offsets", Array(INT64), "0"),
                 F("timestamp", INT64, "1+", default=-1),
                 F("offset", INT64, "1+", default=-1),
                 F("leader_epoch", INT32, "4+", default=-1),

@@ -8,7 +8,8 @@ from ..schema import API, F, Struct
 
 PRODUCE = API(
     ApiKey.PRODUCE,
-    "3-11",  # v10 (KIP-951) and v11 (KIP-890) send what v9 sends; v10 adds two tagged response fields
+    "0-11",  # v0-v2 (magic 0/1 message sets) are refused per partition; v10 (KIP-951) and v11 (KIP-890)
+    # send what v9 sends; v10 adds two tagged response fields
     flexible="9+",
     request=[
         F("transactional_id", STRING, "3+", nullable="3+"),
@@ -54,7 +55,7 @@ PRODUCE = API(
 
 INIT_PRODUCER_ID = API(
     ApiKey.INIT_PRODUCER_ID,
-    "0-4",
+    "0-5",  # v5 (KIP-890) is v4
     flexible="2+",
     request=[
         F("transactional_id", STRING, nullable="0+"),

@@ -8,7 +8,7 @@ from ..schema import API, Array, F
 
 CREATE_TOPICS = API(
     ApiKey.CREATE_TOPICS,
-    "2-7",
+    "0-7",
     flexible="5+",
     request=[
         F("topics", [
@@ -50,7 +50,7 @@ CREATE_TOPICS = API(
 
 DELETE_TOPICS = API(
     ApiKey.DELETE_TOPICS,
-    "1-6",
+    "0-6",
     flexible="4+",
     request=[
         F("topics", [
