@@ -36,6 +36,7 @@ from kafka_broker.cluster.dynamic_config import DynamicBrokerConfig, reconfigure
 from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.replica_fetcher import ReplicaFetcherManager
 from kafka_broker.cluster.replica_manager import ReplicaManager
+from kafka_broker.cluster.replication_quota import FOLLOWER, LEADER, UNBOUNDED, ReplicationQuota
 from kafka_broker.cluster.session import SessionKeeper
 from kafka_broker.cluster.topic_admin import TopicAdmin
 from kafka_broker.cluster.zk_store import ZkStore, ensure_chroot
@@ -122,6 +123,13 @@ class Broker:
             http_port=self.config.http_port or None,
         )
 
+    def _apply_replication_throttles(self, _changed: frozenset[str]) -> None:
+        """The dynamic ``leader/follower.replication.throttled.rate`` as the throttles' bounds."""
+        assert self.dynamic is not None
+        for quota in (self.leader_quota, self.follower_quota):
+            bound = self.dynamic.current(quota.rate_key)
+            quota.set_bound(bound if isinstance(bound, int) else UNBOUNDED)
+
     async def start(self) -> None:
         config = self.config
         loop = asyncio.get_running_loop()
@@ -132,7 +140,11 @@ class Broker:
         self.store = ZkStore(zk)
         self.cache.cluster_id = await asyncio.to_thread(self.store.ensure_layout_sync)
         self.replicas = ReplicaManager(config, self.cache, self.logs, self.store)
-        self.fetchers = ReplicaFetcherManager(config, self.cache)
+        self.leader_quota, self.follower_quota = (
+            ReplicationQuota(kind, broker_id=config.broker_id, settings=config.quotas,
+                             topic_configs=lambda t: info.config if (info := self.cache.topics.get(t)) else None)
+            for kind in (LEADER, FOLLOWER))
+        self.fetchers = ReplicaFetcherManager(config, self.cache, quota=self.follower_quota)
         self.replicas.fetchers = self.fetchers
         self.cache.on_topic_change(self.replicas.metadata_changed)
         self.controller = Controller(config, self.cache, self.store)
@@ -144,6 +156,8 @@ class Broker:
         self.session.attach(loop)
         self.dynamic = DynamicBrokerConfig(config, zk)
         await asyncio.to_thread(self.dynamic.watch, loop)  # before the logs are reconciled: topic defaults
+        self.dynamic.on_change(self._apply_replication_throttles)
+        self._apply_replication_throttles(frozenset())
         reconfigure_logs(self.dynamic, topics=lambda: list(self.cache.topics),
                          topic_changed=self.replicas.metadata_changed,
                          set_default_log_config=lambda: setattr(self.logs, "default_config",
@@ -156,7 +170,8 @@ class Broker:
         admin = TopicAdmin(self.store, self.cache, default_partitions=config.num_partitions,
                            default_replication_factor=config.replication.default_replication_factor)
         self.services = BrokerServices(config=config, cache=self.cache, replicas=self.replicas, admin=admin,
-                                       store=self.store, controller=self.controller, dynamic=self.dynamic)
+                                       store=self.store, controller=self.controller, dynamic=self.dynamic,
+                                       leader_quota=self.leader_quota)
         self.services.quotas = ClientQuotas(config.quotas)
         await asyncio.to_thread(self.services.quotas.watch, zk, loop)
         self._attach_features()

@@ -18,11 +18,8 @@ with the same tags share one rate sensor: with only client-id quotas set the tag
 ``<user, client-id>`` quotas both; with several levels set, the level that supplies the quota decides which
 parts count (Kafka's ``DefaultQuotaCallback.quotaMetricTags``). The sensor's bound is the quota of its tags.
 
-**How fast.** A sensor is Kafka's ``Rate`` over a ``SampledStat``: ``quota.window.num`` samples of
-``quota.window.size.seconds`` each; a record goes into the current sample, a new one starts when the current
-is a window old, samples with no record for ``num * size`` are reset, and the rate is the sum of the samples
-divided by the time since the oldest sample started — counted as at least ``num - 1`` whole windows, so a
-burst right after a quiet spell is not measured over a few milliseconds.
+**How fast.** A sensor is a :class:`~kafka_broker.cluster.rate.Rate` over ``quota.window.num`` samples of
+``quota.window.size.seconds`` each (:mod:`kafka_broker.cluster.rate` has the algorithm).
 
 **How long a throttle.** Recording that takes the rate ``O`` above the quota ``T`` answers the delay that
 brings it back, assuming nothing more is recorded: ``X = (O - T) / T * W`` over the rate's window ``W``
@@ -56,6 +53,7 @@ from typing import Any
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 
 from kafka_broker import metadata as md
+from kafka_broker.cluster.rate import Rate, throttle_time_ms
 from kafka_broker.config.broker import QuotaSettings
 
 log = logging.getLogger(__name__)
@@ -81,87 +79,6 @@ _NO_QUOTAS = 0
 _CLIENT_ID = 1
 _USER = 2
 _USER_CLIENT_ID = 4
-
-
-class _Sample:
-    __slots__ = ("event_count", "last_event_ms", "start_ms", "value")
-
-    def __init__(self, now_ms: float) -> None:
-        self.reset(now_ms)
-
-    def reset(self, now_ms: float) -> None:
-        self.value = 0.0
-        self.event_count = 0
-        self.start_ms = now_ms
-        self.last_event_ms = now_ms
-
-
-class Rate:
-    """A rate per second of what is recorded, over ``samples`` windows of ``window_ms`` (Kafka's ``Rate``
-    over a ``WindowedSum``; see the module docstring)."""
-
-    __slots__ = ("_current", "_samples", "num_samples", "window_ms")
-
-    def __init__(self, *, samples: int, window_ms: int) -> None:
-        self.num_samples = samples
-        self.window_ms = window_ms
-        self._samples: list[_Sample] = []
-        self._current = 0
-
-    def record(self, value: float, now_ms: float) -> None:
-        sample = self._current_sample(now_ms)
-        if now_ms - sample.start_ms >= self.window_ms:
-            sample = self._advance(now_ms)
-        sample.value += value
-        sample.event_count += 1
-        sample.last_event_ms = now_ms
-
-    def _current_sample(self, now_ms: float) -> _Sample:
-        if not self._samples:
-            self._samples.append(_Sample(now_ms))
-        return self._samples[self._current]
-
-    def _advance(self, now_ms: float) -> _Sample:
-        # one sample more than configured: the oldest may overlap the start of the window
-        self._current = (self._current + 1) % (self.num_samples + 1)
-        if self._current >= len(self._samples):
-            sample = _Sample(now_ms)
-            self._samples.append(sample)
-            return sample
-        sample = self._samples[self._current]
-        sample.reset(now_ms)
-        return sample
-
-    def _purge(self, now_ms: float) -> None:
-        expire_age = self.num_samples * self.window_ms
-        for sample in self._samples:
-            if now_ms - sample.last_event_ms >= expire_age:
-                sample.reset(now_ms)
-
-    def window_size_ms(self, now_ms: float) -> float:
-        """The time the rate is measured over: since the oldest sample began, at least ``samples - 1`` windows."""
-        self._purge(now_ms)
-        if not self._samples:
-            self._samples.append(_Sample(now_ms))
-        elapsed = now_ms - min(sample.start_ms for sample in self._samples)
-        full_windows = int(elapsed // self.window_ms)
-        if full_windows < self.num_samples - 1:
-            elapsed += (self.num_samples - 1 - full_windows) * self.window_ms
-        return max(elapsed, 1.0)
-
-    def measure(self, now_ms: float) -> float:
-        """Units per second."""
-        self._purge(now_ms)
-        total = sum(sample.value for sample in self._samples)
-        return total / (self.window_size_ms(now_ms) / 1000)
-
-
-def throttle_time_ms(rate: Rate, bound: float, now_ms: float) -> int:
-    """How long until ``rate`` is back at ``bound`` if nothing more is recorded (0 if it is not above it)."""
-    value = rate.measure(now_ms)
-    if value <= bound:
-        return 0
-    return math.floor((value - bound) / bound * rate.window_size_ms(now_ms) + 0.5)
 
 
 @dataclass(slots=True)

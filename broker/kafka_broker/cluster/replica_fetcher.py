@@ -13,6 +13,10 @@ OFFSET_OUT_OF_RANGE means either that the follower is behind the
 leader's log start (retention): it starts over, empty, there; or that it is ahead of the leader's
 end: it truncates again.
 
+A partition throttled on this broker (``follower.replication.throttled.replicas``) and not in its ISR is
+left out of the fetch while the follower throttle's rate is above ``follower.replication.throttled.rate``
+(:mod:`kafka_broker.cluster.replication_quota`); the bytes fetched for throttled partitions count toward it.
+
 Responses for a partition that changed role while the request was out are ignored. A failed round
 drops the connection and is retried after ``replica.fetch.backoff.ms``. A partition whose append fails
 (KAFKA_STORAGE_ERROR: a full disk) keeps its log as it was and fetches the same offset again after the
@@ -32,6 +36,7 @@ from kafka_broker import metadata as md
 from kafka_broker.cluster.broker_connection import BrokerConnection
 from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.partition import Partition
+from kafka_broker.cluster.replication_quota import ReplicationQuota
 from kafka_broker.config import BrokerConfig
 from kafka_broker.protocol import ApiKey, ErrorCode
 from kafka_broker.protocol.errors import KafkaStorageError
@@ -80,6 +85,8 @@ class LeaderFetcher:
         self.changed = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.connection: LeaderConnection | None = None
+        self.throttled = False
+        """The last round fetched nothing because the follower throttle held every partition back."""
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"fetcher-{self.leader_id}")
@@ -98,7 +105,9 @@ class LeaderFetcher:
                 await self.changed.wait()
                 continue
             if not await self.run_once():
-                await asyncio.sleep(backoff)
+                quota = self.manager.quota
+                held_back = quota.time_to_bound_ms() / 1000 if quota is not None and self.throttled else 0
+                await asyncio.sleep(min(backoff, held_back) if held_back > 0 else backoff)
 
     async def run_once(self) -> bool:
         """One round: connect if needed, truncate the partitions that need it, fetch once.
@@ -196,6 +205,12 @@ class LeaderFetcher:
         """Fetch once for every partition done truncating; False if none was, or one answered an error."""
         config = self.manager.config
         snapshot = {k: f for k, f in self.partitions.items() if not f.needs_truncation}
+        quota = self.manager.quota
+        self.throttled = False
+        if quota is not None and quota.active and snapshot:  # throttled replicas outside the ISR wait
+            snapshot = {k: f for k, f in snapshot.items()
+                        if not quota.holds_back(*k, in_sync=config.broker_id in f.partition.isr)}
+            self.throttled = not snapshot
         if not snapshot:
             return False
         by_topic: dict[str, list[dict[str, int]]] = {}
@@ -240,6 +255,8 @@ class LeaderFetcher:
         if code == ErrorCode.NONE:
             records = presult["records"]
             if records is not None and len(records):
+                if self.manager.quota is not None:
+                    self.manager.quota.record(key[0], key[1], len(records))
                 try:
                     part.log.append_as_follower(records)
                 except KafkaStorageError as exc:  # a full disk: nothing was appended; fetch it again later
@@ -287,10 +304,12 @@ class ReplicaFetcherManager:
 
     def __init__(
         self, config: BrokerConfig, cache: MetadataCache, *, connect: Connect = open_connection,
-        background: bool = True,
+        background: bool = True, quota: ReplicationQuota | None = None,
     ) -> None:
         self.config = config
         self.cache = cache
+        self.quota = quota
+        """The follower-side replication throttle (``follower.replication.throttled.rate``), if any."""
         self.connect = connect
         """Opens the connection to a leader (tests give in-process fakes)."""
         self.background = background

@@ -174,6 +174,10 @@ _OWN_ROWS = [
     ConfigDef("quota.window.num", _I, "11", "The number of samples to retain in memory for client quotas.",
               minimum=1),
     ConfigDef("quota.window.size.seconds", _I, "1", "The time span of each sample for client quotas.", minimum=1),
+    ConfigDef("replication.quota.window.num", _I, "11",
+              "The number of samples to retain in memory for replication quotas.", minimum=1),
+    ConfigDef("replication.quota.window.size.seconds", _I, "1",
+              "The time span of each sample for replication quotas.", minimum=1),
     ConfigDef("kopfka.http.port", _I, "0", "Port of /healthz, /readyz and /metrics (0: off).", minimum=0,
               maximum=65535),
     ConfigDef("kopfka.http.host", _S, "0.0.0.0", "Address the HTTP endpoints listen on."),
@@ -269,11 +273,14 @@ class SocketServerSettings:
 
 @dataclass(frozen=True, slots=True)
 class QuotaSettings:
-    """How client byte rates are measured (Kafka's ``QuotaConfig``): over ``quota.window.num`` samples of
-    ``quota.window.size.seconds`` each."""
+    """How client byte rates and replication throttles are measured (Kafka's ``QuotaConfig``): over
+    ``quota.window.num`` samples of ``quota.window.size.seconds`` each, and ``replication.quota.window.*``."""
 
     window_num: int = setting(_C["quota.window.num"])
     window_size_seconds: int = setting(_C["quota.window.size.seconds"])
+    replication_window_num: int = setting(_C["replication.quota.window.num"])
+    """Samples of the replication throttles' rates (``leader/follower.replication.throttled.rate``)."""
+    replication_window_size_seconds: int = setting(_C["replication.quota.window.size.seconds"])
 
 
 @dataclass(frozen=True, slots=True)

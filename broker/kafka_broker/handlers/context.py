@@ -10,6 +10,7 @@ from kafka_broker.cluster.client_quotas import ANONYMOUS, ClientQuotas
 from kafka_broker.cluster.dynamic_config import DynamicBrokerConfig
 from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.replica_manager import ReplicaManager
+from kafka_broker.cluster.replication_quota import ReplicationQuota
 from kafka_broker.cluster.topic_admin import TopicAdmin
 from kafka_broker.cluster.zk_store import ZkStore
 from kafka_broker.config import BrokerConfig
@@ -43,6 +44,8 @@ class BrokerServices:
     controller: Controller | None = None
     """This broker's controller (acting or not): ElectLeaders and reassignments are its work."""
     quotas: ClientQuotas = field(default_factory=ClientQuotas)
+    leader_quota: ReplicationQuota | None = None
+    """The leader-side replication throttle (``leader.replication.throttled.rate``), checked on followers' fetches."""
     """Client quotas (produce and fetch byte rates), kept current from ZooKeeper once the broker watches them."""
 
     def __post_init__(self) -> None:

@@ -18,6 +18,11 @@ itself in the tagged ``replica_state``; from v16 a partition answered NOT_LEADER
 FENCED_LEADER_EPOCH names the leader we know of (``current_leader``) and the response carries that
 broker's endpoint (``node_endpoints``, KIP-951), as Kafka does.
 
+A follower's fetch of a partition throttled on this leader (``leader.replication.throttled.replicas``) gets no
+records while that follower is outside the ISR and the leader throttle's rate is above
+``leader.replication.throttled.rate``; the bytes sent for throttled partitions count toward it
+(:mod:`kafka_broker.cluster.replication_quota`).
+
 A consumer's fetch counts its response's bytes against the client's ``consumer_byte_rate`` quota, and
 asks for no more than the quota lets through in its window; over the quota the response carries no data
 and ``throttle_time_ms``, and the connection is muted that long (:mod:`kafka_broker.cluster.client_quotas`).
@@ -30,6 +35,7 @@ import uuid
 from typing import Any
 
 from kafka_broker.cluster.partition import Partition
+from kafka_broker.cluster.replication_quota import ReplicationQuota
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.handlers.produce import add_current_leader, node_endpoints
 from kafka_broker.metadata import topic_id_to_uuid
@@ -77,9 +83,17 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
                         "responses": responses}
             if consumer:
                 _apply_quota(response, total, ctx)
+            elif ctx.services.leader_quota is not None and ctx.services.leader_quota.active:
+                _record_replication(response, ctx.services.leader_quota)
             if ctx.version >= FIRST_LEADER_HINTS:
                 _add_leader_hints(response, ctx)
             return response
+        leader_quota = ctx.services.leader_quota
+        if leader_quota is not None and leader_quota.active and _replica_id(request, ctx.version) >= 0:
+            # a partition held back by the throttle may be read again as soon as the rate is under it
+            back_under = leader_quota.time_to_bound_ms() / 1000
+            if back_under > 0:
+                remaining = min(remaining, back_under)
         future: asyncio.Future[None] = loop.create_future()
         for part in partitions:
             part.add_waiter(future)
@@ -131,6 +145,15 @@ def _apply_quota(response: dict[str, Any], total: int, ctx: RequestContext) -> N
         response["throttle_time_ms"] = ctx.throttle_time_ms = throttle
 
 
+def _record_replication(response: dict[str, Any], quota: ReplicationQuota) -> None:
+    """A follower's fetch: the bytes sent for partitions the leader throttle applies to count toward it."""
+    for topic in response["responses"]:
+        for part in topic["partitions"]:
+            records = part["records"]
+            if records is not None and len(records):
+                quota.record(topic["topic"], part["partition_index"], len(records))
+
+
 def _replica_id(request: dict[str, Any], version: int) -> int:
     if version >= 15:
         state = request.get("replica_state")
@@ -140,6 +163,7 @@ def _replica_id(request: dict[str, Any], version: int) -> int:
 
 def _read_all(request: dict[str, Any], ctx: RequestContext) -> tuple[list[dict[str, Any]], int, list[Partition], bool]:
     replicas = ctx.services.replicas
+    leader_quota = ctx.services.leader_quota
     replica_id = _replica_id(request, ctx.version)
     by_id = ctx.version >= FIRST_TOPIC_IDS
     is_follower = replica_id >= 0
@@ -176,6 +200,12 @@ def _read_all(request: dict[str, Any], ctx: RequestContext) -> tuple[list[dict[s
                 max_offset = None
             else:
                 max_offset = part.high_watermark
+            if is_follower and leader_quota is not None and leader_quota.holds_back(
+                    topic, index, in_sync=replica_id in part.isr):
+                # over the leader's replication throttle: this follower gets no records for now
+                replicas.follower_fetched(part, replica_id, fetch_offset, preq.get("log_start_offset", -1))
+                results.append({**_ok(part, index), "records": b""})
+                continue
             max_bytes = min(preq["partition_max_bytes"], budget)  # the first batch comes regardless (KIP-74)
             try:
                 read = part.log.read(fetch_offset, max_bytes=max(max_bytes, 1), max_offset=max_offset)

@@ -12,10 +12,9 @@ from kafka_broker.cluster.client_quotas import (
     ANONYMOUS,
     ClientQuotaManager,
     ClientQuotas,
-    Rate,
-    throttle_time_ms,
 )
 from kafka_broker.cluster.quota_admin import QuotaAdmin
+from kafka_broker.cluster.rate import Rate, throttle_time_ms
 from kafka_broker.config.broker import QuotaSettings
 
 from .fakes import FakeZooKeeper, settle
