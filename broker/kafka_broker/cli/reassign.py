@@ -12,6 +12,13 @@ With `--bootstrap-server` the tool speaks the Kafka protocol as Kafka 3.x's does
 AlterPartitionReassignments and ListPartitionReassignments, sent to the controller found with
 Metadata); outputs are Kafka's. With `--zookeeper` it works as Kafka's ZooKeeper-era tool did, writing
 the plan to `/admin/reassign_partitions` (no `--cancel` there: ZooKeeper-era Kafka had none).
+
+`--throttle B` (with `--execute`) sets what `kafka-reassign-partitions.sh --throttle` sets, with
+IncrementalAlterConfigs: `leader.replication.throttled.rate` and `follower.replication.throttled.rate` = B on
+every broker holding or receiving a moving partition, and on each topic `leader.replication.throttled.replicas`
+(the current replicas of its moving partitions) and `follower.replication.throttled.replicas` (the replicas
+being added). `--verify`, once none of the plan's partitions is in progress, and `--cancel` remove them from
+every broker and from the plan's topics, unless `--preserve-throttles`.
 """
 
 from __future__ import annotations
@@ -54,6 +61,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     action.add_argument("--cancel", metavar="PLAN", help="cancel the plan's reassignments in progress")
     parser.add_argument("--additional", action="store_true",
                         help="execute even though other reassignments are in progress")
+    parser.add_argument("--throttle", type=int, default=-1, metavar="BYTES_PER_SECOND",
+                        help="with --execute (and --bootstrap-server): limit the replication the reassignment "
+                             "causes to this many bytes/s on each broker involved; --verify removes the throttle "
+                             "once every partition is done")
+    parser.add_argument("--preserve-throttles", action="store_true",
+                        help="--verify and --cancel leave the throttles in place")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                         help="how long to wait for each answer (default 30)")
 
@@ -114,6 +127,9 @@ def verify_lines(plan: Plan, current: Plan, in_progress: Iterable[tuple[str, int
 
 def run(args: argparse.Namespace) -> int:
     plan = load_plan(args.execute or args.verify or args.cancel)
+    if args.throttle >= 0 and not (args.execute and args.bootstrap_server):
+        print("kopfka reassign: --throttle needs --execute and --bootstrap-server", file=sys.stderr)
+        return 1
     if args.bootstrap_server:
         try:
             return asyncio.run(run_bootstrap(args, plan))
@@ -249,22 +265,25 @@ async def run_bootstrap(args: argparse.Namespace, plan: Plan) -> int:
     cluster = Cluster(args.bootstrap_server, args.timeout)
     try:
         if args.execute:
-            return await execute(cluster, plan, additional=args.additional)
+            return await execute(cluster, plan, additional=args.additional, throttle=args.throttle)
         if args.verify:
-            return await verify(cluster, plan)
-        return await cancel(cluster, plan)
+            return await verify(cluster, plan, preserve_throttles=args.preserve_throttles)
+        return await cancel(cluster, plan, preserve_throttles=args.preserve_throttles)
     finally:
         cluster.close()
 
 
-async def verify(cluster: Cluster, plan: Plan) -> int:
+async def verify(cluster: Cluster, plan: Plan, *, preserve_throttles: bool = False) -> int:
     current = await current_replicas(cluster, plan)
-    lines, ok = verify_lines(plan, current, await list_in_progress(cluster, plan))
+    in_progress = await list_in_progress(cluster, plan)
+    lines, ok = verify_lines(plan, current, in_progress)
     print("\n".join(lines))
+    if not in_progress and not preserve_throttles:  # as Kafka's tool: once the plan is done, no throttle stays
+        await clear_throttles(cluster, plan)
     return 0 if ok else 1
 
 
-async def execute(cluster: Cluster, plan: Plan, *, additional: bool) -> int:
+async def execute(cluster: Cluster, plan: Plan, *, additional: bool, throttle: int = -1) -> int:
     if not additional and await list_in_progress(cluster, None):
         raise CommandError(EXISTING)
     current = await current_replicas(cluster, plan)
@@ -272,6 +291,11 @@ async def execute(cluster: Cluster, plan: Plan, *, additional: bool) -> int:
     if unknown:
         raise CommandError(f"Unknown broker id {unknown[0]}")
     print_current({key: current[key] for key in plan})
+    if throttle >= 0:
+        await set_throttles(cluster, plan, current, throttle)
+        print("Warning: You must run --verify periodically, until the reassignment completes, to ensure the "
+              "throttle is removed.")
+        print(f"The inter-broker throttle limit was set to {throttle} B/s")
     failed = await alter(cluster, plan)
     if failed:
         raise CommandError("Error reassigning partition(s):\n"
@@ -280,17 +304,89 @@ async def execute(cluster: Cluster, plan: Plan, *, additional: bool) -> int:
     return 0
 
 
-async def cancel(cluster: Cluster, plan: Plan) -> int:
+async def cancel(cluster: Cluster, plan: Plan, *, preserve_throttles: bool = False) -> int:
     active = sorted(await list_in_progress(cluster, plan))
-    if not active:
+    if active:
+        failed = await alter(cluster, dict.fromkeys(active))
+        if failed:
+            raise CommandError(f"Error cancelling partition reassignment{'' if len(failed) == 1 else 's'} for:\n"
+                               + "\n".join(f"{t}-{p}: {why}" for (t, p), why in sorted(failed.items())))
+        print(f"Successfully cancelled partition reassignment{'' if len(active) == 1 else 's'} for: "
+              f"{names(active)}")
+    else:
         print("None of the specified partition reassignments are active.")
-        return 0
-    failed = await alter(cluster, dict.fromkeys(active))
-    if failed:
-        raise CommandError(f"Error cancelling partition reassignment{'' if len(failed) == 1 else 's'} for:\n"
-                           + "\n".join(f"{t}-{p}: {why}" for (t, p), why in sorted(failed.items())))
-    print(f"Successfully cancelled partition reassignment{'' if len(active) == 1 else 's'} for: {names(active)}")
+    if not preserve_throttles:
+        await clear_throttles(cluster, plan)
     return 0
+
+
+# --- replication throttles (KIP-73) ---------------------------------------------------------------------
+
+THROTTLE_RATES = ("leader.replication.throttled.rate", "follower.replication.throttled.rate")
+THROTTLED_REPLICAS = ("leader.replication.throttled.replicas", "follower.replication.throttled.replicas")
+_TOPIC, _BROKER = 2, 4
+_SET, _DELETE = 0, 1
+
+
+def throttled_replicas(plan: Plan, current: Plan) -> dict[str, tuple[str, str]]:
+    """Per topic of the plan, the values of ``leader.`` and ``follower.replication.throttled.replicas`` Kafka's
+    tool sets: every current replica of a moving partition may send (leader side), the replicas being added
+    fetch (follower side), as ``partition:broker`` lists."""
+    by_topic: dict[str, tuple[list[str], list[str]]] = {}
+    for (topic, partition), target in sorted(plan.items()):
+        leaders, followers = by_topic.setdefault(topic, ([], []))
+        existing = current[(topic, partition)]
+        if existing == target:
+            continue
+        leaders.extend(f"{partition}:{broker}" for broker in existing)
+        followers.extend(f"{partition}:{broker}" for broker in target if broker not in existing)
+    return {topic: (",".join(leaders), ",".join(followers)) for topic, (leaders, followers) in by_topic.items()
+            if leaders}
+
+
+async def alter_configs(cluster: Cluster, resources: list[dict[str, Any]]) -> None:
+    """IncrementalAlterConfigs of ``resources``; any resource's error is a CommandError."""
+    response = await cluster.to_controller(ApiKey.INCREMENTAL_ALTER_CONFIGS,
+                                           {"resources": resources, "validate_only": False})
+    failed = [f"{r['resource_name']}: {r['error_message'] or ErrorCode(r['error_code']).name}"
+              for r in response["responses"] if r["error_code"] != ErrorCode.NONE]
+    if failed:
+        raise CommandError("Error setting the replication throttles: " + "; ".join(failed))
+
+
+async def set_throttles(cluster: Cluster, plan: Plan, current: Plan, throttle: int) -> None:
+    """``--throttle``: the rate on every broker of the moving partitions (old and new replicas), and the
+    topics' throttled replicas, as ``kafka-reassign-partitions.sh --throttle`` sets them."""
+    replicas = throttled_replicas(plan, current)
+    brokers = sorted({b for (t, p), target in plan.items() if t in replicas for b in (*target, *current[(t, p)])})
+    await alter_configs(cluster, [
+        *({"resource_type": _TOPIC, "resource_name": topic, "configs": [
+            {"name": name, "config_operation": _SET, "value": value}
+            for name, value in zip(THROTTLED_REPLICAS, values, strict=True) if value]}
+          for topic, values in replicas.items()),
+        *({"resource_type": _BROKER, "resource_name": str(broker), "configs": [
+            {"name": name, "config_operation": _SET, "value": str(throttle)} for name in THROTTLE_RATES]}
+          for broker in brokers),
+    ])
+
+
+async def clear_throttles(cluster: Cluster, plan: Plan) -> None:
+    """Remove the reassignment throttles from every broker (and the plan's) and from the plan's topics, saying
+    so as Kafka's ``clearAllThrottles`` does."""
+    await cluster.metadata([])
+    brokers = sorted({*cluster.brokers, *(b for target in plan.values() for b in target)})
+    topics = sorted({t for t, _ in plan})
+    print(f"Clearing broker-level throttles on broker{'' if len(brokers) == 1 else 's'} "
+          + ",".join(map(str, brokers)))
+    print(f"Clearing topic-level throttles on topic{'' if len(topics) == 1 else 's'} " + ",".join(topics))
+    await alter_configs(cluster, [
+        *({"resource_type": _BROKER, "resource_name": str(broker), "configs": [
+            {"name": name, "config_operation": _DELETE, "value": None} for name in THROTTLE_RATES]}
+          for broker in brokers),
+        *({"resource_type": _TOPIC, "resource_name": topic, "configs": [
+            {"name": name, "config_operation": _DELETE, "value": None} for name in THROTTLED_REPLICAS]}
+          for topic in topics),
+    ])
 
 
 # --- ZooKeeper (Kafka's ZooKeeper-era tool) -------------------------------------------------------------

@@ -24,6 +24,7 @@ class FakeCluster(reassign.Cluster):
         self.ongoing: dict[tuple[str, int], list[int]] = {}
         self.refuse = refuse_first
         self.sent: list[tuple[int, dict[str, Any]]] = []
+        self.configs: dict[tuple[int, str], dict[str, str]] = {}
 
     async def metadata(self, topics: Any) -> dict[str, Any]:
         self.brokers = {1: ("h", 1), 2: ("h", 2), 3: ("h", 3)}
@@ -37,6 +38,17 @@ class FakeCluster(reassign.Cluster):
 
     async def to_controller(self, api_key: int, body: dict[str, Any]) -> dict[str, Any]:
         self.sent.append((api_key, body))
+        if api_key == ApiKey.INCREMENTAL_ALTER_CONFIGS:
+            for resource in body["resources"]:
+                configs = self.configs.setdefault((resource["resource_type"], resource["resource_name"]), {})
+                for op in resource["configs"]:
+                    if op["config_operation"] == 0:
+                        configs[op["name"]] = op["value"]
+                    else:
+                        configs.pop(op["name"], None)
+            return {"throttle_time_ms": 0, "responses": [
+                {"error_code": 0, "error_message": None, "resource_type": r["resource_type"],
+                 "resource_name": r["resource_name"]} for r in body["resources"]]}
         if api_key == ApiKey.LIST_PARTITION_REASSIGNMENTS:
             asked = body["topics"]
             keys = set(self.ongoing) if asked is None else {
@@ -106,11 +118,11 @@ def test_verify_lines() -> None:
     assert not ok
 
 
-def run(cluster: FakeCluster, action: str, path: str, *, additional: bool = False) -> int:
+def run(cluster: FakeCluster, action: str, path: str, *, additional: bool = False, throttle: int = -1) -> int:
     """`kopfka reassign --bootstrap-server … --<action> path` on ``cluster``."""
     plan = reassign.load_plan(path)
     if action == "execute":
-        return asyncio.run(reassign.execute(cluster, plan, additional=additional))
+        return asyncio.run(reassign.execute(cluster, plan, additional=additional, throttle=throttle))
     if action == "cancel":
         return asyncio.run(reassign.cancel(cluster, plan))
     return asyncio.run(reassign.verify(cluster, plan))
@@ -135,10 +147,11 @@ def test_execute_verify_cancel_over_the_kafka_protocol(tmp_path: Path, capsys: p
     assert run(cluster, "verify", path) == 0
     assert "Reassignment of partition t-0 is still in progress." in capsys.readouterr().out
     assert run(cluster, "cancel", path) == 0
-    assert capsys.readouterr().out == "Successfully cancelled partition reassignment for: t-0\n"
+    clearing = "Clearing broker-level throttles on brokers 1,2,3\nClearing topic-level throttles on topic t\n"
+    assert capsys.readouterr().out == "Successfully cancelled partition reassignment for: t-0\n" + clearing
     assert cluster.ongoing == {("t", 1): [3, 1]}
     assert run(cluster, "cancel", path) == 0
-    assert capsys.readouterr().out == "None of the specified partition reassignments are active.\n"
+    assert capsys.readouterr().out == "None of the specified partition reassignments are active.\n" + clearing
     assert run(cluster, "verify", path) == 1  # cancelled: the replicas are not the plan's
     assert "but replica set is 1,2 rather than 2,3." in capsys.readouterr().out
 
@@ -180,3 +193,34 @@ def test_requests_are_retried_on_the_new_controller(monkeypatch: pytest.MonkeyPa
 
 async def _no_sleep(_delay: float) -> None:
     return None
+
+
+def test_throttle_is_set_as_kafkas_tool_sets_it_and_cleared_by_verify(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    cluster = FakeCluster({("t", 0): [1, 2], ("t", 1): [2, 3], ("u", 0): [1]})
+    path = plan_file(tmp_path, {("t", 0): [2, 3], ("t", 1): [2, 3], ("u", 0): [1]})
+    assert run(cluster, "execute", path, throttle=1048576) == 0
+    out = capsys.readouterr().out
+    assert "The inter-broker throttle limit was set to 1048576 B/s\n" in out
+    rates = {"leader.replication.throttled.rate": "1048576", "follower.replication.throttled.rate": "1048576"}
+    # the brokers of the moving partition (t-0: 1, 2 and 3), the topic that moves (u-0 stays where it is)
+    assert cluster.configs == {
+        (4, "1"): rates, (4, "2"): rates, (4, "3"): rates,
+        (2, "t"): {"leader.replication.throttled.replicas": "0:1,0:2",
+                   "follower.replication.throttled.replicas": "0:3"},
+    }
+    assert run(cluster, "verify", path) == 0  # still in progress: the throttles stay
+    assert "Clearing" not in capsys.readouterr().out and cluster.configs[(4, "1")] == rates
+    cluster.replicas.update(cluster.ongoing)
+    cluster.ongoing.clear()
+    assert run(cluster, "verify", path) == 0
+    assert capsys.readouterr().out.endswith(
+        "Clearing broker-level throttles on brokers 1,2,3\nClearing topic-level throttles on topics t,u\n")
+    assert all(configs == {} for configs in cluster.configs.values())
+
+
+def test_throttle_needs_execute_over_the_kafka_protocol(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = plan_file(tmp_path, {("t", 0): [2, 3]})
+    args = build_parser().parse_args(["reassign", "--zookeeper", "zk:2181", "--execute", path, "--throttle", "10"])
+    assert reassign.run(args) == 1
+    assert "--throttle needs --execute and --bootstrap-server" in capsys.readouterr().err
