@@ -35,6 +35,7 @@ from kafka_broker.config import (
     effective_value,
     synonym_chain,
 )
+from kafka_broker.handlers.context import BrokerServices
 from kafka_broker.protocol import ErrorCode, KafkaError
 
 __all__ = [
@@ -160,6 +161,42 @@ async def alter_broker_configs(dynamic: DynamicBrokerConfig, name: str,
     except DynamicConfigError as exc:
         code = ErrorCode.INVALID_CONFIG if exc.invalid_config else ErrorCode.INVALID_REQUEST
         raise KafkaError(str(exc), code=code) from None
+
+
+Change = Callable[[dict[str, str]], dict[str, str]]
+"""A resource's stored configs → its new ones (raises KafkaError to refuse)."""
+
+
+async def alter_resources(request: dict[str, Any], services: BrokerServices,
+                          change_of: Callable[[dict[str, Any], int], Change]) -> dict[str, Any]:
+    """The answer of AlterConfigs and IncrementalAlterConfigs: each resource of ``request`` changed by
+    ``change_of(resource, resource type)``. A topic's overrides are changed in ``/config/topics/<t>``
+    (:meth:`~kafka_broker.cluster.topic_admin.TopicAdmin.alter_topic_config`, validated as a whole, with a change
+    notice) and this broker's cache updated at once; a broker's dynamic configs as :func:`alter_broker_configs`
+    says. ``validate_only`` checks without writing. Errors are per resource."""
+    validate_only = request["validate_only"]
+    responses = []
+    for res in request["resources"]:
+        rtype, name = res["resource_type"], res["resource_name"]
+        result: dict[str, Any] = {"error_code": ErrorCode.NONE, "error_message": None,
+                                  "resource_type": rtype, "resource_name": name}
+        responses.append(result)
+        try:
+            if rtype == ResourceType.TOPIC:
+                if not name:
+                    raise KafkaError("Default topic resources are not allowed.", code=ErrorCode.INVALID_REQUEST)
+                updated = await services.admin.alter_topic_config(
+                    name, change_of(res, rtype), defaults=services.config.topic_defaults, validate_only=validate_only)
+                info = services.cache.topics.get(name)
+                if info is not None and not validate_only:
+                    info.config = updated
+            elif rtype == ResourceType.BROKER:
+                await alter_broker_configs(services.dynamic, name, change_of(res, rtype), validate_only=validate_only)
+            else:
+                raise unsupported_resource(rtype)
+        except KafkaError as exc:
+            result.update(error_code=exc.code, error_message=exc.message or None)
+    return {"throttle_time_ms": 0, "responses": responses}
 
 
 def unsupported_resource(rtype: int) -> KafkaError:

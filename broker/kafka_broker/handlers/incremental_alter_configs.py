@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kafka_broker.config import BROKER_CONFIGS, TOPIC_CONFIGS, ConfigDef, ConfigType
-from kafka_broker.handlers.configs import ResourceType, alter_broker_configs, unsupported_resource
+from kafka_broker.handlers.configs import Change, ResourceType, alter_resources
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 
@@ -69,32 +69,11 @@ def apply_operations(current: dict[str, str], operations: list[dict[str, Any]], 
     return updated
 
 
+def _operations(resource: dict[str, Any], rtype: int) -> Change:
+    """The change that applies a resource's operations (broker keys looked up in the broker table)."""
+    table = BROKER_CONFIGS if rtype == ResourceType.BROKER else _TOPIC_DEFS
+    return functools.partial(apply_operations, operations=resource["configs"], table=table)
+
+
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    services = ctx.services
-    validate_only = request["validate_only"]
-    responses = []
-    for res in request["resources"]:
-        rtype, name = res["resource_type"], res["resource_name"]
-        result: dict[str, Any] = {"error_code": ErrorCode.NONE, "error_message": None,
-                                  "resource_type": rtype, "resource_name": name}
-        responses.append(result)
-        try:
-            if rtype == ResourceType.TOPIC:
-                if not name:
-                    raise KafkaError("Default topic resources are not allowed.", code=ErrorCode.INVALID_REQUEST)
-                updated = await services.admin.alter_topic_config(
-                    name, functools.partial(apply_operations, operations=res["configs"]),
-                    defaults=services.config.topic_defaults, validate_only=validate_only)
-                info = services.cache.topics.get(name)
-                if info is not None and not validate_only:
-                    info.config = updated
-            elif rtype == ResourceType.BROKER:
-                await alter_broker_configs(
-                    services.dynamic, name,
-                    functools.partial(apply_operations, operations=res["configs"], table=BROKER_CONFIGS),
-                    validate_only=validate_only)
-            else:
-                raise unsupported_resource(rtype)
-        except KafkaError as exc:
-            result.update(error_code=exc.code, error_message=exc.message or None)
-    return {"throttle_time_ms": 0, "responses": responses}
+    return await alter_resources(request, ctx.services, _operations)
