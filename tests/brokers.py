@@ -7,8 +7,10 @@ kazoo and Kafka's tools all handle a chroot as a plain part of `zookeeper.connec
 
 `cluster_factory(brokers=3, overrides={...}, per_broker_overrides={...})` returns a started
 `LocalCluster`, stopped after the test; `module_cluster_factory` is the same for one cluster shared
-by a module's tests. When a test fails, the tail of every broker log of its clusters is attached to
-its report (shown by pytest with the failure).
+by a module's tests. `cluster_class=` runs another `LocalCluster` subclass on the same machinery
+(bench/apache_kafka.py's `ApacheKafkaCluster`: real Apache Kafka brokers, for comparisons). When a
+test fails, the tail of every broker log of its clusters is attached to its report (shown by pytest
+with the failure).
 """
 
 from __future__ import annotations
@@ -87,13 +89,14 @@ class _Factory:
         brokers: int = 3,
         overrides: Mapping[str, str] | None = None,
         per_broker_overrides: Mapping[int, Mapping[str, str]] | None = None,
+        cluster_class: type[LocalCluster] = LocalCluster,
         **kwargs: Any,
     ) -> LocalCluster:
         connect, chroot = _new_chroot(self.zookeeper, self.client)
         self.chroots.append(chroot)
         kwargs.setdefault("start_timeout", BROKER_START_TIMEOUT)
         kwargs.setdefault("stop_timeout", BROKER_STOP_TIMEOUT)
-        cluster = LocalCluster(
+        cluster = cluster_class(
             brokers=brokers,
             data_dir=self.base / f"cluster-{len(self.clusters) + 1}",
             zookeeper_connect=connect,

@@ -14,8 +14,8 @@ key), a set must name a quota key — ``producer_byte_rate`` and ``consumer_byte
 ``request_percentage`` and ``controller_mutation_rate`` any number — or the entry fails with
 INVALID_REQUEST and Kafka's message. Other keys of the znode (a user's SCRAM credentials) are kept. The
 write is conditional on the znode's version (tried again if another writer came first) and followed by a
-change notice under ``/config/changes``. With ``validate_only`` nothing is written. IP entities
-(``connection_creation_rate``) are refused: kopfka has no connection-rate quotas.
+change notice under ``/config/changes`` (:mod:`kafka_broker.cluster.entity_config`). With ``validate_only``
+nothing is written. IP entities (``connection_creation_rate``) are refused: kopfka has no connection-rate quotas.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
-
 from kafka_broker import metadata as md
 from kafka_broker.cluster.client_quotas import (
     CONSUMER_BYTE_RATE,
@@ -36,6 +34,7 @@ from kafka_broker.cluster.client_quotas import (
     PRODUCER_BYTE_RATE,
     REQUEST_PERCENTAGE,
 )
+from kafka_broker.cluster.entity_config import entity_names, read_entity_config, update_entity_config
 from kafka_broker.cluster.zk_store import ZkClient
 from kafka_broker.protocol import ErrorCode, KafkaError
 
@@ -54,10 +53,7 @@ QUOTA_KEYS: dict[str, str] = {
     CONTROLLER_MUTATION_RATE: "DOUBLE",
 }
 """The quota keys of users and client ids, with their Kafka config type."""
-SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
-"""Keys of a user's znode that are not quotas (its SCRAM credentials)."""
 
-_ALTER_ATTEMPTS = 10
 _EPSILON = 1e-6
 
 Name = str | None
@@ -143,25 +139,25 @@ class QuotaAdmin:
         if exact_user and exclude_client:
             assert user_c is not None
             user = md.sanitize_entity_name(user_c.match)
-            found[(user, None)] = self._read(md.config_entity_znode(md.quota_entity_path(user, None)))
+            found[(user, None)] = self._read(md.quota_entity_path(user, None))
         elif not exclude_user and not exact_client:
             for user in self._children(md.CONFIG_USERS_PATH):
-                found[(user, None)] = self._read(f"{md.CONFIG_USERS_PATH}/{user}")
+                found[(user, None)] = self._read(md.quota_entity_path(user, None))
         if exclude_user and exact_client:
             assert client_c is not None
             client = md.sanitize_entity_name(client_c.match)
-            found[(None, client)] = self._read(md.config_entity_znode(md.quota_entity_path(None, client)))
+            found[(None, client)] = self._read(md.quota_entity_path(None, client))
         elif not exact_user and not exclude_client:
             for client in self._children(md.CONFIG_CLIENTS_PATH):
-                found[(None, client)] = self._read(f"{md.CONFIG_CLIENTS_PATH}/{client}")
+                found[(None, client)] = self._read(md.quota_entity_path(None, client))
         if exact_user and exact_client:
             assert user_c is not None and client_c is not None
             user, client = md.sanitize_entity_name(user_c.match), md.sanitize_entity_name(client_c.match)
-            found[(user, client)] = self._read(md.config_entity_znode(md.quota_entity_path(user, client)))
+            found[(user, client)] = self._read(md.quota_entity_path(user, client))
         elif not exclude_user and not exclude_client:
             for user in self._children(md.CONFIG_USERS_PATH):
                 for client in self._children(md.user_clients_path(user)):
-                    found[(user, client)] = self._read(f"{md.user_clients_path(user)}/{client}")
+                    found[(user, client)] = self._read(md.quota_entity_path(user, client))
         results = []
         for (user_path, client_path), config in found.items():
             quotas = {key: value for key, value in config.items() if key in QUOTA_KEYS}
@@ -183,17 +179,10 @@ class QuotaAdmin:
         return results
 
     def _children(self, path: str) -> list[str]:
-        try:
-            return sorted(self.zk.get_children(path))
-        except NoNodeError:
-            return []
+        return entity_names(self.zk, path)
 
-    def _read(self, path: str) -> dict[str, str]:
-        try:
-            data, _stat = self.zk.get(path)
-        except NoNodeError:
-            return {}
-        return md.decode_entity_config(data)
+    def _read(self, entity_path: str) -> dict[str, str]:
+        return read_entity_config(self.zk, entity_path)
 
     # --- alter -----------------------------------------------------------------------------------
 
@@ -205,28 +194,7 @@ class QuotaAdmin:
         await asyncio.to_thread(self._alter_sync, entity_path, ops, validate_only)
 
     def _alter_sync(self, entity_path: str, ops: list[tuple[str, float | None]], validate_only: bool) -> None:
-        path = md.config_entity_znode(entity_path)
-        for _ in range(_ALTER_ATTEMPTS):
-            try:
-                data, stat = self.zk.get(path)
-                config, version = md.decode_entity_config(data), stat.version
-            except NoNodeError:
-                config, version = {}, -1
-            apply_ops(config, ops)
-            if validate_only:
-                return
-            encoded = md.encode_entity_config(config)
-            try:
-                if version < 0:
-                    self.zk.create(path, encoded, makepath=True)
-                else:
-                    self.zk.set(path, encoded, version=version)
-            except (NodeExistsError, BadVersionError, NoNodeError):
-                continue  # another writer came first: apply the operations to what it wrote
-            self.zk.create(f"{md.CONFIG_CHANGES_PATH}/{md.CONFIG_CHANGE_PREFIX}", md.encode_config_change(entity_path),
-                           sequence=True, makepath=True)
-            return
-        raise KafkaError(f"{path} kept changing while it was being altered", code=ErrorCode.UNKNOWN_SERVER_ERROR)
+        update_entity_config(self.zk, entity_path, lambda config: apply_ops(config, ops), write=not validate_only)
 
 
 _ABSENT: Any = object()

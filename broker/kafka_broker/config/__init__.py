@@ -19,6 +19,7 @@ from .definition import ConfigDef, ConfigError, ConfigType, Value, config_of, fo
 from .dynamic import (
     DYNAMIC_CONFIGS,
     PER_BROKER_CONFIGS,
+    UNLISTED_UNLESS_SET,
     ConfigSource,
     Levels,
     broker_synonyms,
@@ -44,6 +45,7 @@ __all__ = [
     "DYNAMIC_CONFIGS",
     "PER_BROKER_CONFIGS",
     "TOPIC_CONFIGS",
+    "UNLISTED_UNLESS_SET",
     "BrokerConfig",
     "CleanerSettings",
     "ConfigDef",

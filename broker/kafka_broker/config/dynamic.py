@@ -42,6 +42,7 @@ from .topic import TOPIC_CONFIGS
 __all__ = [
     "DYNAMIC_CONFIGS",
     "PER_BROKER_CONFIGS",
+    "UNLISTED_UNLESS_SET",
     "ConfigSource",
     "Levels",
     "broker_synonyms",
@@ -86,6 +87,9 @@ _QUOTA_CONFIGS = frozenset({
     "leader.replication.throttled.rate", "follower.replication.throttled.rate",
     "replica.alter.log.dirs.io.max.bytes.per.second",
 })
+UNLISTED_UNLESS_SET: frozenset[str] = _QUOTA_CONFIGS
+"""Broker keys outside Kafka's ``KafkaConfig`` (its ``DynamicConfig.Broker`` quota keys): Kafka's DescribeConfigs
+lists them only where some level sets them, and never with a DEFAULT_CONFIG synonym."""
 _OTHER_CONFIGS = frozenset({
     "metric.reporters", "producer.id.expiration.ms", "transaction.partition.verification.enable",
     "remote.log.index.file.cache.total.size.bytes", "remote.fetch.max.wait.ms",
@@ -171,7 +175,7 @@ def synonym_chain(name: str, levels: Levels) -> list[tuple[str, str | None, Conf
         chain.extend((n, level[n], source) for n in names if n in level)
     for n in names:
         definition = BROKER_CONFIGS.get(n)
-        if definition is not None and definition.default is not None:
+        if definition is not None and definition.default is not None and n not in UNLISTED_UNLESS_SET:
             chain.append((n, definition.default, ConfigSource.DEFAULT_CONFIG))
     for index, (n, _, _) in enumerate(chain):
         if n == name:

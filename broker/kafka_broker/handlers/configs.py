@@ -13,8 +13,9 @@ is the first synonym's, DEFAULT_CONFIG when there is none.
 
 A broker key (describing this broker's id) has the effective value of that very key (null when unset and
 without default: ``log.retention.ms`` next to ``log.retention.hours=168``), its synonym chain, and is
-read-only unless dynamic. Describing the empty name (the cluster default) lists only the keys set in
-``/config/brokers/<default>``. A key kopfka does not know (a custom config) is reported as Kafka reports
+read-only unless dynamic; the replication throttles, outside Kafka's ``KafkaConfig``, only where set
+(:data:`~kafka_broker.config.UNLISTED_UNLESS_SET`). Describing the empty name (the cluster default) lists only
+the keys set in ``/config/brokers/<default>``. A key kopfka does not know (a custom config) is reported as Kafka reports
 it: sensitive, without value, type UNKNOWN.
 """
 
@@ -29,6 +30,7 @@ from kafka_broker.config import (
     BROKER_CONFIGS,
     DYNAMIC_CONFIGS,
     TOPIC_CONFIGS,
+    UNLISTED_UNLESS_SET,
     ConfigError,
     ConfigSource,
     ConfigType,
@@ -77,6 +79,7 @@ def _entry(name: str, value: str | None, source: ConfigSource, chain: Chain, *, 
         "name": name,
         "value": None if sensitive else value,
         "read_only": read_only,
+        "is_default": source == ConfigSource.DEFAULT_CONFIG,  # v0's word for the source
         "config_source": source,
         "is_sensitive": sensitive,
         "synonyms": [{"name": n, "value": None if sensitive else v, "source": s} for n, v, s in chain]
@@ -133,7 +136,7 @@ def broker_config_entries(
     names = sorted(dynamic.cluster_default if cluster_default else BROKER_CONFIGS)
     entries = []
     for name in names:
-        if keys and name not in keys:
+        if (keys and name not in keys) or (name in UNLISTED_UNLESS_SET and name not in props):
             continue
         chain = synonym_chain(name, dynamic.levels)
         definition = BROKER_CONFIGS.get(name)

@@ -2,6 +2,9 @@
 synonyms) and broker configs (this broker's every key, or the cluster default's dynamic keys), typed and
 documented from the config tables (:mod:`kafka_broker.handlers.configs`).
 
+Version 0 has no sources: each entry says ``is_default`` (its source is DEFAULT_CONFIG) instead, and
+carries no synonyms. (Kafka 3.9 leaves ``is_default`` false on every v0 entry; its own client reads the flag.)
+
 A broker's configs are answered by that broker only, as in Kafka (the admin client sends a broker
 resource to the broker it names): another id gets INVALID_REQUEST with Kafka's message.
 """
@@ -15,7 +18,7 @@ from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 
 API = ApiKey.DESCRIBE_CONFIGS
-VERSIONS = (1, 4)
+VERSIONS = (0, 4)
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:

@@ -148,6 +148,37 @@ async def test_validate_only_and_other_errors(tuned: Broker) -> None:
         "conflict topic config setting min.compaction.lag.ms (10) > max.compaction.lag.ms (5)")
 
 
+async def test_replication_throttles_are_listed_only_where_set(tuned: Broker) -> None:
+    # Kafka's KafkaConfig has no replication throttles (they are DynamicConfig.Broker's): its DescribeConfigs
+    # lists one only once set, without a DEFAULT_CONFIG synonym (checked against Kafka 3.9.2).
+    throttles = {"leader.replication.throttled.rate", "follower.replication.throttled.rate",
+                 "replica.alter.log.dirs.io.max.bytes.per.second"}
+    configs = entries(await tuned.call(describe_configs, 4, describe(ResourceType.BROKER, "1")))
+    assert throttles.isdisjoint(configs)
+    response = await tuned.call(incremental_alter_configs, 1,
+                                broker_alter("1", ("follower.replication.throttled.rate", SET, "1048576")))
+    assert response["responses"][0]["error_code"] == ErrorCode.NONE
+    configs = entries(await tuned.call(describe_configs, 4, describe(ResourceType.BROKER, "1")))
+    assert throttles & set(configs) == {"follower.replication.throttled.rate"}
+    rate = configs["follower.replication.throttled.rate"]
+    assert (rate["value"], rate["config_source"], rate["read_only"]) == (
+        "1048576", ConfigSource.DYNAMIC_BROKER_CONFIG, False)
+    assert [(s["name"], s["value"], s["source"]) for s in rate["synonyms"]] == [
+        ("follower.replication.throttled.rate", "1048576", ConfigSource.DYNAMIC_BROKER_CONFIG)]
+
+
+@pytest.mark.parametrize("version", [0, 1])
+async def test_describe_configs_v0_says_is_default(tuned: Broker, version: int) -> None:
+    request = describe(ResourceType.TOPIC, "t", ["cleanup.policy", "retention.ms"])
+    response = await tuned.send(describe_configs, version, request | {"include_synonyms": False})
+    configs = entries(response)
+    if version == 0:  # v0 has is_default (the source is DEFAULT_CONFIG) instead of the source, and no synonyms
+        assert [(c["value"], c["is_default"]) for c in configs.values()] == [("compact", False), ("7200000", True)]
+    else:
+        assert [c["config_source"] for c in configs.values()] == [ConfigSource.TOPIC_CONFIG,
+                                                                  ConfigSource.DEFAULT_CONFIG]
+
+
 def broker_alter(name: str, *ops: tuple[str, int, str | None], validate_only: bool = False) -> dict:
     return alter(name, *ops, validate_only=validate_only, rtype=ResourceType.BROKER)
 

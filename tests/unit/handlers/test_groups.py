@@ -689,6 +689,21 @@ async def test_describe_groups_in_every_state(split: Broker, version: int) -> No
         (member, b"", b"")]
 
 
+@pytest.mark.parametrize("version", versions(describe_groups, first=3))
+async def test_describe_groups_answers_the_authorized_operations_when_asked(split: Broker, version: int) -> None:
+    """Without an authorizer every operation of a group is allowed, as in Kafka: READ (3), DELETE (6) and
+    DESCRIBE (8) as a bit field, 328 — for groups described without an error (a Dead one too), and only
+    when asked."""
+    await form(split, 1, group=HERE)
+    asked = {"groups": [HERE, UNKNOWN, THEIRS], "include_authorized_operations": True}
+    described = (await split.send(describe_groups, version, asked))["groups"]
+    assert [(d["group_id"], d["error_code"], d["authorized_operations"]) for d in described] == [
+        (HERE, ErrorCode.NONE, 328), (UNKNOWN, ErrorCode.NONE, 328),
+        (THEIRS, ErrorCode.NOT_COORDINATOR, NO_AUTHORIZED_OPERATIONS)]
+    not_asked = (await split.send(describe_groups, version, {**asked, "include_authorized_operations": False}))
+    assert [d["authorized_operations"] for d in not_asked["groups"]] == [NO_AUTHORIZED_OPERATIONS] * 3
+
+
 # --- DeleteGroups ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("version", versions(delete_groups))

@@ -49,6 +49,10 @@ AIOKAFKA_BUGS = {
     # (and kafka-python, generated from Kafka's own specs, agrees with us).
     (2, 4, "request"),
     (2, 5, "request"),
+    # aiokafka declares DescribeAcls v2 with the v1 (non-flexible) layout; Kafka's spec makes v2 the first
+    # flexible version (kafka-python agrees with us).
+    (29, 2, "request"),
+    (29, 2, "response"),
 }
 
 CASES = [

@@ -235,23 +235,28 @@ def describe_configs(v: int) -> Golden:
             {"resource_type": 2, "resource_name": "orders", "configuration_keys": None},
             {"resource_type": 4, "resource_name": "1", "configuration_keys": ["log.retention.ms"]},
         ],
-        "include_synonyms": True,
     }
     req = w.arr([
         i8(2) + w.str("orders") + w.narr(None) + w.tags(),
         i8(4) + w.str("1") + w.narr([w.str("log.retention.ms")]) + w.tags(),
-    ]) + boolean(True)
+    ])
+    if v >= 1:
+        req_body["include_synonyms"] = True
+        req += boolean(True)
     if v >= 3:
         req_body["include_documentation"] = False
         req += boolean(False)
     req += w.tags()
 
-    config: dict = {"name": "retention.ms", "value": "86400000", "read_only": False, "config_source": 1,
-                    "is_sensitive": False, "synonyms": [{"name": "log.retention.ms", "value": None, "source": 5}]}
-    config_raw = (
-        w.str("retention.ms") + w.nstr("86400000") + boolean(False) + i8(1) + boolean(False)
-        + w.arr([w.str("log.retention.ms") + w.nstr(None) + i8(5) + w.tags()])
-    )
+    config: dict = {"name": "retention.ms", "value": "86400000", "read_only": False}
+    config_raw = w.str("retention.ms") + w.nstr("86400000") + boolean(False)
+    if v == 0:  # is_default where later versions have the source and synonyms
+        config |= {"is_default": False, "is_sensitive": False}
+        config_raw += boolean(False) + boolean(False)
+    else:
+        config |= {"config_source": 1, "is_sensitive": False,
+                   "synonyms": [{"name": "log.retention.ms", "value": None, "source": 5}]}
+        config_raw += i8(1) + boolean(False) + w.arr([w.str("log.retention.ms") + w.nstr(None) + i8(5) + w.tags()])
     if v >= 3:
         config |= {"config_type": 5, "documentation": None}
         config_raw += i8(5) + w.nstr(None)
@@ -360,9 +365,11 @@ def test_every_declared_api_has_golden_vectors() -> None:
     import test_protocol_golden_quotas
     import test_protocol_golden_reassignments
     import test_protocol_golden_records_dirs
+    import test_protocol_golden_security
 
     covered = set(GOLDENS) | set(test_protocol_golden_data.GOLDENS) | set(test_protocol_golden_groups.GOLDENS)
     covered |= set(test_protocol_golden_reassignments.GOLDENS)
     covered |= set(test_protocol_golden_records_dirs.GOLDENS)
     covered |= set(test_protocol_golden_quotas.GOLDENS)
+    covered |= set(test_protocol_golden_security.GOLDENS)
     assert covered == set(API_SPECS)

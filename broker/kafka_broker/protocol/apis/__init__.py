@@ -7,6 +7,7 @@ versions we serve are declared, so ``ApiVersions`` can advertise exactly ``API_S
 from __future__ import annotations
 
 from ..schema import ApiSpec
+from .acls import CREATE_ACLS, DELETE_ACLS, DESCRIBE_ACLS
 from .configs import ALTER_CONFIGS, DESCRIBE_CONFIGS, INCREMENTAL_ALTER_CONFIGS
 from .fetch import FETCH
 from .group_offsets import OFFSET_COMMIT, OFFSET_DELETE, OFFSET_FETCH
@@ -27,6 +28,7 @@ from .offsets import DELETE_RECORDS, LIST_OFFSETS, OFFSET_FOR_LEADER_EPOCH
 from .produce import INIT_PRODUCER_ID, PRODUCE
 from .quotas import ALTER_CLIENT_QUOTAS, DESCRIBE_CLIENT_QUOTAS
 from .reassignments import ALTER_PARTITION_REASSIGNMENTS, LIST_PARTITION_REASSIGNMENTS
+from .scram import ALTER_USER_SCRAM_CREDENTIALS, DESCRIBE_USER_SCRAM_CREDENTIALS
 from .topics import CREATE_PARTITIONS, CREATE_TOPICS, DELETE_TOPICS, ELECT_LEADERS
 from .transactions import DESCRIBE_PRODUCERS, DESCRIBE_TRANSACTIONS, LIST_TRANSACTIONS
 
@@ -66,6 +68,11 @@ API_SPECS: dict[int, ApiSpec] = {
             DESCRIBE_CLUSTER,
             DESCRIBE_CLIENT_QUOTAS,
             ALTER_CLIENT_QUOTAS,
+            DESCRIBE_ACLS,
+            CREATE_ACLS,
+            DELETE_ACLS,
+            DESCRIBE_USER_SCRAM_CREDENTIALS,
+            ALTER_USER_SCRAM_CREDENTIALS,
             ALTER_PARTITION_REASSIGNMENTS,
             LIST_PARTITION_REASSIGNMENTS,
             DESCRIBE_LOG_DIRS,

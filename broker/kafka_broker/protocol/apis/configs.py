@@ -8,7 +8,7 @@ from ..schema import API, Array, F
 
 DESCRIBE_CONFIGS = API(
     ApiKey.DESCRIBE_CONFIGS,
-    "1-4",
+    "0-4",
     flexible="4+",
     request=[
         F("resources", [
@@ -30,6 +30,7 @@ DESCRIBE_CONFIGS = API(
                 F("name", STRING),
                 F("value", STRING, nullable="0+"),
                 F("read_only", BOOL),
+                F("is_default", BOOL, "0"),
                 F("config_source", INT8, "1+", default=-1),
                 F("is_sensitive", BOOL),
                 F("synonyms", [
