@@ -121,8 +121,7 @@ _OWN_ROWS = [
     ConfigDef("log.cleaner.backoff.ms", _L, "15000", "Sleep between cleaner passes that found nothing to clean.",
               minimum=0),
     ConfigDef("log.cleaner.threads", _I, "1",
-              "Threads of the log cleaner (kopfka's cleaner is one asyncio task: stored and reported only).",
-              minimum=0, applied=False),
+              "Partitions the log cleaner compacts at once, each rewrite in its own worker thread.", minimum=0),
     ConfigDef("log.cleaner.dedupe.buffer.size", _L, "134217728",
               "Memory for the cleaner's key map, over all cleaner threads.", applied=False),
     ConfigDef("log.cleaner.io.buffer.size", _I, "524288", "Memory for the cleaner's I/O buffers.", minimum=0,
@@ -289,6 +288,7 @@ class CleanerSettings:
 
     enable: bool = setting(_C["log.cleaner.enable"])
     backoff_ms: int = setting(_C["log.cleaner.backoff.ms"])
+    threads: int = setting(_C["log.cleaner.threads"])
 
 
 @dataclass(frozen=True, slots=True)

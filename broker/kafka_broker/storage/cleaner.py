@@ -420,19 +420,28 @@ class LogCleaner:
     # -- all partitions ---------------------------------------------------------------------------
 
     async def run(self, partitions: Callable[[], Iterable[tuple[PartitionLog, int]]]) -> None:
-        """Clean forever: ``partitions()`` gives each local log with its high watermark."""
+        """Clean forever: ``partitions()`` gives each local log with its high watermark. Up to
+        ``log.cleaner.threads`` partitions are cleaned at once (their rewrites in as many worker threads; read
+        at every pass, so a dynamic change applies at the next one; 0 cleans nothing, as in Kafka)."""
         if not self.settings.enable:
             return
         while True:
+            threads = self.settings.threads
+            due = [(plog, hw) for plog, hw in list(partitions()) if plog.config.compacts and not plog.cleaning]
             cleaned = False
-            for plog, high_watermark in list(partitions()):
-                if not plog.config.compacts or plog.cleaning:
-                    continue
-                try:
-                    cleaned = (await self.clean(plog, high_watermark=high_watermark)) is not None or cleaned
-                except Exception:
-                    log.exception("cleaning %s-%d failed", plog.topic, plog.partition)
+            for start in range(0, len(due) if threads > 0 else 0, max(threads, 1)):
+                batch = due[start:start + threads]
+                passes = await asyncio.gather(*(self._clean_logged(plog, hw) for plog, hw in batch))
+                cleaned = any(passes) or cleaned
             await asyncio.sleep(0 if cleaned else self.settings.backoff_ms / 1000)
+
+    async def _clean_logged(self, plog: PartitionLog, high_watermark: int) -> bool:
+        """One pass over ``plog`` (True if it cleaned something); a failure is logged, and tried again later."""
+        try:
+            return (await self.clean(plog, high_watermark=high_watermark)) is not None
+        except Exception:
+            log.exception("cleaning %s-%d failed", plog.topic, plog.partition)
+            return False
 
     # -- checkpoint ------------------------------------------------------------------------------
 

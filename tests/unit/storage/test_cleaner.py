@@ -3,6 +3,8 @@ offsets preserved, crash recovery mid-swap, and a hypothesis model of the whole 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 
 import pytest
@@ -378,3 +380,52 @@ def test_the_last_batch_of_a_producer_stays_even_when_emptied(log) -> None:
     log.rebuild_producer_state()
     assert log.producer_state.get(9).last_seq == 2
     assert dict((k, v) for _o, k, v in as_pairs(log))["a"] == "plain"
+
+
+class _Counting(LogCleaner):
+    """A cleaner whose passes only count how many run at once (each waits until the test lets it finish)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.running = 0
+        self.most = 0
+        self.done = 0
+        self.release = asyncio.Event()
+
+    async def clean(self, plog, *, high_watermark=None, now_ms=None):  # type: ignore[no-untyped-def, override]
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await self.release.wait()
+        self.running -= 1
+        self.done += 1
+        return None
+
+
+class _Compacting:
+    class config:  # stands for a LogConfig
+        compacts = True
+
+    cleaning = False
+
+
+@pytest.mark.parametrize(("threads", "at_once"), [(1, 1), (2, 2), (3, 3), (8, 5), (0, 0)])
+def test_log_cleaner_threads_partitions_are_cleaned_at_once(tmp_path, threads: int, at_once: int) -> None:
+    """log.cleaner.threads: that many partitions are cleaned concurrently (0: none, as in Kafka)."""
+    configured = settings_from(CleanerSettings, {"log.cleaner.threads": str(threads), "log.cleaner.backoff.ms": "10"})
+    cleaner = _Counting([tmp_path], settings=configured)
+    logs = [(_Compacting(), 0) for _ in range(5)]
+
+    async def scenario() -> None:
+        task = asyncio.create_task(cleaner.run(lambda: logs))
+        for _ in range(50):  # let the first batch start
+            await asyncio.sleep(0)
+        assert cleaner.running == at_once
+        cleaner.release.set()
+        while threads and cleaner.done < len(logs):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert cleaner.most == at_once
