@@ -487,14 +487,19 @@ class ReplicaManager:
         self, part: Partition, follower_id: int, fetch_offset: int, log_start_offset: int = -1
     ) -> None:
         """A follower fetched from ``fetch_offset``, its log starting at ``log_start_offset`` (the Fetch handler
-        tells us): track it, and add it back
-        to the ISR when it caught up — one ISR change in flight per partition; a later fetch retries. The new
-        ISR is the one the write is conditional on, plus the follower (see :meth:`change_isr`)."""
+        tells us): track it, and add it back to the ISR when it caught up (unless a reassignment is removing
+        it) — one ISR change in flight per partition; a later fetch retries. The new ISR is the one the write is
+        conditional on, plus the follower (see :meth:`change_isr`)."""
         if not part.update_follower(follower_id, fetch_offset, log_start_offset):
             return
         key = (part.topic, part.index)
         info = self.cache.partition(part.topic, part.index)
         if key in self._expansions or info is None or info.state is None:
+            return
+        if follower_id in info.removing_replicas:
+            # A reassignment is taking this replica away: once the controller has dropped it from the ISR it
+            # stays out (Kafka stops it with StopReplica), or it would come back between the controller's
+            # ISR write and its assignment write and outlive the reassignment in the ISR.
             return
         new_isr = tuple(sorted({*info.state.isr, follower_id}))
         self._expansions[key] = asyncio.get_running_loop().create_task(self._expand(key, part, new_isr))

@@ -261,6 +261,22 @@ async def test_isr_expands_when_a_follower_catches_up(b1: Broker1) -> None:
     assert part.isr == (1, 2, 3)
 
 
+async def test_a_replica_a_reassignment_removes_does_not_enter_the_isr_again(b1: Broker1) -> None:
+    part = await lead_with_followers(b1)
+    await b1.elect("t", 0, state(1, 3, [1, 2], controller_epoch=7))  # the controller dropped 3 from the ISR
+    info = b1.cache.partition("t", 0)
+    assert info is not None
+    info.removing_replicas = [3]  # as the topic znode of a reassignment in progress says
+    b1.replicas.follower_fetched(part, 3, 5)
+    await b1.replicas.expansions_done()
+    assert b1.zk.state("t", 0).isr == (1, 2)
+    b1.replicas.follower_fetched(part, 2, 5)  # the others come and go as ever
+    info.removing_replicas = []
+    b1.replicas.follower_fetched(part, 3, 5)
+    await b1.replicas.expansions_done()
+    assert b1.zk.state("t", 0).isr == (1, 2, 3)
+
+
 async def test_a_lost_isr_write_makes_the_leader_take_the_newer_state(b1: Broker1) -> None:
     """The controller moved leadership while this broker's watch was slow: the ISR write fails on the
     version, and the broker must stop acting as leader on its stale state right then."""
