@@ -13,7 +13,7 @@ from tests.integration.admin import create_topic, create_topic_with_assignment
 
 from kafka_broker.local import LocalCluster
 
-ENTRY = re.compile(r"^  (?P<name>[a-z0-9.]+)=(?P<value>\S*) sensitive=(?:true|false) synonyms=\{(?P<syn>.*)\}$")
+ENTRY = re.compile(r"^  (?P<name>[A-Za-z0-9.]+)=(?P<value>\S*) sensitive=(?:true|false) synonyms=\{(?P<syn>.*)\}$")
 
 
 def configs(kafka_tool, bootstrap: str, *args: str, check: bool = True):

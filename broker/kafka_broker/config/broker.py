@@ -3,7 +3,9 @@
 :data:`BROKER_CONFIGS` is the one table of broker keys kopfka reads — type, default, bounds and a
 line of documentation each, in Kafka's terms (:mod:`kafka_broker.config.definition`) — plus, made from
 :data:`~kafka_broker.config.topic.TOPIC_CONFIGS`, the broker synonyms of the topic configs
-(``log.retention.hours``, ``log.segment.bytes``…), whose effective values become the topic defaults.
+(``log.retention.hours``, ``log.segment.bytes``…), whose effective values become the topic defaults, plus the
+rest of Kafka 3.9's broker keys, stored and reported but not acted on (:mod:`.kafka_broker_keys`). As in Kafka,
+``broker.id`` and ``node.id`` stand for each other: the one unset takes the other's value.
 The settings dataclasses below declare each field with :func:`setting` against a row of the table and
 are filled by :func:`settings_from`, so every default is written once, in the table.
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .definition import ConfigDef, ConfigError, ConfigType, Value, setting, settings_from
+from .kafka_broker_keys import KAFKA_ONLY_ROWS
 from .properties import parse_properties
 from .topic import TOPIC_CONFIGS, effective_value, validate_topic_config
 
@@ -203,8 +206,9 @@ def _synonym_rows() -> list[ConfigDef]:
     return list(rows.values())
 
 
-BROKER_CONFIGS: dict[str, ConfigDef] = {row.name: row for row in [*_OWN_ROWS, *_synonym_rows()]}
-"""Every broker key kopfka reads, by name."""
+BROKER_CONFIGS: dict[str, ConfigDef] = {row.name: row for row in [*_OWN_ROWS, *_synonym_rows(), *KAFKA_ONLY_ROWS]}
+"""Every broker key kopfka reads, by name: its own rows, the topic configs' broker synonyms, and the keys of Kafka
+3.9 for features kopfka does not have (:mod:`.kafka_broker_keys`) — together every key Kafka 3.9 reports."""
 
 
 # --- grouped settings -------------------------------------------------------------------------
@@ -380,9 +384,20 @@ def topic_defaults(props: Mapping[str, str]) -> dict[str, str]:
     return defaults
 
 
+def _with_id_synonyms(props: Mapping[str, str]) -> dict[str, str]:
+    """``props`` with ``node.id`` set to ``broker.id`` when only that is set, or the reverse (Kafka's
+    ``KafkaConfig.populateSynonyms``), so DescribeConfigs reports both as set in server.properties."""
+    props = dict(props)
+    if "broker.id" in props and "node.id" not in props:
+        props["node.id"] = props["broker.id"]
+    elif "node.id" in props and "broker.id" not in props:
+        props["broker.id"] = props["node.id"]
+    return props
+
+
 def build_config(props: Mapping[str, str]) -> BrokerConfig:
     """Validate ``props`` against :data:`BROKER_CONFIGS` (and the topic configs they default)."""
-    props = dict(props)
+    props = _with_id_synonyms(props)
     for key, raw in props.items():
         definition = BROKER_CONFIGS.get(key)
         if definition is not None and raw.strip() != "":

@@ -17,11 +17,15 @@ Which keys are dynamic (:data:`DYNAMIC_CONFIGS`) follows Kafka 3.9: the *first* 
 config except ``message.format.version`` (so ``log.retention.ms`` is dynamic, ``log.retention.hours`` is not),
 the cleaner's keys, the socket server's connection limits, the replication throttles and the other keys Kafka
 lists. Keys Kafka also allows per broker but kopfka cannot change while running (``listeners``,
-``advertised.listeners``: the socket is bound at start) are refused as static ones are. A key kopfka does not
-know is accepted and stored as a custom config, as Kafka does. :func:`validate_dynamic` gives Kafka's
-messages: ``Cannot update these configs dynamically: Set(broker.id)``, ``Cannot update these configs at
-default cluster level, broker id must be specified: Set(...)``, ``Invalid value 0 for configuration
-min.insync.replicas: Value must be at least 1`` (all INVALID_REQUEST on the wire, as Kafka's
+``advertised.listeners``, ``listener.security.protocol.map``: the socket is bound at start) are refused as static
+ones are. Kafka's TLS and SASL keys are dynamic per broker, as in Kafka (stored, not acted on: kopfka serves
+PLAINTEXT only); the keystore and truststore ones only with a listener prefix, which makes them custom keys.
+A key kopfka does not know is accepted and stored as a custom config, as Kafka does.
+:func:`validate_dynamic` gives Kafka's messages: ``Cannot update these configs dynamically: Set(broker.id)``,
+``Cannot update these configs at default cluster level, broker id must be specified: Set(...)``, ``These
+security configs can be dynamically updated only per-listener using the listener prefix: Set(...)``,
+``Invalid value 0 for configuration min.insync.replicas: Value must be at least 1``
+(all INVALID_REQUEST on the wire, as Kafka's
 ``ConfigAdminManager`` answers).
 
 :func:`broker_synonyms` and :func:`synonym_chain` build the synonyms list of DescribeConfigs as Kafka's
@@ -79,6 +83,7 @@ _CLEANER_CONFIGS = frozenset({
 })
 _THREAD_POOL_CONFIGS = frozenset({
     "num.io.threads", "num.replica.fetchers", "num.recovery.threads.per.data.dir", "background.threads",
+    "num.network.threads",
 })
 _SOCKET_SERVER_CONFIGS = frozenset({
     "max.connections.per.ip", "max.connections.per.ip.overrides", "max.connections", "max.connection.creation.rate",
@@ -90,6 +95,24 @@ _QUOTA_CONFIGS = frozenset({
 UNLISTED_UNLESS_SET: frozenset[str] = _QUOTA_CONFIGS
 """Broker keys outside Kafka's ``KafkaConfig`` (its ``DynamicConfig.Broker`` quota keys): Kafka's DescribeConfigs
 lists them only where some level sets them, and never with a DEFAULT_CONFIG synonym."""
+_SECURITY_CONFIGS = frozenset({
+    "ssl.keystore.type", "ssl.keystore.location", "ssl.keystore.password", "ssl.key.password", "ssl.truststore.type",
+    "ssl.truststore.location", "ssl.truststore.password", "ssl.keystore.certificate.chain", "ssl.keystore.key",
+    "ssl.truststore.certificates",
+})
+"""Kafka's ``DynamicSecurityConfigs``: dynamic only with a listener prefix (``listener.name.<l>.ssl.keystore…``)."""
+_LISTENER_SECURITY_CONFIGS = frozenset({
+    "principal.builder.class", "ssl.protocol", "ssl.provider", "ssl.cipher.suites", "ssl.enabled.protocols",
+    "ssl.keymanager.algorithm", "ssl.trustmanager.algorithm", "ssl.endpoint.identification.algorithm",
+    "ssl.secure.random.implementation", "ssl.client.auth", "ssl.engine.factory.class",
+    "sasl.mechanism.inter.broker.protocol", "sasl.jaas.config", "sasl.enabled.mechanisms", "sasl.kerberos.service.name",
+    "sasl.kerberos.kinit.cmd", "sasl.kerberos.ticket.renew.window.factor", "sasl.kerberos.ticket.renew.jitter",
+    "sasl.kerberos.min.time.before.relogin", "sasl.kerberos.principal.to.local.rules",
+    "sasl.login.refresh.window.factor", "sasl.login.refresh.window.jitter", "sasl.login.refresh.min.period.seconds",
+    "sasl.login.refresh.buffer.seconds",
+})
+"""The TLS and SASL keys of Kafka's ``DynamicListenerConfig``: per broker. kopfka serves neither, so a change is
+stored and reported, never acted on (as their rows say: ``applied=False``)."""
 _OTHER_CONFIGS = frozenset({
     "metric.reporters", "producer.id.expiration.ms", "transaction.partition.verification.enable",
     "remote.log.index.file.cache.total.size.bytes", "remote.fetch.max.wait.ms",
@@ -99,13 +122,14 @@ _OTHER_CONFIGS = frozenset({
 
 DYNAMIC_CONFIGS: frozenset[str] = (
     _LOG_CONFIGS | _CLEANER_CONFIGS | _THREAD_POOL_CONFIGS | _SOCKET_SERVER_CONFIGS | _QUOTA_CONFIGS | _OTHER_CONFIGS
+    | _SECURITY_CONFIGS | _LISTENER_SECURITY_CONFIGS
 )
 """Every key that may be set in ``/config/brokers/...`` (Kafka's ``AllDynamicConfigs`` plus the broker quota
-configs, less the listener and security keys kopfka cannot change while running)."""
+configs, less the listener keys kopfka cannot change while running)."""
 
-PER_BROKER_CONFIGS: frozenset[str] = frozenset()
-"""Dynamic keys that may only be set for one broker, never as the cluster default. Kafka's are the listener
-and security keys, which kopfka refuses dynamically altogether (see the module docstring)."""
+PER_BROKER_CONFIGS: frozenset[str] = _SECURITY_CONFIGS | _LISTENER_SECURITY_CONFIGS
+"""Dynamic keys that may only be set for one broker, never as the cluster default: Kafka's TLS and SASL keys (its
+listener keys kopfka refuses dynamically altogether, see the module docstring)."""
 
 _KAFKA_PER_BROKER_CONFIGS = frozenset({"listeners", "advertised.listeners", "listener.security.protocol.map"})
 """Kafka's per-broker keys that kopfka knows: at the default level they get Kafka's per-broker message."""
@@ -140,6 +164,10 @@ def validate_dynamic(props: Mapping[str, str], *, per_broker: bool, static: Mapp
     }
     if static_keys:
         raise ConfigError(f"Cannot update these configs dynamically: {scala_set(static_keys)}")
+    unprefixed = {name for name in props if name in _SECURITY_CONFIGS}
+    if unprefixed:
+        raise ConfigError("These security configs can be dynamically updated only per-listener using the listener "
+                          f"prefix: {scala_set(unprefixed)}")
     if not per_broker:
         broker_only = {name for name in props if name in PER_BROKER_CONFIGS or name in _KAFKA_PER_BROKER_CONFIGS}
         if broker_only:

@@ -16,7 +16,7 @@ without default: ``log.retention.ms`` next to ``log.retention.hours=168``), its 
 read-only unless dynamic; the replication throttles, outside Kafka's ``KafkaConfig``, only where set
 (:data:`~kafka_broker.config.UNLISTED_UNLESS_SET`). Describing the empty name (the cluster default) lists only
 the keys set in ``/config/brokers/<default>``. A key kopfka does not know (a custom config) is reported as Kafka reports
-it: sensitive, without value, type UNKNOWN.
+it: sensitive, without value, type UNKNOWN; a PASSWORD key is sensitive too (no value, in its synonyms neither).
 """
 
 from __future__ import annotations
@@ -150,7 +150,8 @@ def broker_config_entries(
             name, _typed(name, value), source, chain,
             config_type=definition.type if definition is not None else ConfigType.UNKNOWN,
             doc=definition.doc if definition is not None else None, synonyms=synonyms,
-            documentation=documentation, read_only=name not in DYNAMIC_CONFIGS, sensitive=definition is None))
+            documentation=documentation, read_only=name not in DYNAMIC_CONFIGS,
+            sensitive=definition is None or definition.type == ConfigType.PASSWORD))
     return entries
 
 

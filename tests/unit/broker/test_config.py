@@ -113,3 +113,22 @@ def test_a_bad_broker_log_setting_exits_2_with_one_line(tmp_path, capsys, overri
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Invalid value" in err and override.split("=")[0] in err
     assert not data.exists()
+
+
+def test_node_id_and_broker_id_stand_for_each_other_as_in_kafka():
+    assert build_config({"broker.id": "3", "zookeeper.connect": "zk:2181"}).raw["node.id"] == "3"
+    config = build_config({"node.id": "4", "zookeeper.connect": "zk:2181"})
+    assert config.broker_id == 4 and config.raw["broker.id"] == "4"
+
+
+def test_kafka_keys_kopfka_does_not_act_on_are_checked_by_type_only():
+    from kafka_broker.config import BROKER_CONFIGS, ConfigType
+    config = build_config({"broker.id": "1", "zookeeper.connect": "zk:2181", "num.io.threads": "0",
+                           "ssl.enabled.protocols": "TLSv1.2, TLSv1.3", "sasl.jaas.config": "x required;",
+                           "alter.config.policy.class.name": "com.example.Policy"})
+    assert config.raw["num.io.threads"] == "0"
+    assert BROKER_CONFIGS["ssl.enabled.protocols"].parse("TLSv1.2, TLSv1.3") == ("TLSv1.2", "TLSv1.3")
+    assert BROKER_CONFIGS["sasl.jaas.config"].type == ConfigType.PASSWORD
+    assert not BROKER_CONFIGS["transaction.max.timeout.ms"].applied
+    with pytest.raises(ConfigError, match=r"Invalid value x for configuration num\.io\.threads: Not a number"):
+        build_config({"broker.id": "1", "zookeeper.connect": "zk:2181", "num.io.threads": "x"})

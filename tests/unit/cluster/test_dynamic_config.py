@@ -132,6 +132,17 @@ async def test_alter_writes_kafkas_layout_and_a_change_notice(zk: FakeZooKeeper,
      "conflict topic config setting min.compaction.lag.ms (10) > max.compaction.lag.ms (5)"),
     ({"leader.replication.throttled.rate": "-1"}, True,
      "Invalid value -1 for configuration leader.replication.throttled.rate: Value must be at least 0"),
+    # Kafka's keys for what kopfka does not have: static ones refused, TLS/SASL ones per broker as in Kafka
+    ({"transaction.max.timeout.ms": "1000"}, True,
+     "Cannot update these configs dynamically: Set(transaction.max.timeout.ms)"),
+    ({"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT"}, True,
+     "Cannot update these configs dynamically: Set(listener.security.protocol.map)"),
+    ({"ssl.keystore.location": "/k.jks"}, True, "These security configs can be dynamically updated only "
+                                                "per-listener using the listener prefix: Set(ssl.keystore.location)"),
+    ({"ssl.protocol": "TLSv1.2"}, False,
+     "Cannot update these configs at default cluster level, broker id must be specified: Set(ssl.protocol)"),
+    ({"num.io.threads": "many"}, False, "Invalid value many for configuration num.io.threads: "
+                                        "Not a number of type INT"),
 ])
 def test_validation_with_kafkas_messages(props: dict[str, str], per_broker: bool, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -143,6 +154,9 @@ def test_custom_and_dynamic_keys_are_accepted() -> None:
     validate_dynamic({"my.custom.key": "x", "log.retention.ms": "1000", "log.cleaner.threads": "2",
                       "follower.replication.throttled.rate": "1048576", "min.insync.replicas": "2"},
                      per_broker=False)
+    validate_dynamic({"ssl.protocol": "TLSv1.2", "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256",
+                      "listener.name.plaintext.ssl.keystore.location": "/k.jks", "num.io.threads": "16",
+                      "metric.reporters": "", "producer.id.expiration.ms": "1000"}, per_broker=True)
 
 
 async def test_alter_refuses_with_kafkas_message(zk: FakeZooKeeper, tmp_path: Path) -> None:

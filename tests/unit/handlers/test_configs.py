@@ -183,6 +183,26 @@ def broker_alter(name: str, *ops: tuple[str, int, str | None], validate_only: bo
     return alter(name, *ops, validate_only=validate_only, rtype=ResourceType.BROKER)
 
 
+async def test_kafka_keys_kopfka_does_not_act_on_are_reported_as_kafka_reports_them(tuned: Broker) -> None:
+    configs = entries(await tuned.call(describe_configs, 4, describe(ResourceType.BROKER, "1")))
+    assert len([n for n in configs if not n.startswith("kopfka.")]) == 315  # Kafka 3.9.2's, throttles unset
+    node = configs["node.id"]  # broker.id's value, as if in server.properties (Kafka's populateSynonyms)
+    assert (node["value"], node["config_source"], node["config_type"]) == (
+        str(tuned.config.broker_id), ConfigSource.STATIC_BROKER_CONFIG, ConfigType.INT)
+    assert [(s["name"], s["source"]) for s in node["synonyms"]] == [
+        ("node.id", ConfigSource.STATIC_BROKER_CONFIG), ("node.id", ConfigSource.DEFAULT_CONFIG)]
+    jaas = configs["sasl.jaas.config"]
+    assert (jaas["value"], jaas["is_sensitive"], jaas["config_type"], jaas["read_only"]) == (
+        None, True, ConfigType.PASSWORD, False)
+    protocols = configs["ssl.enabled.protocols"]
+    assert (protocols["value"], protocols["config_type"], protocols["config_source"]) == (
+        "TLSv1.2,TLSv1.3", ConfigType.LIST, ConfigSource.DEFAULT_CONFIG)
+    assert configs["transaction.max.timeout.ms"]["read_only"] is True
+    assert configs["num.io.threads"]["read_only"] is False
+    assert configs["alter.config.policy.class.name"]["value"] is None
+    assert "kopfka has no transaction coordinator" in configs["transaction.max.timeout.ms"]["documentation"]
+
+
 async def test_broker_configs_typed_sourced_and_dynamic(tuned: Broker) -> None:
     response = await tuned.call(describe_configs, 4, describe(ResourceType.BROKER, "1"))
     configs = entries(response)
