@@ -7,7 +7,7 @@ Kafka's type and Kafka's default exactly as Kafka prints it (None where Kafka re
 sensitive ones. Only the type is checked (no bounds), so no value Kafka accepts is refused. Every row is
 ``applied=False``; :data:`~kafka_broker.config.broker.BROKER_CONFIGS` includes them in the one broker table.
 
-One default is not fixed in Kafka: ``node.id`` takes ``broker.id``"s value when unset (and the reverse), done in
+One default is not fixed in Kafka: ``node.id`` takes the value of ``broker.id`` when unset (and the reverse), done in
 :func:`~kafka_broker.config.broker.build_config` as Kafka's ``KafkaConfig.populateSynonyms`` does.
 """
 
