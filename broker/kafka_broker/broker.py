@@ -30,9 +30,11 @@ from kazoo.client import KazooClient
 from kazoo.retry import KazooRetry
 
 from kafka_broker import metadata as md
+from kafka_broker.cluster.acl_authorizer import AclAuthorizer
 from kafka_broker.cluster.client_quotas import ClientQuotas
 from kafka_broker.cluster.controlled_shutdown import hand_over_partitions
 from kafka_broker.cluster.dynamic_config import DynamicBrokerConfig, reconfigure_logs
+from kafka_broker.cluster.listener_security import listener_security
 from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.replica_fetcher import ReplicaFetcherManager
 from kafka_broker.cluster.replica_manager import ReplicaManager
@@ -41,11 +43,12 @@ from kafka_broker.cluster.session import SessionKeeper
 from kafka_broker.cluster.topic_admin import TopicAdmin
 from kafka_broker.cluster.zk_store import ZkStore, ensure_chroot
 from kafka_broker.cluster.zk_watcher import ZkWatcher
-from kafka_broker.config import BrokerConfig, CleanerSettings, ZooKeeperSettings, settings_from
+from kafka_broker.config import BrokerConfig, CleanerSettings, ConfigError, ZooKeeperSettings, settings_from
 from kafka_broker.controller import Controller
 from kafka_broker.coordinator.group_coordinator import GroupCoordinator
 from kafka_broker.coordinator.producer_ids import ProducerIdManager
 from kafka_broker.handlers import BrokerServices
+from kafka_broker.security.tls import TlsReloader
 from kafka_broker.server import start_server
 from kafka_broker.storage.cleaner import LogCleaner
 from kafka_broker.storage.log_config import LogConfig
@@ -56,6 +59,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+TLS_RELOAD_INTERVAL_S = 10.0
+"""How often the listeners' key and trust store files are checked for a rotated certificate."""
 EXIT_TASK_FAILED = 1
 """Exit status of a broker stopped because a background task died (or it could not rejoin the cluster)."""
 
@@ -95,7 +100,9 @@ class Broker:
         self.exit_code = 0
         """The process's exit status: :data:`EXIT_TASK_FAILED` once :meth:`fail` stopped the broker."""
         self._tasks: list[asyncio.Task[Any]] = []
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
+        self._reloaders: list[TlsReloader] = []
+        """The listeners' TLS key and trust stores, reloaded when their files change."""
         self._http: AppRunner | None = None
         self._stop = asyncio.Event()
         self._stopping = False
@@ -117,10 +124,11 @@ class Broker:
 
     @property
     def registration(self) -> md.BrokerRegistration:
-        adv = self.config.advertised
-        return md.BrokerRegistration(
-            broker_id=self.config.broker_id, host=adv.host, port=adv.port, rack=self.config.rack,
-            http_port=self.config.http_port or None,
+        return md.BrokerRegistration.for_listeners(
+            self.config.broker_id,
+            [(lc.name, lc.security_protocol, lc.advertised_host, lc.advertised_port)
+             for lc in self.config.listeners.all],
+            rack=self.config.rack, http_port=self.config.http_port or None,
         )
 
     def _apply_replication_throttles(self, _changed: frozenset[str]) -> None:
@@ -174,25 +182,47 @@ class Broker:
                                        leader_quota=self.leader_quota)
         self.services.quotas = ClientQuotas(config.quotas)
         await asyncio.to_thread(self.services.quotas.watch, zk, loop)
+        if config.authorizer.enabled:  # before the listeners open: no request goes unauthorized
+            self.services.authorizer = AclAuthorizer(config.authorizer, zk)
+            await asyncio.to_thread(self.services.authorizer.start)
         self._attach_features()
-        self._server = await start_server(self.services, config.listener.host, config.listener.port)
+        for listener in config.listeners.all:
+            security = listener_security(listener, user_config=self.services.quotas.user_config)
+            if security.reloader is not None:
+                self._reloaders.append(security.reloader)
+            self._servers.append(await start_server(self.services, listener, security))
         if self.cache.controller_id == md.NO_LEADER:
             # contend before registering, so a cluster whose brokers are registered always has a controller
             # (admin clients that see no controller wait for a broker state change that may never come)
             await self.controller.try_elect()
         await self.session.register()
         await self.replicas.reclaim_leadership()
-        log.info("broker %d registered, listening on %s (advertised %s)", config.broker_id, config.listener,
-                 config.advertised)
+        log.info("broker %d registered, listening on %s (advertised %s)", config.broker_id,
+                 ", ".join(map(str, config.listeners.all)), ", ".join(lc.advertised for lc in config.listeners.all))
         self._spawn(self.replicas.run(), "replica-manager")
         self._spawn(self.replicas.shrink_isr_loop(), "isr-shrink")
         self._spawn(self.replicas.retention_loop(), "retention")
         self._spawn(self.controller.run(), "controller")
+        if self._reloaders:
+            self._spawn(self._reload_certificates(), "tls-reload")
         self.controller.trigger()
         if config.http_port:
             from kafka_broker.http import start_http
 
             self._http = await start_http(self, config.http_host, config.http_port)
+
+    async def _reload_certificates(self) -> None:
+        """Every ``TLS_RELOAD_INTERVAL_S``: load the key and trust stores whose files changed (a rotated
+        certificate serves new connections; open ones keep theirs). A file that cannot be used is logged and the
+        listener keeps what it had."""
+        while True:
+            await asyncio.sleep(TLS_RELOAD_INTERVAL_S)
+            for reloader in self._reloaders:
+                try:
+                    if await asyncio.to_thread(reloader.reload_if_changed):
+                        log.info("reloaded TLS key or trust store: %s", ", ".join(reloader.files))
+                except ConfigError as exc:
+                    log.error("could not reload TLS key or trust store, keeping the previous one: %s", exc)
 
     def _attach_features(self) -> None:
         """Start what is layered on the core: the group coordinator, producer ids, the log cleaner."""
@@ -250,8 +280,8 @@ class Broker:
         if self.replicas is not None:
             self.replicas.shutting_down = True
         await self._controlled_shutdown()
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
         if self._http is not None:
             await self._http.cleanup()
         for task in self._tasks:

@@ -22,6 +22,10 @@ Layout (each znode's JSON is written by the ``encode`` of its dataclass below, a
     /isr_change_notification/isr_change_<seq>     ISR change notices
     /cluster/id                                   cluster id
     /latest_producer_id_block                     producer id block allocation
+    /kafka-acl/<ResourceType>/<name>              literal ACLs of a resource (AclAuthorizer)
+    /kafka-acl-extended/prefixed/<Type>/<name>    prefixed ACLs
+    /kafka-acl-changes/acl_changes_<seq>,         ACL change notices (literal, extended)
+    /kafka-acl-extended-changes/acl_changes_<seq>
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import json
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,7 +129,11 @@ def _loads(data: bytes | None) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class BrokerRegistration:
-    """What ``/brokers/ids/<id>`` says: where clients reach the broker."""
+    """What ``/brokers/ids/<id>`` says: where clients reach the broker, on each of its listeners.
+
+    ``endpoints`` are ``NAME://host:port``, one per advertised listener, and ``security_protocols`` maps each
+    listener name to its protocol. ``host``/``port`` are the PLAINTEXT listener's, as Kafka writes them for old
+    clients ('' and -1 when the broker has none)."""
 
     broker_id: int
     host: str
@@ -133,15 +141,40 @@ class BrokerRegistration:
     rack: str | None = None
     endpoints: tuple[str, ...] = ()
     http_port: int | None = None
+    security_protocols: tuple[tuple[str, str], ...] = ()
+    """(listener name, security protocol) of each endpoint; empty: every endpoint is PLAINTEXT."""
+
+    @classmethod
+    def for_listeners(cls, broker_id: int, endpoints: Sequence[tuple[str, str, str, int]], *,
+                      rack: str | None = None, http_port: int | None = None) -> BrokerRegistration:
+        """A registration from (listener name, protocol, host, port) of each advertised listener."""
+        plaintext = next(((host, port) for name, protocol, host, port in endpoints
+                          if name == "PLAINTEXT" and protocol == "PLAINTEXT"), ("", -1))
+        return cls(broker_id=broker_id, host=plaintext[0], port=plaintext[1], rack=rack,
+                   endpoints=tuple(f"{name}://{_bracketed(host)}:{port}" for name, _, host, port in endpoints),
+                   http_port=http_port,
+                   security_protocols=tuple((name, protocol) for name, protocol, _, _ in endpoints))
+
+    def address(self, listener: str) -> tuple[str, int] | None:
+        """(host, port) of the named listener, or None when the broker has no such listener."""
+        if not self.endpoints:
+            return (self.host, self.port) if listener == "PLAINTEXT" else None
+        for endpoint in self.endpoints:
+            name, sep, hostport = endpoint.partition("://")
+            if sep and name.upper() == listener:
+                host, _, port = hostport.rpartition(":")
+                return host.strip("[]"), int(port)
+        return None
 
     def encode(self) -> bytes:
         endpoints = list(self.endpoints) or [f"PLAINTEXT://{self.host}:{self.port}"]
+        protocols = dict(self.security_protocols) or {"PLAINTEXT": "PLAINTEXT"}
         data: dict[str, Any] = {
             "version": 5,
-            "host": self.host,
+            "host": self.host or None,
             "port": self.port,
             "endpoints": endpoints,
-            "listener_security_protocol_map": {"PLAINTEXT": "PLAINTEXT"},
+            "listener_security_protocol_map": protocols,
             "jmx_port": -1,
             "timestamp": _now_ms(),
             "features": {},
@@ -156,20 +189,20 @@ class BrokerRegistration:
     def decode(cls, broker_id: int, data: bytes) -> BrokerRegistration:
         obj = _loads(data) or {}
         endpoints = tuple(obj.get("endpoints") or ())
-        host, port = obj.get("host"), obj.get("port", -1)
-        if (not host or port in (None, -1)) and endpoints:
-            # Kafka leaves host/port empty for non-PLAINTEXT listeners; the endpoint has them.
-            hostport = endpoints[0].split("://", 1)[-1]
-            host, _, port_text = hostport.rpartition(":")
-            port = int(port_text)
+        protocols = obj.get("listener_security_protocol_map") or {}
         return cls(
             broker_id=broker_id,
-            host=host or "",
-            port=int(port),
+            host=obj.get("host") or "",
+            port=int(obj.get("port") or -1),
             rack=obj.get("rack"),
             endpoints=endpoints,
             http_port=obj.get("kopfka_http_port"),
+            security_protocols=tuple((str(k).upper(), str(v)) for k, v in protocols.items()),
         )
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 # --- topics and partitions -------------------------------------------------------------------
@@ -413,3 +446,112 @@ class ProducerIdBlock:
         if not obj:
             return None
         return cls(int(obj["broker"]), int(obj["block_start"]), int(obj["block_end"]))
+
+
+# --- ACLs (Kafka's ZkAclStore / ZkAclChangeStore) --------------------------------------------
+
+ACL_PATH = "/kafka-acl"
+"""Literal ACLs: ``/kafka-acl/<ResourceType>/<name>``."""
+EXTENDED_ACL_PATH = "/kafka-acl-extended"
+"""ACLs of other pattern types: ``/kafka-acl-extended/prefixed/<ResourceType>/<name>``."""
+ACL_CHANGES_PATH = "/kafka-acl-changes"
+EXTENDED_ACL_CHANGES_PATH = "/kafka-acl-extended-changes"
+ACL_CHANGE_PREFIX = "acl_changes_"
+ACL_PATTERN_TYPES = ("LITERAL", "PREFIXED")
+"""The pattern types ACLs are stored for (Kafka's ``PatternType.isSpecific``), by their enum names."""
+ACL_RESOURCE_TYPES = ("Topic", "Group", "Cluster", "TransactionalId", "DelegationToken", "User")
+"""The resource types ACLs are stored for, as their znodes name them (Kafka's ``SecurityUtils.resourceTypeName``)."""
+
+
+def acl_store_path(pattern_type: str) -> str:
+    """The root of the ACLs of a pattern type (``LITERAL``, ``PREFIXED``): ``/kafka-acl`` or
+    ``/kafka-acl-extended/prefixed``."""
+    if pattern_type not in ACL_PATTERN_TYPES:
+        raise ValueError(f"no ACL store for pattern type {pattern_type}")
+    return ACL_PATH if pattern_type == "LITERAL" else f"{EXTENDED_ACL_PATH}/{pattern_type.lower()}"
+
+
+def acl_resource_path(pattern_type: str, resource_type: str, name: str) -> str:
+    """``/kafka-acl/Topic/orders``: the znode of one resource pattern's ACLs (``resource_type`` as in
+    :data:`ACL_RESOURCE_TYPES`; the name is not escaped: Kafka refuses names with ``/``)."""
+    return f"{acl_store_path(pattern_type)}/{resource_type}/{name}"
+
+
+def acl_change_path(pattern_type: str) -> str:
+    """Where changes to the ACLs of a pattern type are announced: ``/kafka-acl-changes`` for LITERAL,
+    ``/kafka-acl-extended-changes`` for the others; each notice is a sequential ``acl_changes_<seq>``."""
+    if pattern_type not in ACL_PATTERN_TYPES:
+        raise ValueError(f"no ACL change store for pattern type {pattern_type}")
+    return ACL_CHANGES_PATH if pattern_type == "LITERAL" else EXTENDED_ACL_CHANGES_PATH
+
+
+def acl_paths() -> list[str]:
+    """The znodes Kafka's AclAuthorizer creates at start (``createAclPaths``): every store, its resource types,
+    and both change paths."""
+    paths: list[str] = []
+    for pattern_type in ACL_PATTERN_TYPES:
+        paths.append(acl_store_path(pattern_type))
+        paths.extend(f"{acl_store_path(pattern_type)}/{resource_type}" for resource_type in ACL_RESOURCE_TYPES)
+    return [*paths, ACL_CHANGES_PATH, EXTENDED_ACL_CHANGES_PATH]
+
+
+@dataclass(frozen=True, slots=True)
+class AclZnodeEntry:
+    """One ACL of a resource znode, with the names Kafka writes (``SecurityUtils``' Pascal case)."""
+
+    principal: str
+    """``User:alice``."""
+    permission_type: str
+    """``Allow`` or ``Deny``."""
+    operation: str
+    """``Read``, ``Write``, ``IdempotentWrite``, ``All``…"""
+    host: str
+    """An address, or ``*``."""
+
+
+def encode_acls(entries: Iterable[AclZnodeEntry]) -> bytes:
+    """``{"acls":[{"principal":"User:alice","permissionType":"Allow","host":"*","operation":"Write"}],"version":1}``:
+    the keys in the order Kafka 3.9 writes them (its Java ``HashMap``'s)."""
+    return _dumps({"acls": [{"principal": e.principal, "permissionType": e.permission_type, "host": e.host,
+                             "operation": e.operation} for e in entries], "version": 1})
+
+
+def decode_acls(data: bytes | None) -> list[AclZnodeEntry]:
+    """The ACLs of a resource znode (none for an empty one); ValueError for another version or a missing key."""
+    obj = _loads(data)
+    if not obj:
+        return []
+    if obj.get("version") != 1:
+        raise ValueError(f"unsupported ACL znode version {obj.get('version')!r}")
+    try:
+        return [AclZnodeEntry(str(e["principal"]), str(e["permissionType"]), str(e["operation"]), str(e["host"]))
+                for e in obj.get("acls") or ()]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"malformed ACL znode: {exc}") from None
+
+
+def encode_acl_change(*, resource_type: str, name: str, pattern_type: str) -> bytes:
+    """The notice of a change to one resource pattern's ACLs (enum names: ``TOPIC``, ``PREFIXED``): the text
+    ``TOPIC:orders`` for a literal pattern, ``{"version":1,"resourceType":"TOPIC","name":"orders-",
+    "patternType":"PREFIXED"}`` for the others (Kafka's ``LiteralAclChangeStore`` / ``ExtendedAclChangeStore``)."""
+    if pattern_type == "LITERAL":
+        return f"{resource_type}:{name}".encode()
+    return _dumps({"version": 1, "resourceType": resource_type, "name": name, "patternType": pattern_type})
+
+
+def decode_acl_change(pattern_type: str, data: bytes | None) -> tuple[str, str, str]:
+    """A notice under :func:`acl_change_path` of ``pattern_type`` → (resource type, name, pattern type) as
+    written (Kafka reads the type names case-insensitively); ValueError when malformed."""
+    text = (data or b"").decode()
+    if pattern_type == "LITERAL":
+        resource_type, colon, name = text.partition(":")
+        if not colon:
+            raise ValueError(f"expected a string in format ResourceType:ResourceName but got {text}")
+        return resource_type, name, "LITERAL"
+    obj = _loads(data)
+    if not isinstance(obj, dict) or int(obj.get("version", 0)) > 1:
+        raise ValueError(f"unsupported ACL change event {text!r}")
+    try:
+        return str(obj["resourceType"]), str(obj["name"]), str(obj["patternType"])
+    except KeyError as exc:
+        raise ValueError(f"malformed ACL change event {text!r}: no {exc}") from None

@@ -71,11 +71,13 @@ import logging
 import os
 import socket
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from kafka_broker.cluster.broker_connection import set_socket_buffers
+from kafka_broker.cluster.listener_security import ListenerSecurity
 from kafka_broker.config.broker import SocketServerSettings, connection_overrides
+from kafka_broker.config.listeners import ListenerConfig, default_listener
 from kafka_broker.handlers import HANDLERS, BrokerServices, CloseConnection, RequestContext
 from kafka_broker.handlers.api_versions import unsupported_version_response
 from kafka_broker.protocol import (
@@ -87,6 +89,8 @@ from kafka_broker.protocol import (
     decode_request_header,
     encode_response,
 )
+from kafka_broker.security.authenticator import Authenticator
+from kafka_broker.security.principal import ANONYMOUS, KafkaPrincipal
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +101,9 @@ RECEIVE_BUFFER = 256 * 1024
 """Bytes of a listener's receive buffer, which its connections read into in turn."""
 DIRECT_READ = 64 * 1024
 """A frame with at least this much room left in its own buffer is received straight into it."""
+TLS_CHUNK = 256 * 1024
+"""A log slice goes out over TLS this many bytes at a time (read from the page cache, encrypted by the
+transport): sendfile cannot encrypt."""
 MIN_FRAME_BUFFER = 4 * 1024
 """The smallest buffer of a frame that has partly arrived; also what a connection may still read when the
 memory pool is spent."""
@@ -299,15 +306,30 @@ class ConnectionQuotas:
 
 class Listener:
     """What the connections of one listening socket share: settings, the memory pool, the connection
-    counts and the receive buffer."""
+    counts, the receive buffer, and its security: the listener's name, its TLS principal builder and its
+    SASL authenticators (:mod:`kafka_broker.security.authenticator`)."""
 
-    __slots__ = ("idle_s", "max_frame", "max_inflight", "pool", "quotas", "receive_view", "services")
+    __slots__ = ("auth_timeout_s", "failed_auth_delay_s", "idle_s", "max_frame", "max_inflight", "max_sasl_frame",
+                 "name", "new_authenticator", "pool", "quotas", "receive_view", "services", "tls_principal")
 
     def __init__(self, services: BrokerServices, settings: SocketServerSettings | None = None, *,
-                 overrides: Mapping[str, int] | None = None) -> None:
+                 overrides: Mapping[str, int] | None = None, listener: ListenerConfig | None = None,
+                 new_authenticator: Callable[[], Authenticator] | None = None,
+                 tls_principal: Callable[[Any], KafkaPrincipal] | None = None) -> None:
         settings = settings or SocketServerSettings()
         config = services.config
         self.services = services
+        listener = listener or default_listener()
+        self.name = listener.name
+        self.new_authenticator = new_authenticator
+        """Makes a connection's SASL authenticator; None on a listener without SASL."""
+        self.tls_principal = tls_principal
+        """The principal of a TLS connection from its ``ssl_object``; None on a listener without TLS."""
+        own = listener.settings
+        self.max_sasl_frame = int(own["sasl.server.max.receive.size"])
+        """Largest frame before the connection has authenticated (``sasl.server.max.receive.size``)."""
+        self.auth_timeout_s = int(own["kopfka.authentication.timeout.ms"]) / 1000
+        self.failed_auth_delay_s = int(own["connection.failed.authentication.delay.ms"]) / 1000
         self.max_frame: int = config.socket_request_max_bytes
         self.max_inflight: int = config.queued_max_requests
         queued = settings.queued_max_request_bytes
@@ -323,10 +345,10 @@ class Listener:
 
 class KafkaConnection(asyncio.BufferedProtocol):
     __slots__ = (
-        "__weakref__", "_counted", "_frame", "_frame_got", "_frame_size", "_head", "_held", "_idle",
-        "_last_active", "_loop", "_memory_wait", "_pending", "_read_paused", "_ready", "_sending", "_starting",
-        "_throttle", "_turn", "_watch_fd", "_write_paused", "accepting", "ip", "listener", "peer", "services",
-        "transport",
+        "__weakref__", "_auth", "_auth_timer", "_authenticated", "_counted", "_drain", "_frame", "_frame_got",
+        "_frame_size", "_head", "_held", "_idle", "_last_active", "_loop", "_memory_wait", "_pending", "_raw_sasl",
+        "_read_paused", "_ready", "_sending", "_session_expiry", "_starting", "_throttle", "_tls", "_turn",
+        "_watch_fd", "_write_paused", "accepting", "ip", "listener", "peer", "principal", "services", "transport",
     )
 
     def __init__(self, services: BrokerServices, listener: Listener | None = None) -> None:
@@ -357,6 +379,14 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._last_active = 0.0
         self._watch_fd = -1  # a duplicate of the socket's descriptor, to wait for writability (uvloop)
         self._throttle: asyncio.TimerHandle | None = None  # a client over its quota: muted until this fires
+        self.principal: KafkaPrincipal = ANONYMOUS
+        self._auth: Authenticator | None = None  # the SASL exchange in progress or done
+        self._authenticated = self.listener.new_authenticator is None  # SASL listeners: not until SASL succeeds
+        self._raw_sasl = False  # after SaslHandshake v0: frames are bare SASL tokens, no request header
+        self._session_expiry: float | None = None  # connections.max.reauth.ms: loop time the session ends
+        self._auth_timer: asyncio.TimerHandle | None = None  # closes a connection that does not authenticate
+        self._tls = False
+        self._drain: asyncio.Future[None] | None = None  # resolved when the transport may be written again
 
     # --- asyncio.BufferedProtocol ---------------------------------------------------------------
 
@@ -382,6 +412,19 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._last_active = loop.time()
         if listener.idle_s is not None:
             self._idle = loop.call_later(listener.idle_s, self._check_idle)
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:  # asyncio calls connection_made once the TLS handshake is done
+            self._tls = True
+            if listener.tls_principal is not None:
+                try:
+                    self.principal = listener.tls_principal(ssl_object)
+                except ValueError as exc:  # no ssl.principal.mapping.rules rule maps the certificate's name
+                    log.warning("closing %s: its certificate has no principal: %s", self.peer, exc)
+                    self.accepting = False
+                    transport.abort()
+                    return
+        if not self._authenticated:
+            self._auth_timer = loop.call_later(listener.auth_timeout_s, self._check_authenticated)
 
     def connection_lost(self, exc: Exception | None) -> None:
         listener = self.listener
@@ -397,6 +440,12 @@ class KafkaConnection(asyncio.BufferedProtocol):
         if self._throttle is not None:
             self._throttle.cancel()
             self._throttle = None
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+            self._auth_timer = None
+        if self._drain is not None:
+            self._drain.cancel()
+            self._drain = None
         if self._sending is not None:
             self._sending.cancel()
             self._sending = None
@@ -423,6 +472,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
         self._start_next()
         self._sync_reading()
 
@@ -488,6 +539,11 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 if size < 0 or size > self.listener.max_frame:
                     log.warning("closing %s: frame of %d bytes exceeds socket.request.max.bytes (%d)",
                                 self.peer, size, self.listener.max_frame)
+                    self._abort()
+                    return False
+                if not self._authenticated and size > self.listener.max_sasl_frame:
+                    log.warning("closing %s: frame of %d bytes before authentication exceeds "
+                                "sasl.server.max.receive.size (%d)", self.peer, size, self.listener.max_sasl_frame)
                     self._abort()
                     return False
                 if end - position >= size:  # all here: copy it out
@@ -587,11 +643,17 @@ class KafkaConnection(asyncio.BufferedProtocol):
 
     def _dispatch(self, frame: bytearray) -> None:
         size = len(frame)
+        if self._raw_sasl:
+            self._sasl_token(frame)
+            return
         try:
             header, offset = decode_request_header(frame)
         except ProtocolError as exc:
             log.warning("closing %s: malformed request header: %s", self.peer, exc)
             self._abort()
+            return
+        if self.listener.new_authenticator is not None and self._in_sasl(header) and \
+                self._sasl_request(header, frame, offset):
             return
         route = HANDLERS.get(header.api_key)
         if route is None or not route.min_version <= header.api_version <= route.max_version:
@@ -611,7 +673,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
                         route.handle.__module__.rsplit(".", 1)[-1], header.api_version, exc, bytes(frame[:64]).hex())
             self._abort()
             return
-        ctx = RequestContext(header=header, services=self.services, peer=self.peer, size=size)
+        ctx = RequestContext(header=header, services=self.services, peer=self.peer, size=size,
+                             principal=self.principal, listener=self.listener.name)
         assert self._loop is not None
         task = self._loop.create_task(self._handle(route.handle, request, ctx))
         self._starting = True
@@ -684,6 +747,135 @@ class KafkaConnection(asyncio.BufferedProtocol):
     def _abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()
+
+    # --- SASL ------------------------------------------------------------------------------------
+
+    def _in_sasl(self, header: RequestHeader) -> bool:
+        """Whether the request belongs to a SASL exchange, which the connection handles itself, in frame order:
+        everything before authentication; SaslHandshake starting a re-authentication (KIP-368) and the
+        SaslAuthenticate of an exchange in progress. True also for a request after the session expired."""
+        if not self._authenticated:
+            return True
+        api = header.api_key
+        if api == ApiKey.SASL_AUTHENTICATE:
+            return self._auth is not None and not self._auth.complete
+        if api == ApiKey.SASL_HANDSHAKE:
+            return self._session_expiry is not None  # re-authentication is on (connections.max.reauth.ms)
+        return self._session_expiry is not None and self._loop is not None and self._loop.time() > self._session_expiry
+
+    def _sasl_request(self, header: RequestHeader, frame: bytearray, offset: int) -> bool:
+        """Handle a request of the SASL exchange (Kafka's ``SaslServerAuthenticator``); False for one the
+        handlers answer as usual (ApiVersions before authentication). Anything else before authentication, or
+        after the session expired, closes the connection, as in Kafka."""
+        api, size = header.api_key, len(frame)
+        if api == ApiKey.API_VERSIONS and not self._authenticated:
+            return False
+        if api not in (ApiKey.SASL_HANDSHAKE, ApiKey.SASL_AUTHENTICATE):
+            why = "its SASL session expired (connections.max.reauth.ms)" if self._authenticated else \
+                "not authenticated yet"
+            log.warning("closing %s: unexpected request (API %d) from a client %s", self.peer, api, why)
+            self._abort()
+            return True
+        route = HANDLERS.get(api)
+        if route is None or not route.min_version <= header.api_version <= route.max_version:
+            return False  # the usual handling closes it
+        try:
+            request = decode_request(header, frame, offset)
+        except ProtocolError as exc:
+            log.warning("closing %s: malformed SASL request: %s", self.peer, exc)
+            self._abort()
+            return True
+        if api == ApiKey.SASL_HANDSHAKE:
+            self._sasl_handshake(header, request, size)
+        elif self._auth is None or self._auth.complete:
+            log.warning("closing %s: SaslAuthenticate before SaslHandshake", self.peer)
+            self._abort()
+        else:
+            self._sasl_authenticate(header, request, size)
+        return True
+
+    def _sasl_handshake(self, header: RequestHeader, request: dict[str, Any], size: int) -> None:
+        if self._auth is not None and not self._auth.complete:
+            log.warning("closing %s: a second SaslHandshake before authenticating", self.peer)
+            self._abort()
+            return
+        factory = self.listener.new_authenticator
+        assert factory is not None
+        auth = factory()
+        previous = self._auth
+        error, mechanisms = auth.handshake(request["mechanism"], previous=previous)
+        chunks = encode_response(header, {"error_code": error, "mechanisms": mechanisms})
+        if error:
+            log.info("closing %s: SASL mechanism %r refused (%s)", self.peer, request["mechanism"], error)
+            self._answer_then_close(chunks, size, delay_s=0)
+            return
+        self._auth = auth
+        self._raw_sasl = header.api_version == 0  # then bare tokens follow (Kafka's legacy framing)
+        self._enqueue_ready(chunks, size)
+
+    def _sasl_authenticate(self, header: RequestHeader, request: dict[str, Any], size: int) -> None:
+        auth = self._auth
+        assert auth is not None
+        step = auth.authenticate(bytes(request["auth_bytes"]))
+        body = {"error_code": step.error_code, "error_message": step.error_message, "auth_bytes": step.token,
+                "session_lifetime_ms": auth.session_lifetime_ms if auth.complete else 0}
+        chunks = encode_response(header, body)
+        if step.error_code:
+            log.info("closing %s: SASL authentication failed: %s", self.peer, step.error_message)
+            self._answer_then_close(chunks, size, delay_s=self.listener.failed_auth_delay_s)
+            return
+        self._enqueue_ready(chunks, size)
+        if auth.complete:
+            self._authenticated_by(auth)
+
+    def _sasl_token(self, frame: bytearray) -> None:
+        """A bare SASL token (after SaslHandshake v0): answered with a bare token, or the connection closes."""
+        auth = self._auth
+        assert auth is not None
+        step = auth.authenticate(bytes(frame))
+        if step.error_code:
+            log.info("closing %s: SASL authentication failed: %s", self.peer, step.error_message)
+            self._abort()
+            return
+        self._enqueue_ready([SIZE.pack(len(step.token)) + step.token], len(frame))
+        if auth.complete:
+            self._raw_sasl = False
+            self._authenticated_by(auth)
+
+    def _authenticated_by(self, auth: Authenticator) -> None:
+        assert auth.principal is not None and self._loop is not None
+        self.principal = auth.principal
+        self._authenticated = True
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+            self._auth_timer = None
+        lifetime = auth.session_lifetime_ms
+        self._session_expiry = self._loop.time() + lifetime / 1000 if lifetime > 0 else None
+
+    def _answer_then_close(self, chunks: Chunks, size: int, *, delay_s: float) -> None:
+        """Send ``chunks`` after ``delay_s`` (``connection.failed.authentication.delay.ms``: a client guessing
+        passwords gets its answers slowly), then close; nothing after it is read or handled."""
+        loop = self._loop
+        assert loop is not None
+        answer: asyncio.Future[Chunks | None] = loop.create_future()
+        if delay_s > 0:
+            loop.call_later(delay_s, _resolve_later, answer, chunks)
+        else:
+            answer.set_result(chunks)
+        self._pending.append((answer, size))
+        answer.add_done_callback(self._request_done)
+        closing: asyncio.Future[Chunks | None] = loop.create_future()
+        closing.set_exception(CloseConnection("authentication failed"))
+        self._pending.append((closing, 0))
+        closing.add_done_callback(self._request_done)
+        self._stop_after(closing)
+
+    def _check_authenticated(self) -> None:
+        """``kopfka.authentication.timeout.ms`` after the connection opened: close it unless it authenticated."""
+        self._auth_timer = None
+        if not self._authenticated and not self._closed():
+            log.info("closing %s: not authenticated within %.0f ms", self.peer, self.listener.auth_timeout_s * 1000)
+            self._abort()
 
     def _closed(self) -> bool:
         """Whether the connection is closing or gone: asked of the transport each time, since that can
@@ -780,6 +972,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
         assert transport is not None
         if chunk.length == 0 or self._closed():
             return
+        if self._tls:
+            await self._send_copied(chunk)
+            return
         position, remaining = chunk.position, chunk.length
         loop = asyncio.get_running_loop()
         if isinstance(loop, asyncio.BaseEventLoop) and type(loop).__module__.startswith("asyncio"):
@@ -822,6 +1017,26 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 transport.write(data)
             self._check_sent_whole(chunk, remaining - len(data))
 
+    async def _send_copied(self, chunk: FileSlice) -> None:
+        """The slice through the transport (TLS encrypts it), ``TLS_CHUNK`` bytes at a time from the page cache,
+        waiting whenever the transport asks to pause: memory stays bounded whatever the slice's size."""
+        transport, loop = self.transport, self._loop
+        assert transport is not None and loop is not None
+        position, remaining = chunk.position, chunk.length
+        while remaining and not self._closed():
+            if self._write_paused:
+                self._drain = loop.create_future()
+                await self._drain
+                self._drain = None
+                continue
+            data = os.pread(chunk.fd, min(remaining, TLS_CHUNK), position)
+            if not data:
+                break  # end of file before the end of the slice
+            transport.write(data)
+            position += len(data)
+            remaining -= len(data)
+        self._check_sent_whole(chunk, remaining)
+
     def _check_sent_whole(self, chunk: FileSlice, missing: int) -> None:
         """Abort when part of the slice could not be sent: the file ended before the slice did."""
         if missing > 0 and not self._closed():
@@ -835,6 +1050,11 @@ class KafkaConnection(asyncio.BufferedProtocol):
         if self._watch_fd < 0:
             self._watch_fd = os.dup(fd)
         return self._watch_fd
+
+
+def _resolve_later(future: asyncio.Future[Chunks | None], chunks: Chunks) -> None:
+    if not future.done():
+        future.set_result(chunks)
 
 
 async def _resolve(overrides: Mapping[str, int]) -> dict[str, int]:
@@ -859,10 +1079,15 @@ async def _resolve(overrides: Mapping[str, int]) -> dict[str, int]:
     return resolved
 
 
-async def start_server(services: BrokerServices, host: str, port: int) -> asyncio.Server:
+async def start_server(services: BrokerServices, listener: ListenerConfig | None = None,
+                       security: ListenerSecurity | None = None) -> asyncio.Server:
+    """Listen on ``listener`` (the broker's first when not given) with its ``security`` (none when not given)."""
     loop = asyncio.get_running_loop()
+    listener = listener or services.config.listeners.all[0]
+    security = security or ListenerSecurity()
     settings = services.config.socket_server
     overrides = await _resolve(connection_overrides(settings.max_connections_per_ip_overrides))
-    listener = Listener(services, settings, overrides=overrides)
-    return await loop.create_server(lambda: KafkaConnection(services, listener), host or None, port,
-                                    reuse_address=True, backlog=1024)
+    shared = Listener(services, settings, overrides=overrides, listener=listener,
+                      new_authenticator=security.new_authenticator, tls_principal=security.tls_principal)
+    return await loop.create_server(lambda: KafkaConnection(services, shared), listener.host or None, listener.port,
+                                    reuse_address=True, backlog=1024, ssl=security.ssl_context)

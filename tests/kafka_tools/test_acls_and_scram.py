@@ -1,10 +1,13 @@
 """kafka-acls.sh and SCRAM credentials with kafka-configs.sh, against three kopfka brokers.
 
-kopfka has no authorizer yet, so kafka-acls answers exactly as against Apache Kafka 3.9 started without
-``authorizer.class.name`` (the expected outputs below are what Kafka 3.9.2's tool printed against such a
-broker, stack trace included). SCRAM credentials are set, described and deleted with kafka-configs as on Kafka
-in ZooKeeper mode: ZooKeeper holds Kafka's format, with keys that verify against the password, next to the
-user's quota, and errors come back with Kafka's exceptions and messages.
+Without ``authorizer.class.name`` kafka-acls answers exactly as against Apache Kafka 3.9 started without it (the
+expected outputs below are what Kafka 3.9.2's tool printed against such a broker, stack trace included). With
+Kafka's AclAuthorizer configured (a second cluster, ``super.users=User:ANONYMOUS`` so the tool may manage ACLs),
+ACLs are added, listed and removed with kafka-acls — literal and prefixed, allow and deny, the ``--producer`` and
+``--consumer`` shorthands — each change stored in ZooKeeper in Kafka's layout and seen by every broker. SCRAM
+credentials are set, described and deleted with kafka-configs as on Kafka in ZooKeeper mode: ZooKeeper holds
+Kafka's format, with keys that verify against the password, next to the user's quota, and errors come back
+with Kafka's exceptions and messages.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from collections.abc import Iterator
 
 import pytest
 from kazoo.client import KazooClient
+from tests.brokers import ClusterFactory
+from tests.waiting import wait_for
+
+from kafka_broker.local import LocalCluster
 
 _TRACE_HEAD = """\tat java.base/java.util.concurrent.CompletableFuture.reportGet(CompletableFuture.java:396)
 \tat java.base/java.util.concurrent.CompletableFuture.get(CompletableFuture.java:2073)
@@ -79,6 +86,48 @@ def zk(cluster) -> Iterator[KazooClient]:
     yield client
     client.stop()
     client.close()
+
+
+ACL_AUTHORIZER = {"authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
+                  "super.users": "User:ANONYMOUS"}
+"""Kafka's AclAuthorizer, the tools' principal (no authentication: User:ANONYMOUS) a super user."""
+
+
+@pytest.fixture(scope="module")
+def secured(module_cluster_factory: ClusterFactory) -> LocalCluster:
+    return module_cluster_factory(brokers=3, overrides={"group.initial.rebalance.delay.ms": "0", **ACL_AUTHORIZER})
+
+
+def acl_blocks(output: str) -> list[tuple[str, list[str]]]:
+    """kafka-acls' output as (heading, its ACLs), both sorted: the tool prints them in its hash maps' order."""
+    blocks = []
+    for block in output.split("\n\n"):
+        if block.strip():
+            heading, *lines = block.strip().splitlines()
+            blocks.append((heading.strip(), sorted(line.strip() for line in lines)))
+    return sorted(blocks)
+
+
+def acl(principal: str, operation: str, permission: str = "ALLOW", host: str = "*") -> str:
+    return f"(principal={principal}, host={host}, operation={operation}, permissionType={permission})"
+
+
+def listing(resource_type: str, name: str, pattern_type: str, *acls: str) -> tuple[str, list[str]]:
+    return (f"Current ACLs for resource `ResourcePattern(resourceType={resource_type}, name={name}, "
+            f"patternType={pattern_type})`:", sorted(acls))
+
+
+def adding(resource_type: str, name: str, pattern_type: str, *acls: str) -> tuple[str, list[str]]:
+    heading, entries = listing(resource_type, name, pattern_type, *acls)
+    return heading.replace("Current ACLs", "Adding ACLs"), entries
+
+
+def znode_acls(zk: KazooClient, path: str) -> list[dict[str, str]]:
+    """A resource znode's ACLs, sorted; its format checked."""
+    znode = json.loads(zk.get(path)[0])
+    assert list(znode) == ["acls", "version"] and znode["version"] == 1
+    assert all(list(entry) == ["principal", "permissionType", "host", "operation"] for entry in znode["acls"])
+    return sorted(znode["acls"], key=lambda entry: sorted(entry.items()))
 
 
 def user_config(zk: KazooClient, user: str) -> dict[str, str]:
@@ -164,3 +213,97 @@ def test_scram_credentials_with_kafka_configs(bootstrap, kafka_tool, zk):
     assert configs("--describe", *alice).stdout == (
         "Quota configs for user-principal 'alice' are producer_byte_rate=1024.0\n"
         "SCRAM credential configs for user-principal 'alice' are SCRAM-SHA-256=iterations=4096\n")
+
+
+def test_acls_with_kafkas_acl_authorizer(secured: LocalCluster, kafka_tool) -> None:
+    brokers = [f"{secured.host}:{port}" for port in secured.broker_ports.values()]
+
+    def acls(*args: str, broker: str = brokers[0]) -> str:
+        return kafka_tool("kafka-acls", "--bootstrap-server", broker, *args).stdout
+
+    zk = KazooClient(hosts=secured.zookeeper_connect)
+    zk.start(timeout=30)
+    try:
+        assert acls("--list") == ""
+        # the stores' znodes are there, as Kafka's AclAuthorizer creates them at start
+        for store in ("/kafka-acl", "/kafka-acl-extended/prefixed"):
+            assert sorted(zk.get_children(store)) == [
+                "Cluster", "DelegationToken", "Group", "Topic", "TransactionalId", "User"]
+
+        alice = acl("User:alice", "READ"), acl("User:alice", "WRITE")
+        assert acl_blocks(acls("--add", "--allow-principal", "User:alice", "--operation", "Read", "--operation",
+                               "Write", "--topic", "orders")) == [adding("TOPIC", "orders", "LITERAL", *alice)]
+        bob = acl("User:bob", "READ", "DENY", host="10.0.0.9")
+        assert acl_blocks(acls("--add", "--deny-principal", "User:bob", "--deny-host", "10.0.0.9", "--operation",
+                               "Read", "--topic", "orders-", "--resource-pattern-type", "prefixed")) == [
+            adding("TOPIC", "orders-", "PREFIXED", bob)]
+        carol_topic = [acl("User:carol", op) for op in ("WRITE", "DESCRIBE", "CREATE")]
+        carol_tx = [acl("User:carol", op) for op in ("WRITE", "DESCRIBE")]
+        carol_cluster = acl("User:carol", "IDEMPOTENT_WRITE")
+        assert acl_blocks(acls("--add", "--allow-principal", "User:carol", "--producer", "--topic", "payments",
+                               "--transactional-id", "tx-1", "--idempotent")) == sorted([
+            adding("TOPIC", "payments", "LITERAL", *carol_topic),
+            adding("TRANSACTIONAL_ID", "tx-1", "LITERAL", *carol_tx),
+            adding("CLUSTER", "kafka-cluster", "LITERAL", carol_cluster)])
+        dave_topic = [acl("User:dave", op) for op in ("READ", "DESCRIBE")]
+        assert acl_blocks(acls("--add", "--allow-principal", "User:dave", "--consumer", "--topic", "payments",
+                               "--group", "billing")) == sorted([
+            adding("TOPIC", "payments", "LITERAL", *dave_topic),
+            adding("GROUP", "billing", "LITERAL", acl("User:dave", "READ"))])
+
+        everything = sorted([
+            listing("TOPIC", "orders", "LITERAL", *alice), listing("TOPIC", "orders-", "PREFIXED", bob),
+            listing("TOPIC", "payments", "LITERAL", *carol_topic, *dave_topic),
+            listing("TRANSACTIONAL_ID", "tx-1", "LITERAL", *carol_tx),
+            listing("CLUSTER", "kafka-cluster", "LITERAL", carol_cluster),
+            listing("GROUP", "billing", "LITERAL", acl("User:dave", "READ"))])
+        for broker in brokers:  # every broker has every change (from the change notices)
+            wait_for(lambda b=broker: acl_blocks(acls("--list", broker=b)) == everything, timeout=30,
+                     what=f"{broker} lists every ACL")
+        # what applies to topic orders-eu: the prefixed ACL only
+        assert acl_blocks(acls("--list", "--topic", "orders-eu", "--resource-pattern-type", "match")) == [
+            listing("TOPIC", "orders-", "PREFIXED", bob)]
+
+        # ZooKeeper holds Kafka's layout and formats
+        assert znode_acls(zk, "/kafka-acl/Topic/orders") == [
+            {"principal": "User:alice", "permissionType": "Allow", "host": "*", "operation": op}
+            for op in ("Read", "Write")]
+        assert znode_acls(zk, "/kafka-acl-extended/prefixed/Topic/orders-") == [
+            {"principal": "User:bob", "permissionType": "Deny", "host": "10.0.0.9", "operation": "Read"}]
+        assert znode_acls(zk, "/kafka-acl/Cluster/kafka-cluster") == [
+            {"principal": "User:carol", "permissionType": "Allow", "host": "*", "operation": "IdempotentWrite"}]
+        assert sorted(zk.get_children("/kafka-acl/TransactionalId")) == ["tx-1"]
+        assert sorted(zk.get_children("/kafka-acl/Group")) == ["billing"]
+        literal = sorted(zk.get_children("/kafka-acl-changes"))
+        assert all(name.startswith("acl_changes_") for name in literal)
+        assert [zk.get(f"/kafka-acl-changes/{name}")[0] for name in literal] == [
+            b"TOPIC:orders", b"TOPIC:payments", b"TRANSACTIONAL_ID:tx-1", b"CLUSTER:kafka-cluster", b"TOPIC:payments",
+            b"GROUP:billing"]
+        [extended] = zk.get_children("/kafka-acl-extended-changes")
+        assert json.loads(zk.get(f"/kafka-acl-extended-changes/{extended}")[0]) == {
+            "version": 1, "resourceType": "TOPIC", "name": "orders-", "patternType": "PREFIXED"}
+
+        # remove one ACL on one broker, a whole prefixed pattern on another
+        assert acls("--remove", "--force", "--allow-principal", "User:alice", "--operation", "Read", "--topic",
+                    "orders") == ""
+        assert acls("--remove", "--force", "--topic", "orders-", "--resource-pattern-type", "prefixed",
+                    broker=brokers[1]) == ""
+        assert znode_acls(zk, "/kafka-acl/Topic/orders") == [
+            {"principal": "User:alice", "permissionType": "Allow", "host": "*", "operation": "Write"}]
+        assert zk.exists("/kafka-acl-extended/prefixed/Topic/orders-") is None
+        for broker in brokers:
+            wait_for(lambda b=broker: acl_blocks(acls("--list", "--topic", "orders", "--topic", "orders-",
+                                                      "--resource-pattern-type", "any", broker=b)) == [
+                listing("TOPIC", "orders", "LITERAL", acl("User:alice", "WRITE"))], timeout=30,
+                what=f"{broker} has the removals")
+
+        # a name Kafka refuses: the tool fails with Kafka's error
+        refused = kafka_tool("kafka-acls", "--bootstrap-server", brokers[2], "--add", "--allow-principal",
+                             "User:alice", "--operation", "Read", "--topic", "a/b", check=False)
+        assert refused.returncode == 1
+        assert ("Error while executing ACL command: org.apache.kafka.common.errors.InvalidRequestException: "
+                "Failed to create ACL") in refused.stdout.splitlines()
+        assert zk.exists("/kafka-acl/Topic/a") is None
+    finally:
+        zk.stop()
+        zk.close()

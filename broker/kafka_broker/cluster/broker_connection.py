@@ -1,4 +1,5 @@
-"""A client connection from this broker to another one: one request at a time, responses read in place.
+"""A client connection from this broker to another one: one request at a time, responses read in place,
+over TLS and SASL when the inter-broker listener asks for them.
 
 Used by the replica fetcher, whose Fetch responses carry megabytes of record batches. The socket is
 read with an :class:`asyncio.BufferedProtocol` straight into a response buffer the connection keeps
@@ -8,6 +9,12 @@ that buffer: they stay valid until the next :meth:`BrokerConnection.request`.
 
 :func:`set_socket_buffers` applies Kafka's socket buffer settings to a connection, this one's
 (``replica.socket.receive.buffer.bytes``) and the listener's (``socket.send/receive.buffer.bytes``).
+
+**Security.** With a TLS context the connection is TLS (the broker's client context for the inter-broker
+listener); with a SASL client it authenticates right after connecting, before any other request:
+SaslHandshake v1 naming the mechanism, then SaslAuthenticate v2 exchanges until the mechanism completes —
+a refused mechanism or failed authentication is a ConnectionError naming why (and the broker retries as
+after any other failed connection).
 """
 
 from __future__ import annotations
@@ -15,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
+import ssl
 import struct
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from kafka_broker.protocol import decode_response, encode_request
+from kafka_broker.protocol import ApiKey, ErrorCode, decode_response, encode_request
 
 SIZE = struct.Struct(">i")
 MAX_RESPONSE = 1 << 30
@@ -107,16 +116,34 @@ class _ResponseProtocol(asyncio.BufferedProtocol):
             waiter.set_exception(ConnectionError(str(exc)))
 
 
+class SaslClient(Protocol):
+    """The client side of one SASL exchange (:mod:`kafka_broker.security.scram`, :mod:`~.plain`)."""
+
+    @property
+    def mechanism(self) -> str: ...
+
+    @property
+    def complete(self) -> bool: ...
+
+    def first_message(self) -> bytes: ...
+
+    def evaluate(self, challenge: bytes) -> bytes: ...
+
+
 class BrokerConnection:
     """Request/response toward one broker, connected on first use, one request in flight."""
 
     def __init__(
-        self, host: str, port: int, client_id: str, *, connect_timeout: float = 5.0, receive_buffer: int = -1
+        self, host: str, port: int, client_id: str, *, connect_timeout: float = 5.0, receive_buffer: int = -1,
+        tls: ssl.SSLContext | None = None, sasl: Callable[[], SaslClient] | None = None,
     ) -> None:
         self.host, self.port, self.client_id = host, port, client_id
         self.connect_timeout = connect_timeout
         self.receive_buffer = receive_buffer
         """SO_RCVBUF in bytes (``replica.socket.receive.buffer.bytes``); -1 leaves the kernel's autotuning."""
+        self.tls = tls
+        self.sasl = sasl
+        """Makes the SASL client of a new connection; None: no SASL."""
         self._protocol: _ResponseProtocol | None = None
         self._ids = itertools.count(1)
 
@@ -145,11 +172,36 @@ class BrokerConnection:
         self.close()
         loop = asyncio.get_running_loop()
         transport, protocol = await asyncio.wait_for(
-            loop.create_connection(_ResponseProtocol, self.host, self.port), timeout=self.connect_timeout
-        )
+            loop.create_connection(_ResponseProtocol, self.host, self.port, ssl=self.tls,
+                                   server_hostname=self.host if self.tls is not None else None),
+            timeout=self.connect_timeout)
         set_socket_buffers(transport, receive=self.receive_buffer)
         self._protocol = protocol
+        if self.sasl is not None:
+            try:
+                await self._authenticate(self.sasl())
+            except BaseException:
+                self.close()
+                raise
         return protocol
+
+    async def _authenticate(self, client: SaslClient) -> None:
+        timeout = self.connect_timeout
+        answer = await self.request(ApiKey.SASL_HANDSHAKE, 1, {"mechanism": client.mechanism}, timeout)
+        if answer["error_code"] != ErrorCode.NONE:
+            raise ConnectionError(f"SASL mechanism {client.mechanism} refused by {self.host}:{self.port} "
+                                  f"({ErrorCode(answer['error_code']).name}; it has {answer['mechanisms']})")
+        token = client.first_message()
+        while True:
+            answer = await self.request(ApiKey.SASL_AUTHENTICATE, 2, {"auth_bytes": token}, timeout)
+            if answer["error_code"] != ErrorCode.NONE:
+                raise ConnectionError(f"SASL authentication to {self.host}:{self.port} failed: "
+                                      f"{answer['error_message']}")
+            if client.complete:
+                return
+            token = client.evaluate(bytes(answer["auth_bytes"]))
+            if not token:  # the server's last message checked: done
+                return
 
     def close(self) -> None:
         if self._protocol is not None and self._protocol.transport is not None:

@@ -236,6 +236,11 @@ class ClientQuotas:
         self._children_watched: set[str] = set()
         self._stopped = False
 
+    def user_config(self, user: str) -> dict[str, str]:
+        """The ``/config/users/<user>`` znode as last seen (its SCRAM credentials too: SASL reads them here, kept
+        current by the same watches, as Kafka's credential cache is by the same config change notifications)."""
+        return self._configs.get((_sanitized(user), None), {})
+
     # --- applying configs ------------------------------------------------------------------------
 
     def apply(self, entity: Entity, config: dict[str, str] | None) -> None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kafka_broker import metadata as md
-from kafka_broker.cluster.broker_connection import BrokerConnection
+from kafka_broker.cluster.inter_broker import InterBrokerClient
 from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.partition import Partition
 from kafka_broker.cluster.replication_quota import ReplicationQuota
@@ -57,13 +57,6 @@ class LeaderConnection(Protocol):
 
 Connect = Callable[[md.BrokerRegistration, BrokerConfig], LeaderConnection]
 """Opens a connection to the leader at a registration."""
-
-
-def open_connection(registration: md.BrokerRegistration, config: BrokerConfig) -> LeaderConnection:
-    return BrokerConnection(
-        registration.host, registration.port, f"replica-fetcher-{config.broker_id}",
-        receive_buffer=config.replication.replica_socket_receive_buffer_bytes,
-    )
 
 
 @dataclass(slots=True)
@@ -303,15 +296,15 @@ class ReplicaFetcherManager:
     """Starts, feeds and stops the per-leader fetch loops as partitions change roles."""
 
     def __init__(
-        self, config: BrokerConfig, cache: MetadataCache, *, connect: Connect = open_connection,
+        self, config: BrokerConfig, cache: MetadataCache, *, connect: Connect | None = None,
         background: bool = True, quota: ReplicationQuota | None = None,
     ) -> None:
         self.config = config
         self.cache = cache
         self.quota = quota
         """The follower-side replication throttle (``follower.replication.throttled.rate``), if any."""
-        self.connect = connect
-        """Opens the connection to a leader (tests give in-process fakes)."""
+        self.connect: Connect = connect or InterBrokerClient(config)
+        """Opens the connection to a leader: on the inter-broker listener (tests give in-process fakes)."""
         self.background = background
         """Run each leader's fetch loop as a task; False leaves the rounds (:meth:`LeaderFetcher.run_once`)
         to the caller, as tests do to step replication deterministically."""

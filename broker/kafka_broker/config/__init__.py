@@ -2,17 +2,16 @@
 parse and validate both (:mod:`.definition`, :mod:`.broker`, :mod:`.topic`), and the rules of dynamic broker
 configs (:mod:`.dynamic`)."""
 
+from .authorizer import AuthorizerSettings
 from .broker import (
     BROKER_CONFIGS,
     BrokerConfig,
     CleanerSettings,
-    Endpoint,
     GroupSettings,
     ReplicationSettings,
     ZooKeeperSettings,
     build_config,
     load_config,
-    parse_listener,
     topic_defaults,
 )
 from .definition import ConfigDef, ConfigError, ConfigType, Value, config_of, format_value, setting, settings_from
@@ -46,13 +45,13 @@ __all__ = [
     "PER_BROKER_CONFIGS",
     "TOPIC_CONFIGS",
     "UNLISTED_UNLESS_SET",
+    "AuthorizerSettings",
     "BrokerConfig",
     "CleanerSettings",
     "ConfigDef",
     "ConfigError",
     "ConfigSource",
     "ConfigType",
-    "Endpoint",
     "GroupSettings",
     "Levels",
     "ReplicationSettings",
@@ -67,7 +66,6 @@ __all__ = [
     "format_value",
     "load_config",
     "merged",
-    "parse_listener",
     "parse_overrides",
     "parse_properties",
     "parse_topic_config",

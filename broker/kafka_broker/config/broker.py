@@ -15,13 +15,14 @@ A bad value stops the broker with a one-line message naming the key, before any 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .authorizer import AUTHORIZER_ROWS, AuthorizerSettings
 from .definition import ConfigDef, ConfigError, ConfigType, Value, setting, settings_from
 from .kafka_broker_keys import KAFKA_ONLY_ROWS
+from .listeners import LISTENER_ROWS, Listeners, parse_listeners
 from .properties import parse_properties
 from .topic import TOPIC_CONFIGS, effective_value, validate_topic_config
 
@@ -29,7 +30,6 @@ __all__ = [
     "BROKER_CONFIGS",
     "BrokerConfig",
     "CleanerSettings",
-    "Endpoint",
     "GroupSettings",
     "QuotaSettings",
     "ReplicationSettings",
@@ -38,7 +38,6 @@ __all__ = [
     "build_config",
     "connection_overrides",
     "load_config",
-    "parse_listener",
     "topic_defaults",
 ]
 
@@ -76,9 +75,6 @@ _OWN_ROWS = [
               check=lambda v: "required, a non-negative integer (automatic ids are not supported)"
               if isinstance(v, int) and v < 0 else None),
     ConfigDef("broker.rack", _S, None, "The rack of the broker, for rack-aware replica placement."),
-    ConfigDef("listeners", _S, "PLAINTEXT://:9092", "The address the broker listens on: PLAINTEXT://host:port."),
-    ConfigDef("advertised.listeners", _S, None,
-              "The address clients are told to connect to (default: the listener, 0.0.0.0 as 127.0.0.1)."),
     ConfigDef("log.dirs", _S, None, "Comma-separated directories the partition logs live in (default: log.dir)."),
     ConfigDef("log.dir", _S, "/tmp/kafka-logs", "The log directory when log.dirs is not set."),
     ConfigDef("zookeeper.connect", _S, None, "ZooKeeper ensemble: host:port[,host:port][/chroot]. Required."),
@@ -206,23 +202,16 @@ def _synonym_rows() -> list[ConfigDef]:
     return list(rows.values())
 
 
-BROKER_CONFIGS: dict[str, ConfigDef] = {row.name: row for row in [*_OWN_ROWS, *_synonym_rows(), *KAFKA_ONLY_ROWS]}
-"""Every broker key kopfka reads, by name: its own rows, the topic configs' broker synonyms, and the keys of Kafka
+BROKER_CONFIGS: dict[str, ConfigDef] = {
+    row.name: row for row in [*_OWN_ROWS, *LISTENER_ROWS, *AUTHORIZER_ROWS, *_synonym_rows(), *KAFKA_ONLY_ROWS]}
+"""Every broker key kopfka reads, by name: its own rows, the listeners' (:mod:`.listeners`), the topic configs' broker
+synonyms, and the keys of Kafka
 3.9 for features kopfka does not have (:mod:`.kafka_broker_keys`) — together every key Kafka 3.9 reports."""
 
 
 # --- grouped settings -------------------------------------------------------------------------
 
 _C = BROKER_CONFIGS
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,8 +289,7 @@ class BrokerConfig:
     """Everything a broker process needs to start, validated. Field docs: :data:`BROKER_CONFIGS`."""
 
     broker_id: int
-    listener: Endpoint
-    advertised: Endpoint
+    listeners: Listeners
     log_dirs: tuple[Path, ...]
     zookeeper: ZooKeeperSettings
     rack: str | None = setting(_C["broker.rack"])
@@ -322,6 +310,7 @@ class BrokerConfig:
     cleaner: CleanerSettings = field(default_factory=CleanerSettings)
     socket_server: SocketServerSettings = field(default_factory=SocketServerSettings)
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
+    authorizer: AuthorizerSettings = field(default_factory=AuthorizerSettings)
     raw: dict[str, str] = field(default_factory=dict)
     """The properties as given, for DescribeConfigs on the broker."""
 
@@ -331,24 +320,6 @@ class BrokerConfig:
 
 
 # --- loading --------------------------------------------------------------------------------------
-
-_LISTENER = re.compile(r"^(?:([A-Za-z_][A-Za-z0-9_]*)://)?(\[[^\]]*\]|[^:]*):(\d+)$")
-
-
-def parse_listener(key: str, value: str) -> Endpoint:
-    """``PLAINTEXT://host:port`` (the first listener; kopfka serves PLAINTEXT only)."""
-    first = value.split(",")[0].strip()
-    match = _LISTENER.match(first)
-    if match is None:
-        raise ConfigError(f"{key}: expected PLAINTEXT://host:port, got {value!r}")
-    protocol, host, port = match.groups()
-    if protocol not in (None, "PLAINTEXT"):
-        raise ConfigError(f"{key}: only the PLAINTEXT security protocol is supported, got {protocol}")
-    port_number = int(port)
-    if not 0 <= port_number <= 65535:
-        raise ConfigError(f"{key}: port out of range: {port_number}")
-    return Endpoint(host.strip("[]"), port_number)
-
 
 def load_config(path: str | Path | None, overrides: Mapping[str, str] | None = None) -> BrokerConfig:
     """Read ``server.properties`` (optional) plus overrides, and validate every value."""
@@ -402,13 +373,7 @@ def build_config(props: Mapping[str, str]) -> BrokerConfig:
         definition = BROKER_CONFIGS.get(key)
         if definition is not None and raw.strip() != "":
             definition.parse(raw)
-    listener = parse_listener("listeners", str(_value(props, "listeners")))
-    advertised_raw = _value(props, "advertised.listeners")
-    if advertised_raw:
-        advertised = parse_listener("advertised.listeners", str(advertised_raw))
-    else:
-        host = listener.host or "localhost"
-        advertised = Endpoint("127.0.0.1" if host in ("0.0.0.0", "::") else host, listener.port)
+    listeners = parse_listeners(props)
     log_dirs_raw = str(_value(props, "log.dirs") or _value(props, "log.dir"))
     log_dirs = tuple(Path(p.strip()) for p in log_dirs_raw.split(",") if p.strip())
     if not log_dirs:
@@ -436,8 +401,7 @@ def build_config(props: Mapping[str, str]) -> BrokerConfig:
         BrokerConfig,
         props,
         broker_id=broker_id,
-        listener=listener,
-        advertised=advertised,
+        listeners=listeners,
         log_dirs=log_dirs,
         zookeeper=zookeeper,
         rack=_value(props, "broker.rack") or None,
@@ -447,5 +411,6 @@ def build_config(props: Mapping[str, str]) -> BrokerConfig:
         cleaner=settings_from(CleanerSettings, props),
         socket_server=socket_server,
         quotas=settings_from(QuotaSettings, props),
+        authorizer=settings_from(AuthorizerSettings, props),
         raw=props,
     )

@@ -2,7 +2,7 @@
 
 A real Kafka 3.9 broker (ZooKeeper mode) lists 316 keys in DescribeConfigs; these rows are the ones for features
 kopfka does not have — TLS and SASL, delegation tokens, KRaft, tiered storage, transactions, thread pools and
-purgatories, metrics reporters, plugins (policies, authorizer, callbacks), the new group protocols — each with
+purgatories, metrics reporters, plugins (policies, callbacks), the new group protocols — each with
 Kafka's type and Kafka's default exactly as Kafka prints it (None where Kafka reports null), PASSWORD for the
 sensitive ones. Only the type is checked (no bounds), so no value Kafka accepts is refused. Every row is
 ``applied=False``; :data:`~kafka_broker.config.broker.BROKER_CONFIGS` includes them in the one broker table.
@@ -30,13 +30,12 @@ def _group(note: str, *rows: Row) -> list[ConfigDef]:
 
 KAFKA_ONLY_ROWS: list[ConfigDef] = [
     *_group(
-        "Kafka's pluggable policies, authorizer and callbacks; kopfka loads no plugins",
+        "Kafka's pluggable policies and callbacks; kopfka loads no plugins",
         ("alter.config.policy.class.name", _C, None, "Policy class vetting AlterConfigs"),
         ("alter.config.policy.kraft.compatibility.enable", _B,
          "false",
          "Whether the alter-config policy also sees KRaft-style requests"),
         ("create.topic.policy.class.name", _C, None, "Policy class vetting CreateTopics"),
-        ("authorizer.class.name", _S, "", "Authorizer class (empty: none, as in kopfka)"),
         ("client.quota.callback.class", _C, None, "Custom client quota callback class"),
         ("replica.selector.class", _S, None, "Chooses the replica a consumer fetches from"),
         ("security.providers", _S, None, "Extra security providers to register"),
@@ -70,19 +69,10 @@ KAFKA_ONLY_ROWS: list[ConfigDef] = [
         "Kafka's listener and socket settings not used by kopfka",
         ("control.plane.listener.name", _S, None, "Listener reserved for controller requests"),
         ("early.start.listeners", _S, None, "Listeners started before the authorizer is ready"),
-        ("inter.broker.listener.name", _S, None, "Listener brokers use to talk to each other"),
-        ("listener.security.protocol.map", _S,
-         "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT",
-         "Security protocol of each listener name (kopfka serves PLAINTEXT)"),
-        ("security.inter.broker.protocol", _S, "PLAINTEXT", "Security protocol between brokers"),
         ("max.connection.creation.rate", _I, "2147483647", "New connections accepted per second"),
         ("socket.listen.backlog.size", _I, "50", "Backlog of pending connections of the listen socket"),
         ("socket.connection.setup.timeout.ms", _L, "10000", "First wait for an outgoing connection to be set up"),
         ("socket.connection.setup.timeout.max.ms", _L, "30000", "Longest wait for an outgoing connection to be set up"),
-        ("connection.failed.authentication.delay.ms", _I,
-         "100",
-         "Delay before closing a connection that failed authentication"),
-        ("connections.max.reauth.ms", _L, "0", "Longest session before re-authentication (0: none)"),
         ("request.timeout.ms", _I, "30000", "Timeout of the broker's own client requests"),
         ("controller.socket.timeout.ms", _I, "30000", "Socket timeout of controller-to-broker channels"),
         ("replica.socket.timeout.ms", _I, "30000", "Socket timeout of follower fetch requests"),
@@ -131,39 +121,21 @@ KAFKA_ONLY_ROWS: list[ConfigDef] = [
         ("zookeeper.ssl.truststore.type", _S, None, "Truststore type for ZooKeeper TLS"),
     ),
     *_group(
-        "Kafka's TLS of listeners; kopfka serves PLAINTEXT only",
+        "Kafka's TLS settings for JVM providers and key managers; kopfka uses OpenSSL through Python's ssl",
         ("ssl.allow.dn.changes", _B, "false", "Allow a reloaded keystore to change its distinguished name"),
         ("ssl.allow.san.changes", _B, "false", "Allow a reloaded keystore to change its subject alternative names"),
-        ("ssl.cipher.suites", _LI, "", "TLS cipher suites"),
-        ("ssl.client.auth", _S, "none", "Whether clients must present certificates"),
-        ("ssl.enabled.protocols", _LI, "TLSv1.2,TLSv1.3", "TLS protocols enabled"),
-        ("ssl.endpoint.identification.algorithm", _S, "https", "Host name verification of peers"),
         ("ssl.engine.factory.class", _C, None, "Custom SSLEngine factory"),
-        ("ssl.key.password", _P, None, "Password of the private key"),
         ("ssl.keymanager.algorithm", _S, "SunX509", "Key manager algorithm"),
-        ("ssl.keystore.certificate.chain", _P, None, "Certificate chain in PEM"),
-        ("ssl.keystore.key", _P, None, "Private key in PEM"),
-        ("ssl.keystore.location", _S, None, "Keystore file"),
-        ("ssl.keystore.password", _P, None, "Keystore password"),
-        ("ssl.keystore.type", _S, "JKS", "Keystore format"),
-        ("ssl.principal.mapping.rules", _S, "DEFAULT", "Rules mapping certificate names to principals"),
-        ("ssl.protocol", _S, "TLSv1.3", "TLS protocol of the SSL context"),
         ("ssl.provider", _S, None, "Security provider of the SSL context"),
         ("ssl.secure.random.implementation", _S, None, "SecureRandom implementation"),
         ("ssl.trustmanager.algorithm", _S, "PKIX", "Trust manager algorithm"),
-        ("ssl.truststore.certificates", _P, None, "Trusted certificates in PEM"),
-        ("ssl.truststore.location", _S, None, "Truststore file"),
-        ("ssl.truststore.password", _P, None, "Truststore password"),
-        ("ssl.truststore.type", _S, "JKS", "Truststore format"),
         ("principal.builder.class", _C,
          "org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder",
          "Builds the principal of a connection"),
     ),
     *_group(
-        "Kafka's SASL authentication; kopfka has none",
+        "Kafka's SASL settings for Kerberos, OAuth and plugins; kopfka serves PLAIN and SCRAM",
         ("sasl.client.callback.handler.class", _C, None, "SASL client callback handler"),
-        ("sasl.enabled.mechanisms", _LI, "GSSAPI", "SASL mechanisms enabled"),
-        ("sasl.jaas.config", _P, None, "JAAS login configuration"),
         ("sasl.kerberos.kinit.cmd", _S, "/usr/bin/kinit", "Kerberos kinit command"),
         ("sasl.kerberos.min.time.before.relogin", _L, "60000", "Least time between Kerberos relogins"),
         ("sasl.kerberos.principal.to.local.rules", _LI, "DEFAULT", "Rules mapping Kerberos principals to short names"),
@@ -181,7 +153,6 @@ KAFKA_ONLY_ROWS: list[ConfigDef] = [
         ("sasl.login.retry.backoff.max.ms", _L, "10000", "Longest backoff of OAuth login retries"),
         ("sasl.login.retry.backoff.ms", _L, "100", "First backoff of OAuth login retries"),
         ("sasl.mechanism.controller.protocol", _S, "GSSAPI", "SASL mechanism towards KRaft controllers"),
-        ("sasl.mechanism.inter.broker.protocol", _S, "GSSAPI", "SASL mechanism between brokers"),
         ("sasl.oauthbearer.clock.skew.seconds", _I, "30", "Clock skew tolerated in OAuth tokens"),
         ("sasl.oauthbearer.expected.audience", _LI, None, "Audiences an OAuth token must name"),
         ("sasl.oauthbearer.expected.issuer", _S, None, "Issuer an OAuth token must name"),
@@ -193,7 +164,6 @@ KAFKA_ONLY_ROWS: list[ConfigDef] = [
         ("sasl.oauthbearer.sub.claim.name", _S, "sub", "Name of the OAuth subject claim"),
         ("sasl.oauthbearer.token.endpoint.url", _S, None, "OAuth token endpoint"),
         ("sasl.server.callback.handler.class", _C, None, "SASL server callback handler"),
-        ("sasl.server.max.receive.size", _I, "524288", "Largest SASL packet before authentication"),
     ),
     *_group(
         "Kafka's delegation tokens and password encoding; kopfka has neither",

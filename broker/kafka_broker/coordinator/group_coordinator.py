@@ -256,23 +256,24 @@ class GroupCoordinator:
 
     # --- FindCoordinator ----------------------------------------------------------------------------
 
-    async def find_coordinator(self, key: str, key_type: int) -> tuple[int, int, str, int]:
-        """(error, node id, host, port) of the coordinator of ``key``.
+    async def find_coordinator(self, key: str, key_type: int) -> tuple[int, int]:
+        """(error, node id) of the coordinator of ``key`` (the caller answers with its address on the
+        listener the request came in on).
 
         Only groups are coordinated here: transactions are not supported, so a transactional key is
         answered with COORDINATOR_NOT_AVAILABLE.
         """
         if key_type != GROUP_KEY_TYPE:
-            return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1
+            return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1
         if OFFSETS_TOPIC not in self.cache.topics:
             await self._create_offsets_topic()
-            return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1
+            return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1
         info = self.cache.partition(OFFSETS_TOPIC, self.partition_for(key))
         leader = NO_LEADER if info is None else info.leader
         broker = self.cache.brokers.get(leader)
         if broker is None:
-            return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1
-        return ErrorCode.NONE, leader, broker.host, broker.port
+            return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1
+        return ErrorCode.NONE, leader
 
     async def _create_offsets_topic(self) -> None:
         if self._creating_topic:

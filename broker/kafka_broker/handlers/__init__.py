@@ -54,6 +54,8 @@ from kafka_broker.handlers import (
     offset_fetch,
     offset_for_leader_epoch,
     produce,
+    sasl_authenticate,
+    sasl_handshake,
     sync_group,
 )
 from kafka_broker.handlers.context import BrokerServices, CloseConnection, RequestContext
@@ -115,6 +117,8 @@ HANDLER_MODULES: list[ModuleType] = [
     elect_leaders,
     alter_partition_reassignments,
     list_partition_reassignments,
+    sasl_handshake,
+    sasl_authenticate,
 ]
 
 HANDLERS: dict[int, Route] = {route.api_key: route for route in map(_route, HANDLER_MODULES)}

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import cast
 
-from kafka_broker.cluster.client_quotas import ANONYMOUS, ClientQuotas
+from kafka_broker.cluster.acl_authorizer import AclAuthorizer
+from kafka_broker.cluster.client_quotas import ClientQuotas
 from kafka_broker.cluster.dynamic_config import DynamicBrokerConfig
 from kafka_broker.cluster.metadata_cache import MetadataCache
 from kafka_broker.cluster.replica_manager import ReplicaManager
@@ -18,6 +19,7 @@ from kafka_broker.controller import Controller
 from kafka_broker.coordinator.group_coordinator import GroupCoordinator
 from kafka_broker.coordinator.producer_ids import ProducerIdManager
 from kafka_broker.protocol import RequestHeader
+from kafka_broker.security.principal import ANONYMOUS, KafkaPrincipal
 
 
 class CloseConnection(Exception):
@@ -47,6 +49,9 @@ class BrokerServices:
     leader_quota: ReplicationQuota | None = None
     """The leader-side replication throttle (``leader.replication.throttled.rate``), checked on followers' fetches."""
     """Client quotas (produce and fetch byte rates), kept current from ZooKeeper once the broker watches them."""
+    authorizer: AclAuthorizer | None = None
+    """The ACL authorizer when ``authorizer.class.name`` names one (None: every request is allowed and the ACL
+    APIs answer SECURITY_DISABLED, as Kafka without an authorizer)."""
 
     def __post_init__(self) -> None:
         if cast("DynamicBrokerConfig | None", self.dynamic) is None:
@@ -60,8 +65,11 @@ class RequestContext:
     peer: str = ""
     size: int = 0
     """The request's size in bytes (header and body), as Kafka's ``request.sizeInBytes``."""
-    principal: str = ANONYMOUS
-    """Who sent the request: the quota user (``ANONYMOUS`` until authentication exists)."""
+    principal: KafkaPrincipal = ANONYMOUS
+    """Who sent the request: ``User:ANONYMOUS`` unless the connection authenticated (SASL, or a client
+    certificate on a TLS listener); quotas use its name."""
+    listener: str = "PLAINTEXT"
+    """The name of the listener the request came in on: addresses in the answer are that listener's."""
     throttle_time_ms: int = 0
     """Set by a handler whose request took its client over a quota: the server stops reading the connection
     for that long after the response (KIP-219); the response carries it in ``throttle_time_ms``."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from kafka_broker.handlers.context import RequestContext
-from kafka_broker.handlers.metadata import has_endpoint
+from kafka_broker.handlers.metadata import reachable_brokers
 from kafka_broker.protocol import ApiKey, ErrorCode
 from kafka_broker.protocol.primitives import AUTHORIZED_OPERATIONS_OMITTED
 
@@ -25,8 +25,8 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         "cluster_id": cache.cluster_id or "",
         "controller_id": cache.controller_id,
         "brokers": [
-            {"broker_id": b.broker_id, "host": b.host, "port": b.port, "rack": b.rack}
-            for b in sorted(cache.brokers.values(), key=lambda b: b.broker_id) if has_endpoint(b)
+            {"broker_id": b.broker_id, "host": host, "port": port, "rack": b.rack}
+            for b, host, port in reachable_brokers(cache, ctx.listener)
         ],
         "cluster_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
     }

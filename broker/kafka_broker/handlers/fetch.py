@@ -70,7 +70,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     quota = ctx.services.quotas.fetch
     consumer = quota.enabled and _replica_id(request, ctx.version) < 0
     if consumer:  # never more at once than the quota lets through without a certain throttle (Kafka's cap)
-        cap = quota.max_value_in_window(ctx.principal, ctx.header.client_id)
+        cap = quota.max_value_in_window(ctx.principal.name, ctx.header.client_id)
         if cap < request.get("max_bytes", 0x7FFFFFFF):
             request = {**request, "max_bytes": max(int(cap), 1)}
     loop = asyncio.get_running_loop()
@@ -138,9 +138,9 @@ def _apply_quota(response: dict[str, Any], total: int, ctx: RequestContext) -> N
     Kafka does (``fetchContext.getThrottledResponse``)."""
     quota = ctx.services.quotas.fetch
     size = total + _RESPONSE_OVERHEAD + _PARTITION_OVERHEAD * sum(len(t["partitions"]) for t in response["responses"])
-    throttle = quota.record(ctx.principal, ctx.header.client_id, size)
+    throttle = quota.record(ctx.principal.name, ctx.header.client_id, size)
     if throttle > 0:
-        quota.unrecord(ctx.principal, ctx.header.client_id, size)
+        quota.unrecord(ctx.principal.name, ctx.header.client_id, size)
         response["responses"] = []
         response["throttle_time_ms"] = ctx.throttle_time_ms = throttle
 

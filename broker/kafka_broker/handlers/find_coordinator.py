@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from kafka_broker.handlers.context import RequestContext
-from kafka_broker.handlers.metadata import has_endpoint
+from kafka_broker.handlers.metadata import endpoint
 from kafka_broker.protocol import ApiKey, ErrorCode
 
 API = ApiKey.FIND_COORDINATOR
@@ -29,11 +29,14 @@ async def _find(ctx: RequestContext, key: str, key_type: int) -> tuple[int, int,
     groups = ctx.services.groups
     if groups is None:
         return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1
-    code, node, host, port = await groups.find_coordinator(key, key_type)
+    code, node = await groups.find_coordinator(key, key_type)
+    if code != ErrorCode.NONE:
+        return code, -1, "", -1
     broker = ctx.services.cache.brokers.get(node)
-    if code == ErrorCode.NONE and (broker is None or not has_endpoint(broker)):
+    address = None if broker is None else endpoint(broker, ctx.listener)
+    if address is None:
         return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1  # never an address clients cannot dial
-    return code, node, host, port
+    return code, node, *address
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:

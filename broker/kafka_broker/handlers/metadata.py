@@ -57,12 +57,12 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         if info is None:
             topics.append(await _missing_topic(name or "", request, ctx))
             continue
-        topics.append(describe_topic(info, cache))
+        topics.append(describe_topic(info, cache, ctx.listener))
     return {
         "throttle_time_ms": 0,
         "brokers": [
-            {"node_id": b.broker_id, "host": b.host, "port": b.port, "rack": b.rack}
-            for b in sorted(cache.brokers.values(), key=lambda b: b.broker_id) if has_endpoint(b)
+            {"node_id": b.broker_id, "host": host, "port": port, "rack": b.rack}
+            for b, host, port in reachable_brokers(cache, ctx.listener)
         ],
         "cluster_id": cache.cluster_id,
         "controller_id": cache.controller_id,
@@ -78,13 +78,27 @@ def _by_id(cache: MetadataCache, topic_id: uuid.UUID) -> TopicInfo | None:
     return None
 
 
-def has_endpoint(broker: BrokerRegistration) -> bool:
-    """Whether clients can dial the broker: a host and a port (a registration for another listener
-    than ours, or with an empty host, has none)."""
-    return bool(broker.host) and 0 < broker.port <= 0xFFFF
+def endpoint(broker: BrokerRegistration, listener: str) -> tuple[str, int] | None:
+    """Where clients of ``listener`` dial the broker: the host and port it advertises on the listener of
+    the same name (as Kafka answers each listener's clients with that listener's addresses), or None when it
+    has no such listener or an empty host."""
+    address = broker.address(listener)
+    if address is None or not address[0] or not 0 < address[1] <= 0xFFFF:
+        return None
+    return address
 
 
-def describe_topic(info: TopicInfo, cache: MetadataCache) -> dict[str, Any]:
+def reachable_brokers(cache: MetadataCache, listener: str) -> list[tuple[BrokerRegistration, str, int]]:
+    """The live brokers clients of ``listener`` can dial, by id, with their host and port there."""
+    reachable = []
+    for broker in sorted(cache.brokers.values(), key=lambda b: b.broker_id):
+        address = endpoint(broker, listener)
+        if address is not None:
+            reachable.append((broker, *address))
+    return reachable
+
+
+def describe_topic(info: TopicInfo, cache: MetadataCache, listener: str) -> dict[str, Any]:
     live = cache.brokers
     if not info.partitions or any(p.state is None for p in info.partitions.values()):
         # Not every leader elected yet: Kafka's brokers do not know the topic until they all are.
@@ -98,7 +112,7 @@ def describe_topic(info: TopicInfo, cache: MetadataCache) -> dict[str, Any]:
         broker = live.get(leader)
         if broker is None:
             error, leader = ErrorCode.LEADER_NOT_AVAILABLE, -1
-        elif not has_endpoint(broker):
+        elif endpoint(broker, listener) is None:
             error, leader = ErrorCode.LISTENER_NOT_FOUND, -1
         else:
             error = ErrorCode.NONE

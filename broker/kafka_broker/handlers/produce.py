@@ -45,7 +45,7 @@ from typing import Any
 
 from kafka_broker.cluster.partition import Partition, now_ms
 from kafka_broker.handlers.context import CloseConnection, RequestContext
-from kafka_broker.handlers.metadata import has_endpoint
+from kafka_broker.handlers.metadata import endpoint
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 
 API = ApiKey.PRODUCE
@@ -116,7 +116,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         responses.append({"name": topic, "partition_responses": results})
     quota = services.quotas.produce
     if quota.enabled:  # the request's bytes count against the client's producer_byte_rate
-        ctx.throttle_time_ms = quota.record(ctx.principal, ctx.header.client_id, ctx.size)
+        ctx.throttle_time_ms = quota.record(ctx.principal.name, ctx.header.client_id, ctx.size)
     if acks == 0:
         failed = [f"{topic['name']}-{p['index']}: {ErrorCode(p['error_code']).name}"
                   for topic in responses for p in topic["partition_responses"] if p["error_code"]]
@@ -143,15 +143,19 @@ def add_current_leader(
         return
     error["current_leader"] = {"leader_id": info.leader, "leader_epoch": info.leader_epoch}
     broker = ctx.services.cache.brokers.get(info.leader)
-    if broker is not None and has_endpoint(broker):
+    if broker is not None and endpoint(broker, ctx.listener) is not None:
         leaders.add(info.leader)
 
 
 def node_endpoints(ctx: RequestContext, leaders: set[int]) -> list[dict[str, Any]]:
     """The ``node_endpoints`` of a KIP-951 answer: the endpoints of the brokers named as leaders."""
     brokers = ctx.services.cache.brokers
-    return [{"node_id": b.broker_id, "host": b.host, "port": b.port, "rack": b.rack}
-            for b in (brokers[i] for i in sorted(leaders))]
+    answer = []
+    for broker in (brokers[i] for i in sorted(leaders)):
+        address = endpoint(broker, ctx.listener)
+        if address is not None:
+            answer.append({"node_id": broker.broker_id, "host": address[0], "port": address[1], "rack": broker.rack})
+    return answer
 
 
 async def _await_replication(

@@ -14,8 +14,9 @@ def test_properties_format_with_comments_and_continuations():
 def test_defaults_and_advertised_listener():
     config = build_config({**BASE, "listeners": "PLAINTEXT://0.0.0.0:9092"})
     assert config.broker_id == 1
-    assert config.listener.port == 9092
-    assert str(config.advertised) == "127.0.0.1:9092"
+    (listener,) = config.listeners.all
+    assert (listener.name, listener.security_protocol, listener.port) == ("PLAINTEXT", "PLAINTEXT", 9092)
+    assert listener.advertised == "PLAINTEXT://127.0.0.1:9092"
     assert config.topic_defaults["retention.ms"] == "604800000"
     assert config.min_insync_replicas == 1
     assert config.auto_create_topics_enable is True
@@ -68,7 +69,7 @@ def test_retention_ms_wins_over_hours():
         ({"zookeeper.connect": "z:2181"}, "broker.id"),
         ({"broker.id": "1"}, "zookeeper.connect"),
         ({**BASE, "broker.id": "x"}, "Invalid value x for configuration broker.id: Not a number of type INT"),
-        ({**BASE, "listeners": "SSL://h:9093"}, "PLAINTEXT"),
+        ({**BASE, "listeners": "SSL://h:9093"}, "inter.broker.listener.name must be a listener name defined in"),
         ({**BASE, "listeners": "PLAINTEXT://h:99999"}, "port out of range"),
         ({**BASE, "num.partitions": "0"}, "num.partitions: Value must be at least 1"),
         ({**BASE, "log.segment.bytes": "3000000000"}, "log.segment.bytes: Not a number of type INT"),

@@ -14,7 +14,19 @@ def test_broker_registration_is_kafkas_json():
 def test_broker_registration_from_kafka_with_empty_host():
     raw = b'{"version":5,"host":null,"port":-1,"endpoints":["PLAINTEXT://b1:19092"],"extra":1}'
     reg = md.BrokerRegistration.decode(7, raw)
-    assert (reg.broker_id, reg.host, reg.port) == (7, "b1", 19092)
+    assert (reg.broker_id, reg.address("PLAINTEXT"), reg.address("SSL")) == (7, ("b1", 19092), None)
+
+
+def test_broker_registration_with_several_listeners_is_kafkas_json():
+    reg = md.BrokerRegistration.for_listeners(3, [("INTERNAL", "SASL_SSL", "b3.internal", 9093),
+                                                  ("EXTERNAL", "SSL", "2001:db8::3", 31093)])
+    data = json.loads(reg.encode())
+    assert (data["host"], data["port"]) == (None, -1)  # no PLAINTEXT listener, as Kafka writes it
+    assert data["endpoints"] == ["INTERNAL://b3.internal:9093", "EXTERNAL://[2001:db8::3]:31093"]
+    assert data["listener_security_protocol_map"] == {"INTERNAL": "SASL_SSL", "EXTERNAL": "SSL"}
+    back = md.BrokerRegistration.decode(3, reg.encode())
+    assert back.address("EXTERNAL") == ("2001:db8::3", 31093) and back.address("INTERNAL") == ("b3.internal", 9093)
+    assert back.address("PLAINTEXT") is None
 
 
 def test_topic_assignment_round_trip_tolerates_unknown_keys():

@@ -1,4 +1,4 @@
-"""Golden bytes for the handshake and admin APIs: ApiVersions, SaslHandshake, CreateTopics, DeleteTopics,
+"""Golden bytes for the handshake and admin APIs: ApiVersions, CreateTopics, DeleteTopics,
 CreatePartitions, ElectLeaders, DescribeConfigs, AlterConfigs, IncrementalAlterConfigs — every version."""
 
 from __future__ import annotations
@@ -44,15 +44,6 @@ def api_versions(v: int) -> Golden:
             (1, i64(12)),
             (3, boolean(True)),
         )
-    return Golden(req_body, req, resp_body, resp)
-
-
-def sasl_handshake(v: int) -> Golden:
-    w = Wire(False)
-    req_body = {"mechanism": "PLAIN"}
-    req = w.str("PLAIN")
-    resp_body = {"error_code": 33, "mechanisms": ["SCRAM-SHA-256", "PLAIN"]}
-    resp = i16(33) + w.arr([w.str("SCRAM-SHA-256"), w.str("PLAIN")])
     return Golden(req_body, req, resp_body, resp)
 
 
@@ -337,7 +328,6 @@ def incremental_alter_configs(v: int) -> Golden:
 
 GOLDENS = {
     ApiKey.API_VERSIONS: api_versions,
-    ApiKey.SASL_HANDSHAKE: sasl_handshake,
     ApiKey.CREATE_TOPICS: create_topics,
     ApiKey.DELETE_TOPICS: delete_topics,
     ApiKey.CREATE_PARTITIONS: create_partitions,
@@ -365,6 +355,7 @@ def test_every_declared_api_has_golden_vectors() -> None:
     import test_protocol_golden_quotas
     import test_protocol_golden_reassignments
     import test_protocol_golden_records_dirs
+    import test_protocol_golden_sasl
     import test_protocol_golden_security
 
     covered = set(GOLDENS) | set(test_protocol_golden_data.GOLDENS) | set(test_protocol_golden_groups.GOLDENS)
@@ -372,4 +363,5 @@ def test_every_declared_api_has_golden_vectors() -> None:
     covered |= set(test_protocol_golden_records_dirs.GOLDENS)
     covered |= set(test_protocol_golden_quotas.GOLDENS)
     covered |= set(test_protocol_golden_security.GOLDENS)
+    covered |= set(test_protocol_golden_sasl.GOLDENS)
     assert covered == set(API_SPECS)

@@ -44,6 +44,7 @@ SERVED = {
     ApiKey.DESCRIBE_CONFIGS: (0, 4, 4),
     ApiKey.ALTER_CONFIGS: (0, 2, 2),
     ApiKey.DESCRIBE_LOG_DIRS: (0, 4, 2),
+    ApiKey.SASL_AUTHENTICATE: (0, 2, 2),
     ApiKey.CREATE_PARTITIONS: (0, 3, 2),
     ApiKey.DELETE_GROUPS: (0, 2, 2),
     ApiKey.ELECT_LEADERS: (0, 2, 2),

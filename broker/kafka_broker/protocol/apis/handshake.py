@@ -1,10 +1,11 @@
-"""ApiVersions and SaslHandshake: what a client asks before anything else on a new connection."""
+"""ApiVersions: what a client asks before anything else on a new connection (on a SASL listener,
+SaslHandshake follows: :mod:`.sasl`)."""
 
 from __future__ import annotations
 
 from ..api_keys import ApiKey
 from ..primitives import BOOL, INT16, INT32, INT64, STRING
-from ..schema import API, Array, F
+from ..schema import API, F
 
 API_VERSIONS = API(
     ApiKey.API_VERSIONS,
@@ -34,18 +35,5 @@ API_VERSIONS = API(
             F("min_version_level", INT16, "3+"),
         ], "3+", tag=2),
         F("zk_migration_ready", BOOL, "3+", tag=3),
-    ],
-)
-
-SASL_HANDSHAKE = API(
-    ApiKey.SASL_HANDSHAKE,
-    "0-1",
-    flexible=None,
-    request=[
-        F("mechanism", STRING),
-    ],
-    response=[
-        F("error_code", INT16),
-        F("mechanisms", Array(STRING)),
     ],
 )
