@@ -5,8 +5,9 @@ One ZooKeeper serves the whole session (it takes ~3 s to start); every cluster g
 (`127.0.0.1:PORT/test-<uuid>`), so clusters never see each other's brokers or topics, and brokers,
 kazoo and Kafka's tools all handle a chroot as a plain part of `zookeeper.connect`.
 
-`cluster_factory(brokers=3, overrides={...}, per_broker_overrides={...})` returns a started
-`LocalCluster`, stopped after the test; `module_cluster_factory` is the same for one cluster shared
+`cluster_factory(brokers=3, overrides={...}, per_broker_overrides={...}, before_start=None)` returns a
+started `LocalCluster` (`before_start(zookeeper_connect)` runs first, on its empty chroot), stopped after the
+test; `module_cluster_factory` is the same for one cluster shared
 by a module's tests. `cluster_class=` runs another `LocalCluster` subclass on the same machinery
 (bench/apache_kafka.py's `ApacheKafkaCluster`: real Apache Kafka brokers, for comparisons). When a
 test fails, the tail of every broker log of its clusters is attached to its report (shown by pytest
@@ -90,10 +91,13 @@ class _Factory:
         overrides: Mapping[str, str] | None = None,
         per_broker_overrides: Mapping[int, Mapping[str, str]] | None = None,
         cluster_class: type[LocalCluster] = LocalCluster,
+        before_start: Callable[[str], None] | None = None,
         **kwargs: Any,
     ) -> LocalCluster:
         connect, chroot = _new_chroot(self.zookeeper, self.client)
         self.chroots.append(chroot)
+        if before_start is not None:
+            before_start(connect)  # e.g. the brokers' own SCRAM credentials, which they need to start
         kwargs.setdefault("start_timeout", BROKER_START_TIMEOUT)
         kwargs.setdefault("stop_timeout", BROKER_STOP_TIMEOUT)
         cluster = cluster_class(
