@@ -100,9 +100,8 @@ KAFKA_ONLY_APIS = {
     # inter-broker: kopfka's brokers and controller talk through ZooKeeper and Fetch
     "LeaderAndIsr", "StopReplica", "UpdateMetadata", "ControlledShutdown", "AlterPartition", "Envelope",
     "AllocateProducerIds", "UpdateFeatures",
-    # not implemented (README, Compatibility: transactions, SASL, delegation tokens, log dir moves, KIP-848)
+    # not implemented (README, Compatibility: transactions, delegation tokens, log dir moves, KIP-848)
     "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn", "WriteTxnMarkers", "TxnOffsetCommit",
-    "SaslHandshake", "SaslAuthenticate",
     "CreateDelegationToken", "RenewDelegationToken", "ExpireDelegationToken", "DescribeDelegationToken",
     "AlterReplicaLogDirs", "ConsumerGroupHeartbeat", "ConsumerGroupDescribe",
 }
@@ -207,8 +206,8 @@ def test_topic_configs(twins: Twins) -> None:
 
 
 KOPFKA_OWN_BROKER_KEYS = {
-    "kopfka.controlled.shutdown.timeout.ms", "kopfka.http.host", "kopfka.http.port",
-    "kopfka.zookeeper.reconnect.backoff.max.ms",
+    "kopfka.authentication.timeout.ms", "kopfka.controlled.shutdown.timeout.ms", "kopfka.http.host",
+    "kopfka.http.port", "kopfka.zookeeper.reconnect.backoff.max.ms",
 }
 """Broker keys only kopfka has (README, Configuration)."""
 
