@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what `make run` and `make test` need, from Debian's and PyPI's registries only:
-#   - Debian packages: zookeeper (run with java directly, no service), kcat, a Java runtime, Maven (fetches
+#   - Debian packages: zookeeper (run with java directly, no service), kcat, openssl, a JDK, Maven (fetches
 #     Apache Kafka's jars from Maven Central for the kafka-tools tier and bench/), python3-venv;
 #   - .venv with the machine's python3 and `pip install -e '.[dev]'`, which also compiles the record walk
 #     (setup.py) into broker/kafka_broker/storage/.
@@ -17,7 +17,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 missing=()
-for pkg in zookeeper kcat; do
+for pkg in zookeeper kcat openssl; do  # openssl: the TLS tests compare cipher names with its table
     installed "$pkg" || missing+=("$pkg")
 done
 # A JDK, not only a runtime: the kafka-tools tier runs a Kafka Streams application from its .java source.
