@@ -465,3 +465,37 @@ def test_a_rotated_certificate_is_served_without_a_restart(secured: Secured) -> 
     with pytest.raises(KafkaException):  # and nothing else broke: a wrong password is still refused
         AdminClient({**librdkafka_config(secured, "scram-512-over-tls"), "sasl.password": "no"}).list_topics(
             timeout=5)
+
+
+def test_kopfka_commands_read_kafka_client_properties(secured: Secured, tmp_path: Path) -> None:
+    """`--command-config` / `--producer.config` / `--consumer.config` as Kafka's tools take them: SASL_SSL with
+    SCRAM-SHA-512 (a ScramLoginModule JAAS line, a PEM trust store) and mutual TLS (a PEM key store)."""
+    from tests.integration.test_cli import kopfka
+
+    scram = tmp_path / "alice.properties"
+    scram.write_text("security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n"
+                     "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+                     'username="alice" password="alice-secret";\n'
+                     f"ssl.truststore.type=PEM\nssl.truststore.location={secured.ca_file}\n")
+    mtls = tmp_path / "mtls.properties"
+    mtls.write_text(f"security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={secured.ca_file}\n"
+                    f"ssl.keystore.type=PEM\nssl.keystore.location={secured.client_file}\n")
+    internal, external = secured.bootstrap("INTERNAL"), secured.bootstrap("EXTERNAL")
+    created = kopfka("topics", "--bootstrap-server", internal, "--command-config", str(scram), "--create",
+                     "--topic", "sec-cli", "--partitions", "1", "--replication-factor", "3")
+    assert created.returncode == 0, created.stderr
+    produced = kopfka("console-producer", "--bootstrap-server", internal, "--producer.config", str(scram),
+                      "--topic", "sec-cli", input="one\ntwo\n")
+    assert produced.returncode == 0, produced.stderr
+    consumed = kopfka("console-consumer", "--bootstrap-server", external, "--consumer.config", str(mtls),
+                      "--topic", "sec-cli", "--from-beginning", "--max-messages", "2")
+    assert consumed.returncode == 0 and consumed.stdout.splitlines() == ["one", "two"], consumed.stderr
+    wrong = tmp_path / "wrong.properties"
+    wrong.write_text(scram.read_text().replace("alice-secret", "guess"))
+    refused = kopfka("topics", "--bootstrap-server", internal, "--command-config", str(wrong), "--list",
+                     timeout=120)
+    assert refused.returncode != 0
+    jks = tmp_path / "jks.properties"
+    jks.write_text("security.protocol=SSL\nssl.truststore.location=/etc/truststore.jks\n")
+    bad = kopfka("topics", "--bootstrap-server", external, "--command-config", str(jks), "--list")
+    assert bad.returncode == 1 and "ssl.truststore.type=JKS" in bad.stderr and "PEM" in bad.stderr

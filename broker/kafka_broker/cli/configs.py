@@ -31,7 +31,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from kafka_broker.cli.options import CLIENT_DEFAULTS, add_bootstrap
+from kafka_broker.cli.options import add_bootstrap, client_config
 
 HELP = "describe and alter topic and broker configs (like kafka-configs.sh)"
 
@@ -135,7 +135,7 @@ def alter(admin: AdminClient, args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    admin = AdminClient({**CLIENT_DEFAULTS, "bootstrap.servers": args.bootstrap_server})
+    admin = AdminClient(client_config(args))
     try:
         (describe if args.action == "describe" else alter)(admin, args)
     except (KafkaException, ConfigCommandError) as exc:

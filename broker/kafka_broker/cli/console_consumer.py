@@ -37,7 +37,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from kafka_broker.cli.options import CLIENT_DEFAULTS, add_bootstrap, error, key_value, to_dict, truthy
+from kafka_broker.cli.options import add_bootstrap, client_config, error, key_value, to_dict, truthy
 
 HELP = "print records of a topic (like kafka-console-consumer.sh)"
 
@@ -104,7 +104,7 @@ class RecordFormat:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    add_bootstrap(parser)
+    add_bootstrap(parser, config_flags=("--consumer.config", "--consumer-config"))
     parser.add_argument("--topic", required=True)
     parser.add_argument("--from-beginning", action="store_true", help="start at the earliest offset")
     parser.add_argument("--max-messages", type=int, help="exit after this many records")
@@ -160,8 +160,7 @@ def validate(args: argparse.Namespace) -> str | None:
 
 def consumer_config(args: argparse.Namespace) -> dict[str, object]:
     config: dict[str, object] = {
-        **CLIENT_DEFAULTS,
-        "bootstrap.servers": args.bootstrap_server,
+        **client_config(args),
         "auto.offset.reset": "earliest" if args.from_beginning else "latest",
         "enable.partition.eof": False,
     }

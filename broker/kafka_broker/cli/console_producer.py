@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from kafka_broker.cli.options import CLIENT_DEFAULTS, add_bootstrap, error, key_value, to_dict, truthy
+from kafka_broker.cli.options import add_bootstrap, client_config, error, key_value, to_dict, truthy
 
 HELP = "produce stdin lines as records (like kafka-console-producer.sh)"
 
@@ -73,7 +73,7 @@ def strip_line_ending(raw: bytes) -> bytes:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    add_bootstrap(parser)
+    add_bootstrap(parser, config_flags=("--producer.config", "--producer-config"))
     parser.add_argument("--topic", required=True)
     parser.add_argument(
         "--property",
@@ -125,8 +125,7 @@ class DeliveryReport:
 
 def producer_config(args: argparse.Namespace) -> dict[str, object]:
     config: dict[str, object] = {
-        **CLIENT_DEFAULTS,
-        "bootstrap.servers": args.bootstrap_server,
+        **client_config(args),
         "linger.ms": "5",
         # librdkafka's default is 5 minutes; an interactive tool should give up sooner.
         "message.timeout.ms": "30000",

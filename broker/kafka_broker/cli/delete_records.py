@@ -28,7 +28,7 @@ from typing import Any
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from kafka_broker.cli.options import CLIENT_DEFAULTS, add_bootstrap, error
+from kafka_broker.cli.options import add_bootstrap, client_config, error
 
 HELP = "delete the records of partitions below given offsets (like kafka-delete-records.sh)"
 
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         deletions = parse_offsets(args.offset_json_file.read_text())
     except (OSError, OffsetFileError) as exc:
         return error(str(exc))
-    admin = AdminClient({**CLIENT_DEFAULTS, "bootstrap.servers": args.bootstrap_server})
+    admin = AdminClient(client_config(args))
     print("Executing records delete operation", flush=True)
     futures = admin.delete_records([TopicPartition(d.topic, d.partition, d.offset) for d in deletions],
                                    request_timeout=REQUEST_TIMEOUT, operation_timeout=REQUEST_TIMEOUT)

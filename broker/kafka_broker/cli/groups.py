@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, MemberDescription
 
-from kafka_broker.cli.options import CLIENT_DEFAULTS, add_bootstrap, error
+from kafka_broker.cli.options import ClientConfig, add_bootstrap, client_config, error
 
 HELP = "list consumer groups and describe their members, offsets and lag (like kafka-consumer-groups.sh)"
 
@@ -57,13 +57,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    admin = AdminClient({**CLIENT_DEFAULTS, "bootstrap.servers": args.bootstrap_server})
+    admin = AdminClient(client_config(args))
     try:
         if args.action == "list":
             return list_groups(admin)
         if not args.group:
             return error("Error: --describe needs --group")
-        return describe_group(admin, args.bootstrap_server, args.group)
+        return describe_group(admin, client_config(args), args.group)
     except KafkaException as exc:
         return error(f"Error: {exc.args[0].str() if exc.args and hasattr(exc.args[0], 'str') else exc}")
 
@@ -77,7 +77,7 @@ def list_groups(admin: AdminClient) -> int:
     return 1 if result.errors else 0
 
 
-def describe_group(admin: AdminClient, bootstrap: str, group: str) -> int:
+def describe_group(admin: AdminClient, config: ClientConfig, group: str) -> int:
     description = admin.describe_consumer_groups([group], request_timeout=REQUEST_TIMEOUT)[group].result(
         REQUEST_TIMEOUT + 5)
     state = getattr(description.state, "name", str(description.state)).upper()
@@ -96,7 +96,7 @@ def describe_group(admin: AdminClient, bootstrap: str, group: str) -> int:
         for tp in partitions:
             owner[(tp.topic, tp.partition)] = member
     partitions = sorted(set(owner) | {tp for tp, offset in committed.items() if offset >= 0})
-    ends = log_end_offsets(bootstrap, partitions)
+    ends = log_end_offsets(config, partitions)
     rows = []
     for topic, partition in partitions:
         member = owner.get((topic, partition))
@@ -120,11 +120,10 @@ def describe_group(admin: AdminClient, bootstrap: str, group: str) -> int:
     return 0
 
 
-def log_end_offsets(bootstrap: str, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+def log_end_offsets(config: ClientConfig, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
     if not partitions:
         return {}
-    consumer = Consumer({**CLIENT_DEFAULTS, "bootstrap.servers": bootstrap, "group.id": "kopfka-groups-command",
-                         "enable.auto.commit": False})
+    consumer = Consumer({**config, "group.id": "kopfka-groups-command", "enable.auto.commit": False})
     try:
         ends = {}
         for topic, partition in partitions:

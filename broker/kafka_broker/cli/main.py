@@ -20,6 +20,8 @@ from kafka_broker.cli import (
     reassign,
     topics,
 )
+from kafka_broker.cli.client_properties import ClientPropertiesError
+from kafka_broker.config import ConfigError
 
 SUBCOMMANDS: dict[str, ModuleType] = {
     "local": local,
@@ -49,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args))
     except KeyboardInterrupt:
         return 130
+    except (ClientPropertiesError, ConfigError) as exc:  # a client properties file the command cannot use
+        print(f"kopfka {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

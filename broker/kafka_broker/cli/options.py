@@ -6,7 +6,9 @@ import argparse
 import sys
 from collections.abc import Iterable
 
-CLIENT_DEFAULTS = {
+from kafka_broker.cli.client_properties import librdkafka_settings, read_client_properties
+
+CLIENT_DEFAULTS: dict[str, str | int | float | bool] = {
     # librdkafka logs every failed connection attempt (every 50-100 ms while a broker is down); the
     # commands report failures themselves, so only critical log lines get through.
     "log_level": 2,
@@ -31,13 +33,26 @@ def truthy(value: str | None) -> bool:
     return value is not None and value.strip().lower() == "true"
 
 
-def add_bootstrap(parser: argparse.ArgumentParser) -> None:
+def add_bootstrap(parser: argparse.ArgumentParser, *, config_flags: Iterable[str] = ("--command-config",)) -> None:
     parser.add_argument(
         "--bootstrap-server",
         required=True,
         metavar="HOST:PORT[,HOST:PORT]",
         help="brokers to connect to",
     )
+    flags = list(config_flags)
+    parser.add_argument(*flags, dest="command_config", metavar="FILE",
+                        help="Kafka client properties (security.protocol, sasl.*, ssl.*: PEM stores), as Kafka's "
+                             "tools read them")
+
+
+ClientConfig = dict[str, str | int | float | bool]
+
+
+def client_config(args: argparse.Namespace) -> ClientConfig:
+    """librdkafka's settings for a command: quiet logging, the bootstrap servers, the properties file's security."""
+    return {**CLIENT_DEFAULTS, "bootstrap.servers": args.bootstrap_server,
+            **librdkafka_settings(read_client_properties(getattr(args, "command_config", None)))}
 
 
 def error(message: str) -> int:

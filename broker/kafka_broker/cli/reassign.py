@@ -35,6 +35,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
 from kafka_broker import metadata as md
+from kafka_broker.cli.client_properties import ClientSecurity, read_client_properties
 from kafka_broker.cluster.broker_connection import BrokerConnection
 from kafka_broker.protocol import ApiKey, ErrorCode
 
@@ -55,6 +56,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--bootstrap-server", metavar="HOST:PORT[,HOST:PORT]", help="brokers to connect to")
     where.add_argument("--zookeeper", help="host:port[/chroot] of the cluster's ZooKeeper (ZooKeeper-era tool)")
+    parser.add_argument("--command-config", metavar="FILE",
+                        help="Kafka client properties (security.protocol, sasl.*, ssl.*: PEM stores)")
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--execute", metavar="PLAN", help="start the reassignment in the plan file")
     action.add_argument("--verify", metavar="PLAN", help="report whether the plan's reassignment is done")
@@ -153,16 +156,18 @@ class CommandError(Exception):
 class Cluster:
     """Connections to a cluster's brokers, found from the bootstrap servers with Metadata."""
 
-    def __init__(self, bootstrap: str, timeout: float) -> None:
+    def __init__(self, bootstrap: str, timeout: float, *, security: ClientSecurity | None = None) -> None:
         self.bootstrap = [b.strip() for b in bootstrap.split(",") if b.strip()]
         self.timeout = timeout
+        self.security = security or ClientSecurity({})
         self.brokers: dict[int, tuple[str, int]] = {}
         self.controller_id = -1
         self._connections: dict[tuple[str, int], BrokerConnection] = {}
 
     def _connection(self, address: tuple[str, int]) -> BrokerConnection:
         if address not in self._connections:
-            self._connections[address] = BrokerConnection(*address, CLIENT_ID, connect_timeout=self.timeout)
+            self._connections[address] = BrokerConnection(*address, CLIENT_ID, connect_timeout=self.timeout,
+                                                           tls=self.security.tls, sasl=self.security.sasl)
         return self._connections[address]
 
     async def metadata(self, topics: Iterable[str] | None) -> dict[str, Any]:
@@ -262,7 +267,8 @@ async def alter(cluster: Cluster, targets: Mapping[tuple[str, int], list[int] | 
 
 
 async def run_bootstrap(args: argparse.Namespace, plan: Plan) -> int:
-    cluster = Cluster(args.bootstrap_server, args.timeout)
+    cluster = Cluster(args.bootstrap_server, args.timeout,
+                      security=ClientSecurity(read_client_properties(args.command_config)))
     try:
         if args.execute:
             return await execute(cluster, plan, additional=args.additional, throttle=args.throttle)

@@ -33,7 +33,7 @@ from confluent_kafka.admin import (
     TopicDescription,
 )
 
-from kafka_broker.cli.options import CLIENT_DEFAULTS, add_bootstrap, key_value, to_dict
+from kafka_broker.cli.options import add_bootstrap, client_config, key_value, to_dict
 
 HELP = "create, list, describe, alter and delete topics (like kafka-topics.sh)"
 
@@ -74,7 +74,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    admin = AdminClient({**CLIENT_DEFAULTS, "bootstrap.servers": args.bootstrap_server})
+    admin = AdminClient(client_config(args))
     try:
         ACTIONS[args.action](admin, args)
     except TimeoutError:
