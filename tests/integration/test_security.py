@@ -499,3 +499,38 @@ def test_kopfka_commands_read_kafka_client_properties(secured: Secured, tmp_path
     jks.write_text("security.protocol=SSL\nssl.truststore.location=/etc/truststore.jks\n")
     bad = kopfka("topics", "--bootstrap-server", external, "--command-config", str(jks), "--list")
     assert bad.returncode == 1 and "ssl.truststore.type=JKS" in bad.stderr and "PEM" in bad.stderr
+
+
+def test_brokers_renew_their_own_sessions_before_they_expire(cluster_factory) -> None:
+    """With ``connections.max.reauth.ms`` on the inter-broker listener, followers replace their connection before
+    the session ends instead of being cut off: acks=all produce keeps succeeding across five sessions, the ISR
+    stays whole, and no broker closes a follower for an expired session."""
+    ports = {name: {i: free_port("127.0.0.1") for i in (1, 2)} for name in ("REPLICATION", "PLAINTEXT")}
+    per_broker = {i: {"listeners": f"REPLICATION://127.0.0.1:{ports['REPLICATION'][i]},"
+                                   f"PLAINTEXT://127.0.0.1:{ports['PLAINTEXT'][i]}"} for i in (1, 2)}
+    for props in per_broker.values():
+        props["advertised.listeners"] = props["listeners"]
+    cluster = cluster_factory(brokers=2, per_broker_overrides=per_broker, before_start=write_scram_users, overrides={
+        "listener.security.protocol.map": "REPLICATION:SASL_PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "inter.broker.listener.name": "REPLICATION", "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "listener.name.replication.scram-sha-512.sasl.jaas.config": SCRAM_JAAS,
+        "listener.name.replication.connections.max.reauth.ms": "2000", "replica.fetch.wait.max.ms": "100"})
+    bootstrap = ",".join(f"127.0.0.1:{p}" for p in ports["PLAINTEXT"].values())
+    client = AdminClient({"bootstrap.servers": bootstrap})
+    for future in client.create_topics([NewTopic("renewed", 1, 2)]).values():
+        future.result(60)
+    wait_for(lambda: len(client.list_topics("renewed", timeout=10).topics["renewed"].partitions[0].isrs) == 2,
+             timeout=120, what="renewed fully replicated", alive=[BrokersAlive(cluster)])
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "message.timeout.ms": 20000})
+    delivered: list[int] = []
+    sent, started = 0, time.monotonic()
+    while time.monotonic() - started < 10:  # five sessions of 2 s
+        producer.produce("renewed", value=str(sent).encode(), partition=0,
+                         on_delivery=lambda err, m: delivered.append(int(m.value())) if err is None else None)
+        sent += 1
+        producer.flush(30)
+    assert producer.flush(30) == 0 and delivered == list(range(sent))
+    assert len(client.list_topics("renewed", timeout=10).topics["renewed"].partitions[0].isrs) == 2
+    for broker_id in cluster.broker_ids:
+        assert "SASL session expired" not in cluster.log_path(broker_id).read_text()

@@ -14,7 +14,9 @@ that buffer: they stay valid until the next :meth:`BrokerConnection.request`.
 listener); with a SASL client it authenticates right after connecting, before any other request:
 SaslHandshake v1 naming the mechanism, then SaslAuthenticate v2 exchanges until the mechanism completes —
 a refused mechanism or failed authentication is a ConnectionError naming why (and the broker retries as
-after any other failed connection).
+after any other failed connection). When the broker bounds the session (``session_lifetime_ms``,
+``connections.max.reauth.ms``), the connection is replaced by a freshly authenticated one before the session
+ends (at ``REAUTH_SHARE`` of its lifetime), rather than re-authenticated in place: the broker would close it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from typing import Any, Protocol
 from kafka_broker.protocol import ApiKey, ErrorCode, decode_response, encode_request
 
 SIZE = struct.Struct(">i")
+REAUTH_SHARE = 0.85
+"""Share of a SASL session's lifetime after which the next request goes over a new connection."""
 MAX_RESPONSE = 1 << 30
 """Refuse a response frame larger than this (a garbled size prefix, not a real response)."""
 
@@ -146,11 +150,15 @@ class BrokerConnection:
         """Makes the SASL client of a new connection; None: no SASL."""
         self._protocol: _ResponseProtocol | None = None
         self._ids = itertools.count(1)
+        self._session_end: float | None = None  # loop time after which the SASL session is renewed
 
     async def request(self, api_key: int, version: int, body: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send one request and decode its response; raises ConnectionError or TimeoutError (and the
         connection is closed) when the broker does not answer properly within ``timeout`` seconds."""
         protocol = self._protocol
+        if self._session_end is not None and asyncio.get_running_loop().time() > self._session_end:
+            self.close()  # the session is about to end: a new connection, authenticated afresh
+            protocol = None
         if protocol is None or protocol.transport is None or protocol.transport.is_closing():
             protocol = await self._connect()
         correlation_id = next(self._ids)
@@ -197,6 +205,9 @@ class BrokerConnection:
             if answer["error_code"] != ErrorCode.NONE:
                 raise ConnectionError(f"SASL authentication to {self.host}:{self.port} failed: "
                                       f"{answer['error_message']}")
+            lifetime_ms = answer.get("session_lifetime_ms", 0)
+            if lifetime_ms > 0:
+                self._session_end = asyncio.get_running_loop().time() + REAUTH_SHARE * lifetime_ms / 1000
             if client.complete:
                 return
             token = client.evaluate(bytes(answer["auth_bytes"]))
@@ -207,3 +218,4 @@ class BrokerConnection:
         if self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.close()
         self._protocol = None
+        self._session_end = None
