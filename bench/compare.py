@@ -39,11 +39,23 @@ row. The compression codec actually
 stored (first batch of each system's log) is printed: librdkafka compresses only for brokers it
 believes support it.
 
+**Secured listeners** (``--security``, by default ``SSL,SASL_PLAINTEXT``): every broker of both systems also
+listens on an SSL listener (``ssl.keystore.type=PEM``: the same key and certificate file for both, from a CA
+made for the run; no client certificates) and a SASL_PLAINTEXT one (PLAIN, its user in the listener's JAAS
+line); PLAINTEXT stays the inter-broker listener. After each workload's PLAINTEXT runs, its produce, consume
+and fetch runs are repeated over each of them (rows named ``<workload>, SSL`` …; no raw or latency runs, no
+target; with ``--quick``, for the 1 KiB workloads only), with a ``fetch / PLAINTEXT fetch`` row: what the
+protocol costs each system's fastest read. Over TLS
+both systems copy and encrypt every byte (kopfka reads the log slices from the page cache in 256 KiB chunks
+into the TLS transport, Kafka through its SSLEngine); over SASL_PLAINTEXT, once authenticated, a connection
+is plain TCP again and kopfka still sends log slices with sendfile, so that row should stay near 1.
+
 Usage::
 
     python bench/compare.py                    # full: 300000 records per workload, 3 repeats
-    python bench/compare.py --quick            # a few minutes: 50000 records, 1 repeat
+    python bench/compare.py --quick            # minutes: 50000 records, 1 repeat, fewer secured runs
     python bench/compare.py --records 1000000 --repeat 5 --json results.json
+    python bench/compare.py --quick --workloads 1 --security SSL   # the TLS rows of one workload
 
 Two cores are shared by the clients, the brokers and ZooKeeper: numbers are noisy and only the
 ratios within one run mean anything.
@@ -74,11 +86,15 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Pro
 from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests.certs
+
+from tests.certs import CertificateAuthority
 
 import fetch_reader
 import raw_sink
 from apache_kafka import KAFKA_VERSION, ApacheKafkaCluster
 from kafka_broker.local import LocalCluster
+from kafka_broker.local.processes import free_port
 from kafka_broker.local.zookeeper import ZooKeeperProcess
 
 LONG_MAX = "9223372036854775807"
@@ -90,6 +106,10 @@ COMMON_PROPERTIES = {
 }
 CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 SYSTEMS = ("kopfka", "kafka")
+PLAINTEXT = "PLAINTEXT"
+SECURED = ("SSL", "SASL_PLAINTEXT")
+"""The protocols ``--security`` may name; each is a listener of its own name on every broker."""
+BENCH_USER, BENCH_PASSWORD = "bench", "bench-secret"
 
 
 @dataclass(frozen=True)
@@ -133,9 +153,24 @@ def log(message: str) -> None:
 
 # --- the clients -----------------------------------------------------------------------------------
 
+Security = dict[str, object]
+"""librdkafka's settings for a secured listener (``security.protocol``, ``ssl.*``, ``sasl.*``); empty for
+PLAINTEXT."""
 
-def producer_config(bootstrap: str, acks: str) -> dict[str, object]:
+
+def client_security(protocol: str, tls: Path) -> Security:
+    """What a client needs on a listener of ``protocol``, with the run's CA in ``tls``."""
+    if protocol == "SSL":
+        return {"security.protocol": "SSL", "ssl.ca.location": str(tls / "ca.pem")}
+    if protocol == "SASL_PLAINTEXT":
+        return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN", "sasl.username": BENCH_USER,
+                "sasl.password": BENCH_PASSWORD}
+    return {}
+
+
+def producer_config(bootstrap: str, acks: str, security: Security | None = None) -> dict[str, object]:
     return {
+        **(security or {}),
         "bootstrap.servers": bootstrap,
         "acks": acks,
         "compression.type": "lz4",
@@ -147,8 +182,9 @@ def producer_config(bootstrap: str, acks: str) -> dict[str, object]:
     }
 
 
-def consumer_config(bootstrap: str) -> dict[str, object]:
+def consumer_config(bootstrap: str, security: Security | None = None) -> dict[str, object]:
     return {
+        **(security or {}),
         "bootstrap.servers": bootstrap,
         "group.id": f"bench-{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": False,
@@ -198,7 +234,9 @@ def payloads(size: int, count: int | None = None) -> list[bytes]:
     return [os.urandom((size + 1) // 2).hex()[:size].encode() for _ in range(count)]
 
 
-def produce(bootstrap: str, topic: str, *, size: int, records: int, acks: str) -> float:
+def produce(
+    bootstrap: str, topic: str, *, size: int, records: int, acks: str, security: Security | None = None
+) -> float:
     """Seconds from the first produce() to the last delivery report."""
     failed: list[KafkaError] = []
 
@@ -206,7 +244,7 @@ def produce(bootstrap: str, topic: str, *, size: int, records: int, acks: str) -
         if err is not None:
             failed.append(err)
 
-    producer = Producer(producer_config(bootstrap, acks) | {"delivery.report.only.error": True})
+    producer = Producer(producer_config(bootstrap, acks, security) | {"delivery.report.only.error": True})
     values = payloads(size)
     n_values = len(values)
     send = producer.produce
@@ -230,7 +268,10 @@ def produce(bootstrap: str, topic: str, *, size: int, records: int, acks: str) -
     return elapsed
 
 
-def consume(bootstrap: str, topic: str, *, records: int, partitions: int, min_seconds: float = 2.0) -> float:
+def consume(
+    bootstrap: str, topic: str, *, records: int, partitions: int, min_seconds: float = 2.0,
+    security: Security | None = None,
+) -> float:
     """Seconds to read ``records`` records, extrapolated from the time between the first batch of
     records the client hands over and the last record: connecting, metadata and the offset lookup
     before the first record are not the broker's throughput and are not counted. A topic read in
@@ -238,13 +279,13 @@ def consume(bootstrap: str, topic: str, *, records: int, partitions: int, min_se
     the mean is returned: half a second of 1 KiB records is too short to be one reliable sample."""
     rounds, elapsed = 0, 0.0
     while elapsed < min_seconds or not rounds:
-        elapsed += _consume_once(bootstrap, topic, records=records, partitions=partitions)
+        elapsed += _consume_once(bootstrap, topic, records=records, partitions=partitions, security=security)
         rounds += 1
     return elapsed / rounds
 
 
-def _consume_once(bootstrap: str, topic: str, *, records: int, partitions: int) -> float:
-    consumer = Consumer(consumer_config(bootstrap))
+def _consume_once(bootstrap: str, topic: str, *, records: int, partitions: int, security: Security | None) -> float:
+    consumer = Consumer(consumer_config(bootstrap, security))
     try:
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
         count = 0
@@ -450,22 +491,33 @@ def raw_run(
 
 
 def run_workload(
-    workload: Workload, clusters: dict[str, LocalCluster], samples: Samples, args: argparse.Namespace
+    workload: Workload,
+    clusters: dict[str, LocalCluster],
+    samples: Samples,
+    args: argparse.Namespace,
+    *,
+    protocol: str = PLAINTEXT,
 ) -> None:
+    """Measure ``workload`` on every system with clients on its ``protocol`` listeners (topics are created and
+    deleted over PLAINTEXT); the raw and latency runs only over PLAINTEXT."""
     mb = workload.size * args.records / 1e6
+    security = client_security(protocol, args.work_dir / "tls")
+    name = variant_name(workload, protocol)
     for rep in range(args.repeat):
         order = SYSTEMS if rep % 2 == 0 else SYSTEMS[::-1]
         kopfka_files: list[Path] = []
         topics: dict[str, str] = {}
         for system in order:
             cluster = clusters[system]
-            bootstrap = cluster.bootstrap_servers
+            bootstrap = listener_bootstrap(cluster, protocol)
             topic = topics[system] = create_topic(
-                bootstrap, partitions=args.partitions, replication_factor=workload.replication_factor
+                cluster.bootstrap_servers, partitions=args.partitions, replication_factor=workload.replication_factor
             )
-            produce_s = produce(bootstrap, topic, size=workload.size, records=args.records, acks=workload.acks)
-            consume_s = consume(bootstrap, topic, records=args.records, partitions=args.partitions)
-            fetch_s = fetch_reader.read_topic(bootstrap, topic, records=args.records)
+            produce_s = produce(
+                bootstrap, topic, size=workload.size, records=args.records, acks=workload.acks, security=security
+            )
+            consume_s = consume(bootstrap, topic, records=args.records, partitions=args.partitions, security=security)
+            fetch_s = fetch_reader.read_topic(bootstrap, topic, records=args.records, security=security)
             files = topic_log_files(cluster, topic, args.partitions)
             stored = stored_codecs(files)
             for codec, n in stored.items():
@@ -475,13 +527,13 @@ def run_workload(
             samples.fetch[system].append(mb / fetch_s)
             samples.rate[system].append(args.records / max(produce_s, consume_s))
             log(
-                f"{workload.name} #{rep + 1} {system}: produce {mb / produce_s:.1f} MB/s "
+                f"{name} #{rep + 1} {system}: produce {mb / produce_s:.1f} MB/s "
                 f"({args.records / produce_s:,.0f} rec/s), consume {mb / consume_s:.1f} MB/s, "
                 f"fetch {mb / fetch_s:.1f} MB/s, stored codec {codec_summary(stored)}"
             )
             if system == "kopfka":
                 kopfka_files = files
-        if not args.no_raw:
+        if not args.no_raw and protocol == PLAINTEXT:
             produce_s, consume_s = raw_run(
                 kopfka_files, args.work_dir / "raw-sink.bin", streams=workload.brokers, partitions=args.partitions
             )
@@ -490,7 +542,7 @@ def run_workload(
             log(f"{workload.name} #{rep + 1} raw: produce {mb / produce_s:.1f} MB/s, read {mb / consume_s:.1f} MB/s")
         for system, topic in topics.items():
             delete_topic(clusters[system].bootstrap_servers, topic)
-    if args.latency_seconds <= 0:
+    if args.latency_seconds <= 0 or protocol != PLAINTEXT:
         return
     rate = 0.5 * statistics.median(samples.rate["kopfka"])  # of the end-to-end max: min(produce, consume)
     for rep in range(args.repeat):
@@ -514,8 +566,11 @@ def run_workload(
             )
 
 
-def warm_up(clusters: dict[str, LocalCluster], args: argparse.Namespace, replication_factor: int) -> None:
-    """An untimed produce and consume on each system: JIT, connections, the consumer-group machinery."""
+def warm_up(
+    clusters: dict[str, LocalCluster], args: argparse.Namespace, replication_factor: int, protocols: list[str]
+) -> None:
+    """An untimed produce and consume on each system: JIT, connections, the consumer-group machinery; then a
+    shorter one over each secured listener of ``protocols`` (the JVM's TLS code paths)."""
     records = max(10_000, args.records // 10)
     for system, cluster in clusters.items():
         bootstrap = cluster.bootstrap_servers
@@ -523,43 +578,106 @@ def warm_up(clusters: dict[str, LocalCluster], args: argparse.Namespace, replica
         for size in (100, 1024):
             produce(bootstrap, topic, size=size, records=records, acks="all")
         consume(bootstrap, topic, records=2 * records, partitions=args.partitions)
+        stored = 2 * records
+        for protocol in protocols:
+            secured = listener_bootstrap(cluster, protocol)
+            security = client_security(protocol, args.work_dir / "tls")
+            produce(secured, topic, size=1024, records=records, acks="all", security=security)
+            stored += records
+            consume(secured, topic, records=stored, partitions=args.partitions, min_seconds=0, security=security)
+            fetch_reader.read_topic(secured, topic, records=stored, min_seconds=0, security=security)
         log(f"warmed up {system}")
 
 
-def make_clusters(brokers: int, zookeeper: str, work_dir: Path) -> dict[str, LocalCluster]:
+def make_tls_files(tls: Path) -> None:
+    """A CA for the run (``ca.pem``, what clients trust) and the brokers' key and certificate (``broker.pem``,
+    Kafka's PEM key store, read by both systems)."""
+    ca = CertificateAuthority()
+    ca.write_pem(tls / "ca.pem")
+    ca.server(dns=["localhost"], ips=["127.0.0.1"]).write_pem(tls / "broker.pem")
+
+
+def security_properties(protocols: list[str], tls: Path) -> dict[str, str]:
+    """What both systems need for listeners of ``protocols`` beside PLAINTEXT (the inter-broker one)."""
+    if not protocols:
+        return {}
+    properties = {
+        "listener.security.protocol.map": ",".join(f"{p}:{p}" for p in (PLAINTEXT, *protocols)),
+        "inter.broker.listener.name": PLAINTEXT,
+    }
+    if "SSL" in protocols:
+        properties |= {"ssl.keystore.type": "PEM", "ssl.keystore.location": str(tls / "broker.pem")}
+    if "SASL_PLAINTEXT" in protocols:
+        properties |= {
+            "listener.name.sasl_plaintext.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config":
+                "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                f'user_{BENCH_USER}="{BENCH_PASSWORD}";',
+        }
+    return properties
+
+
+def make_clusters(brokers: int, zookeeper: str, work_dir: Path, protocols: list[str]) -> dict[str, LocalCluster]:
     kinds: dict[str, Callable[..., LocalCluster]] = {"kopfka": LocalCluster, "kafka": ApacheKafkaCluster}
-    return {
+    clusters = {
         system: kinds[system](
             brokers=brokers,
             data_dir=work_dir / f"{system}-{brokers}",
             zookeeper_connect=f"{zookeeper}/{system}-{brokers}",
-            overrides=COMMON_PROPERTIES,
+            overrides=COMMON_PROPERTIES | security_properties(protocols, work_dir / "tls"),
             start_timeout=120.0,
         )
         for system in SYSTEMS
     }
+    for cluster in clusters.values():  # a listener per protocol, named after it, beside the PLAINTEXT one
+        for broker_id, port in cluster.broker_ports.items():
+            listeners = ",".join([f"{PLAINTEXT}://{cluster.host}:{port}"]
+                                 + [f"{p}://{cluster.host}:{free_port(cluster.host)}" for p in protocols])
+            cluster.per_broker_overrides[broker_id] = {"listeners": listeners, "advertised.listeners": listeners}
+    return clusters
 
 
-def rows(workload: Workload, samples: Samples) -> list[dict[str, object]]:
-    def med(values: list[float]) -> float | None:
-        return statistics.median(values) if values else None
+def listener_bootstrap(cluster: LocalCluster, protocol: str) -> str:
+    """The addresses of every broker's listener named ``protocol``."""
+    addresses = []
+    for broker_id in cluster.broker_ids:
+        listeners = cluster.broker_properties(broker_id)["listeners"].split(",")
+        addresses.append(dict(entry.split("://", 1) for entry in listeners)[protocol])
+    return ",".join(addresses)
 
-    def ratio(a: float | None, b: float | None) -> float | None:
-        return a / b if a is not None and b else None
 
+def variant_name(workload: Workload, protocol: str) -> str:
+    return workload.name if protocol == PLAINTEXT else f"{workload.name}, {protocol}"
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def rows(
+    workload: Workload, samples: Samples, *, protocol: str = PLAINTEXT, plaintext: Samples | None = None
+) -> list[dict[str, object]]:
+    """The table's rows for ``workload`` measured over ``protocol``; a secured protocol's rows have no target,
+    and one more row sets their fetch beside ``plaintext``'s."""
+    med, ratio = _median, _ratio
+    name = variant_name(workload, protocol)
     out: list[dict[str, object]] = []
     for metric, data in (("produce", samples.produce), ("consume", samples.consume), ("fetch", samples.fetch)):
         k, a, r = med(data["kopfka"]), med(data["kafka"]), med(data.get("raw", []))
         out.append(
             {
-                "workload": workload.name,
+                "workload": name,
                 "metric": metric,
                 "unit": "MB/s",
                 "kopfka": k,
                 "kafka": a,
                 "raw": r,
                 "ratio": ratio(k, a),
-                "target": workload.throughput_target,
+                "target": workload.throughput_target if protocol == PLAINTEXT else None,
                 "higher_is_better": True,
             }
         )
@@ -577,7 +695,21 @@ def rows(workload: Workload, samples: Samples) -> list[dict[str, object]]:
                     "higher_is_better": True,
                 }
             )
-    for i, name in enumerate(("latency p50", "latency p99", "latency p99.9")):
+    if plaintext is not None:
+        out.append(
+            {
+                "workload": name,
+                "metric": f"fetch / {PLAINTEXT} fetch",
+                "unit": "x",
+                "kopfka": ratio(med(samples.fetch["kopfka"]), med(plaintext.fetch["kopfka"])),
+                "kafka": ratio(med(samples.fetch["kafka"]), med(plaintext.fetch["kafka"])),
+                "raw": None,
+                "ratio": None,
+                "target": None,
+                "higher_is_better": True,
+            }
+        )
+    for i, latency_name in enumerate(("latency p50", "latency p99", "latency p99.9")):
         k = med([x[i] for x in samples.latency["kopfka"]])
         a = med([x[i] for x in samples.latency["kafka"]])
         if k is None and a is None:
@@ -585,13 +717,13 @@ def rows(workload: Workload, samples: Samples) -> list[dict[str, object]]:
         out.append(
             {
                 "workload": workload.name,
-                "metric": name,
+                "metric": latency_name,
                 "unit": "ms",
                 "kopfka": k,
                 "kafka": a,
                 "raw": None,
                 "ratio": ratio(k, a),
-                "target": 1.5 if name == "latency p99" else None,
+                "target": 1.5 if latency_name == "latency p99" else None,
                 "higher_is_better": False,
             }
         )
@@ -656,6 +788,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-raw", action="store_true", help="skip the raw-sink runs")
     parser.add_argument(
+        "--security",
+        default=",".join(SECURED),
+        help=f"secured listeners to measure too, comma-separated: {', '.join(SECURED)} (default: both; none: skip; "
+        "--quick: on the 1 KiB workloads only)",
+    )
+    parser.add_argument(
         "--work-dir", type=Path, help="where clusters keep their data (default: a temporary folder in /tmp)"
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
@@ -665,34 +803,50 @@ def main(argv: list[str] | None = None) -> int:
     if args.latency_seconds is None:
         args.latency_seconds = 4.0 if args.quick else 10.0
     workloads = list(WORKLOADS) if args.workloads == "all" else [WORKLOADS[int(i)] for i in args.workloads.split(",")]
+    args.security = [] if args.security.lower() == "none" else [p.strip().upper() for p in args.security.split(",")]
+    unknown = set(args.security) - set(SECURED)
+    if unknown:
+        parser.error(f"--security: {', '.join(sorted(unknown))} is not one of {', '.join(SECURED)}")
 
-    samples = {w.name: Samples() for w in workloads}
+    def variants(workload: Workload) -> list[str]:
+        return [PLAINTEXT, *(args.security if workload.size >= 1024 or not args.quick else [])]
+
+    samples = {(w.name, protocol): Samples() for w in workloads for protocol in variants(w)}
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     log(f"machine: {machine_summary()}")
     with contextlib.ExitStack() as stack:
         if args.work_dir is None:
             args.work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kopfka-compare-")))
         args.work_dir.mkdir(parents=True, exist_ok=True)
+        make_tls_files(args.work_dir / "tls")
         zookeeper = stack.enter_context(ZooKeeperProcess(data_dir=args.work_dir / "zookeeper"))
         for brokers in sorted({w.brokers for w in workloads}):
-            clusters = make_clusters(brokers, zookeeper.connect, args.work_dir)
+            secured = [p for p in args.security if any(p in variants(w) for w in workloads if w.brokers == brokers)]
+            clusters = make_clusters(brokers, zookeeper.connect, args.work_dir, secured)
             with contextlib.ExitStack() as running:
                 for system, cluster in clusters.items():
                     log(f"starting {system} with {brokers} broker(s)")
                     running.enter_context(cluster)
-                warm_up(clusters, args, replication_factor=min(3, brokers))
+                warm_up(clusters, args, replication_factor=min(3, brokers), protocols=secured)
                 for workload in workloads:
                     if workload.brokers == brokers:
-                        run_workload(workload, clusters, samples[workload.name], args)
+                        for protocol in variants(workload):
+                            run_workload(workload, clusters, samples[workload.name, protocol], args, protocol=protocol)
 
-    table = [row for w in workloads for row in rows(w, samples[w.name])]
+    table = [
+        row
+        for w in workloads
+        for protocol in variants(w)
+        for row in rows(w, samples[w.name, protocol], protocol=protocol,
+                        plaintext=None if protocol == PLAINTEXT else samples[w.name, PLAINTEXT])
+    ]
     print(f"\nstarted {started}, ended {time.strftime('%Y-%m-%d %H:%M:%S %Z')}: {machine_summary()}")
     print(
         f"{args.records} records per run, median of {args.repeat}, {args.partitions} partitions, "
         f"lz4 requested; stored codec: "
         + "; ".join(
-            f"{w.name}: kopfka {codec_summary(samples[w.name].codec['kopfka'])}, "
-            f"Kafka {codec_summary(samples[w.name].codec['kafka'])}"
+            f"{w.name}: kopfka {codec_summary(samples[w.name, PLAINTEXT].codec['kopfka'])}, "
+            f"Kafka {codec_summary(samples[w.name, PLAINTEXT].codec['kafka'])}"
             for w in workloads
         )
         + "\n"

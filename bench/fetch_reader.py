@@ -11,20 +11,29 @@ offset. Batches cut off at the end of a response are fetched again from their st
 The topic is complete when it is read, so requests do not wait for data (``max_wait_ms`` 0): a
 partition the producer never wrote to would otherwise hold its leader's first answer for the wait.
 
+A secured listener is read the way librdkafka's settings for it say (``security``: ``security.protocol``,
+``ssl.ca.location``, ``sasl.mechanism``, ``sasl.username``, ``sasl.password``): each connection does its TLS
+handshake and its SASL exchange (PLAIN or SCRAM; SaslHandshake v1, SaslAuthenticate v2) before the first Fetch,
+outside the measured time.
+
 Used by ``bench/compare.py`` for the "fetch" rows of kopfka, Apache Kafka and the raw limit alike.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from confluent_kafka.admin import AdminClient
 
-from kafka_broker.protocol import ApiKey, decode_response, encode_request
+from kafka_broker.protocol import ApiKey, ErrorCode, decode_response, encode_request
+from kafka_broker.security.plain import initial_response
+from kafka_broker.security.scram import ScramClient
 
 FETCH_VERSION = 11
 SIZE = struct.Struct(">i")
@@ -62,6 +71,47 @@ def walk_batches(records: memoryview, progress: PartitionProgress) -> None:
         position += 12 + length
 
 
+def connect(address: tuple[str, int], security: Mapping[str, object]) -> socket.socket:
+    """A connection to a broker's listener, through TLS and SASL as librdkafka's ``security`` settings say."""
+    protocol = str(security.get("security.protocol", "PLAINTEXT")).upper()
+    sock = socket.create_connection(address, timeout=30)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if protocol in ("SSL", "SASL_SSL"):
+        ca = security.get("ssl.ca.location")
+        context = ssl.create_default_context(cafile=str(ca) if ca else None)
+        sock = context.wrap_socket(sock, server_hostname=address[0])
+    if protocol.startswith("SASL"):
+        _authenticate(sock, str(security.get("sasl.mechanism", "GSSAPI")), str(security["sasl.username"]),
+                      str(security["sasl.password"]))
+    return sock
+
+
+def _call(sock: socket.socket, api: ApiKey, version: int, body: dict[str, object]) -> dict[str, object]:
+    sock.sendall(encode_request(api, version, 0, "fetch-reader", body))
+    head = memoryview(bytearray(4))
+    _recv_into(sock, head)
+    frame = memoryview(bytearray(SIZE.unpack(head)[0]))
+    _recv_into(sock, frame)
+    return decode_response(api, version, frame)[1]
+
+
+def _authenticate(sock: socket.socket, mechanism: str, username: str, password: str) -> None:
+    answer = _call(sock, ApiKey.SASL_HANDSHAKE, 1, {"mechanism": mechanism})
+    if answer["error_code"] != ErrorCode.NONE:
+        raise ConnectionError(f"SASL mechanism {mechanism} refused: {answer}")
+    scram = None if mechanism == "PLAIN" else ScramClient(mechanism, username=username, password=password)
+    token = initial_response(username=username, password=password) if scram is None else scram.first_message()
+    while True:  # PLAIN: one round; SCRAM: client-first, then client-final (and the server's signature checked)
+        answer = _call(sock, ApiKey.SASL_AUTHENTICATE, 2, {"auth_bytes": token})
+        if answer["error_code"] != ErrorCode.NONE:
+            raise ConnectionError(f"SASL authentication failed: {answer['error_message']}")
+        if scram is None:
+            return
+        token = scram.evaluate(bytes(answer["auth_bytes"]))  # type: ignore[arg-type]
+        if scram.complete:
+            return
+
+
 def _recv_into(sock: socket.socket, view: memoryview) -> None:
     got = 0
     while got < len(view):
@@ -79,9 +129,11 @@ class LeaderReader(threading.Thread):
     def __init__(
         self, address: tuple[str, int], topic: str, partitions: list[int], *,
         max_bytes: int, partition_max_bytes: int, min_seconds: float, timeout: float,
+        security: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(daemon=True)
         self.address, self.topic, self.timeout = address, topic, timeout
+        self.security = dict(security or {})
         self.max_bytes, self.partition_max_bytes, self.min_seconds = max_bytes, partition_max_bytes, min_seconds
         self.partitions = partitions
         self.passes: list[int] = []
@@ -100,8 +152,7 @@ class LeaderReader(threading.Thread):
         self._buffer = bytearray(self.max_bytes + (1 << 20))
         self._head = memoryview(bytearray(4))
         deadline = time.monotonic() + self.timeout
-        with socket.create_connection(self.address, timeout=30) as sock:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with connect(self.address, self.security) as sock:
             self._correlation_id = 0
             self.started_at = time.perf_counter()
             while not self.passes or time.perf_counter() - self.started_at < self.min_seconds:
@@ -145,9 +196,11 @@ class LeaderReader(threading.Thread):
                     walk_batches(records, state)
 
 
-def leaders(bootstrap: str, topic: str) -> dict[tuple[str, int], list[int]]:
-    """Partition indexes by the address of their leader."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+def leaders(
+    bootstrap: str, topic: str, security: Mapping[str, object] | None = None
+) -> dict[tuple[str, int], list[int]]:
+    """Partition indexes by the address of their leader (on the listener ``bootstrap`` names)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3, **(security or {})})
     meta = admin.list_topics(topic, timeout=30)
     brokers = {b.id: (b.host, b.port) for b in meta.brokers.values()}
     out: dict[tuple[str, int], list[int]] = {}
@@ -165,15 +218,17 @@ def read_topic(
     partition_max_bytes: int = PARTITION_MAX_BYTES,
     min_seconds: float = 2.0,
     timeout: float = 300,
+    security: Mapping[str, object] | None = None,
 ) -> float:
     """Seconds per read of all of ``topic`` (``records`` records, checked) from the beginning: every
     leader's partitions are read over one connection each, again and again for ``min_seconds``, and
     the wall time from the first request to the last answer is divided by the passes made. Connecting
-    and the metadata lookup are not the broker's throughput and are not counted."""
+    (TLS handshake and SASL included) and the metadata lookup are not the broker's throughput and are not
+    counted."""
     readers = [
         LeaderReader(address, topic, partitions, max_bytes=max_bytes, partition_max_bytes=partition_max_bytes,
-                     min_seconds=min_seconds, timeout=timeout)
-        for address, partitions in leaders(bootstrap, topic).items()
+                     min_seconds=min_seconds, timeout=timeout, security=security)
+        for address, partitions in leaders(bootstrap, topic, security).items()
     ]
     for reader in readers:
         reader.start()

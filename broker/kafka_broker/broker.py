@@ -7,9 +7,11 @@ in ZooKeeper (clients that see the registration can connect at once). Shutdown o
 controlled: leadership moves to other in-sync replicas first, then the listener closes, logs are
 flushed and the ZooKeeper session ends (removing the registration).
 
-A lost ZooKeeper session is not a reason to stop: :mod:`kafka_broker.cluster.session` fences the
-broker and brings it back with a new session. kazoo tries to reach ZooKeeper again at least every
-``kopfka.zookeeper.reconnect.backoff.max.ms`` (its own backoff would grow to an hour).
+The ZooKeeper client logs in and creates znodes with ACLs as configured (:mod:`kafka_broker.cluster.zk_client`);
+a login ZooKeeper refuses stops the broker. A lost ZooKeeper session is not a reason to stop:
+:mod:`kafka_broker.cluster.session` fences the broker and brings it back with a new session. kazoo tries to
+reach ZooKeeper again at least every ``kopfka.zookeeper.reconnect.backoff.max.ms`` (its own backoff would grow to
+an hour).
 
 Background tasks (replica manager, ISR checks, retention, controller, group coordinator, cleaner)
 each survive the failures of their own rounds. One that dies all the same leaves the broker unable to
@@ -24,10 +26,10 @@ import logging
 import signal
 from collections.abc import Coroutine
 from contextlib import suppress
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from kazoo.client import KazooClient
-from kazoo.retry import KazooRetry
 
 from kafka_broker import metadata as md
 from kafka_broker.cluster.acl_authorizer import AclAuthorizer
@@ -41,9 +43,10 @@ from kafka_broker.cluster.replica_manager import ReplicaManager
 from kafka_broker.cluster.replication_quota import FOLLOWER, LEADER, UNBOUNDED, ReplicationQuota
 from kafka_broker.cluster.session import SessionKeeper
 from kafka_broker.cluster.topic_admin import TopicAdmin
-from kafka_broker.cluster.zk_store import ZkStore, ensure_chroot
+from kafka_broker.cluster.zk_client import ZooKeeperSecurity, connect_zookeeper, on_login_refused
+from kafka_broker.cluster.zk_store import ZkStore
 from kafka_broker.cluster.zk_watcher import ZkWatcher
-from kafka_broker.config import BrokerConfig, CleanerSettings, ConfigError, ZooKeeperSettings, settings_from
+from kafka_broker.config import BrokerConfig, CleanerSettings, ConfigError, settings_from
 from kafka_broker.controller import Controller
 from kafka_broker.coordinator.group_coordinator import GroupCoordinator
 from kafka_broker.coordinator.producer_ids import ProducerIdManager
@@ -65,28 +68,11 @@ EXIT_TASK_FAILED = 1
 """Exit status of a broker stopped because a background task died (or it could not rejoin the cluster)."""
 
 
-def zookeeper_client(settings: ZooKeeperSettings) -> KazooClient:
-    """A kazoo client that retries connecting (and the recipes' watch reads) with a backoff doubling from
-    0.1 s up to ``kopfka.zookeeper.reconnect.backoff.max.ms``, never giving up. kazoo's default doubles up to
-    an hour between attempts: 33 s apart after a short outage, long after ZooKeeper was back."""
-    max_delay = settings.reconnect_backoff_max_ms / 1000
-    retry = KazooRetry(max_tries=-1, delay=min(0.1, max_delay), backoff=2, max_delay=max_delay)
-    return KazooClient(hosts=settings.connect, timeout=settings.session_timeout_ms / 1000,
-                       connection_retry=retry, command_retry=retry.copy())
-
-
-def connect_zookeeper(config: BrokerConfig) -> KazooClient:
-    """Connect, creating the chroot first if the connect string names one (as Kafka does)."""
-    timeout = config.zookeeper.connection_timeout_ms / 1000
-    ensure_chroot(config.zookeeper.connect, timeout=timeout)
-    zk = zookeeper_client(config.zookeeper)
-    zk.start(timeout=timeout)
-    return zk
-
-
 class Broker:
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
+        self.zookeeper_security = ZooKeeperSecurity.from_settings(config.zookeeper)
+        """How the broker logs in to ZooKeeper and which ACLs its znodes get (ConfigError here if misconfigured)."""
         self.cache = MetadataCache()
         self.zk: KazooClient | None = None
         self.store: ZkStore | None = None
@@ -143,8 +129,9 @@ class Broker:
         loop = asyncio.get_running_loop()
         log.info("recovering logs in %s", ", ".join(map(str, config.log_dirs)))
         await asyncio.to_thread(self.logs.load_all)
-        zk = await asyncio.to_thread(connect_zookeeper, config)
+        zk = await asyncio.to_thread(connect_zookeeper, config.zookeeper, security=self.zookeeper_security)
         self.zk = zk
+        on_login_refused(zk, partial(loop.call_soon_threadsafe, self._login_refused))
         self.store = ZkStore(zk)
         self.cache.cluster_id = await asyncio.to_thread(self.store.ensure_layout_sync)
         self.replicas = ReplicaManager(config, self.cache, self.logs, self.store)
@@ -210,6 +197,10 @@ class Broker:
             from kafka_broker.http import start_http
 
             self._http = await start_http(self, config.http_host, config.http_port)
+
+    def _login_refused(self) -> None:
+        if not self._stopping:
+            self.fail("ZooKeeper refused the broker's SASL login on a new connection; kazoo gave up connecting")
 
     async def _reload_certificates(self) -> None:
         """Every ``TLS_RELOAD_INTERVAL_S``: load the key and trust stores whose files changed (a rotated

@@ -1,8 +1,9 @@
 """``kopfka-broker server.properties [--override key=value ...]``: run one broker, like
-``kafka-server-start.sh``. A bad configuration exits with status 2 and a one-line reason
-before any data is touched; a broker stopped by a signal exits with 0, one that stopped because
-it could not go on (a background task died, it could not rejoin the cluster) with 1, after
-logging why."""
+``kafka-server-start.sh``. A bad configuration (including the ZooKeeper login's JAAS file named in
+``KAFKA_OPTS``) exits with status 2 and a one-line reason before any data is touched; a ZooKeeper that
+refuses the broker's login, with 1 and a one-line reason. A broker stopped by a signal exits with 0, one
+that stopped because it could not go on (a background task died, it could not rejoin the cluster) with 1,
+after logging why."""
 
 from __future__ import annotations
 
@@ -39,15 +40,21 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("kazoo").setLevel(logging.WARNING)
     try:
         config = load_config(args.config, parse_overrides(args.override))
+        from kafka_broker.broker import Broker
+
+        broker = Broker(config)  # reads the ZooKeeper login's JAAS file
     except ConfigError as exc:
         print(f"kopfka-broker: invalid configuration: {exc}", file=sys.stderr)
         return 2
-    from kafka_broker.broker import Broker
+    from kafka_broker.cluster.zk_client import ZooKeeperLoginRefusedError
 
     install_event_loop()
-    broker = Broker(config)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(broker.run_until_stopped())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(broker.run_until_stopped())
+    except ZooKeeperLoginRefusedError as exc:
+        print(f"kopfka-broker: {exc}", file=sys.stderr)
+        return 1
     return broker.exit_code
 
 

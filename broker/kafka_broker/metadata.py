@@ -26,6 +26,10 @@ Layout (each znode's JSON is written by the ``encode`` of its dataclass below, a
     /kafka-acl-extended/prefixed/<Type>/<name>    prefixed ACLs
     /kafka-acl-changes/acl_changes_<seq>,         ACL change notices (literal, extended)
     /kafka-acl-extended-changes/acl_changes_<seq>
+
+With ``zookeeper.set.acl=true`` every znode is created with ALL for its creator and READ for everyone, except
+below the :data:`SENSITIVE_ROOT_PATHS` (SCRAM credentials, dynamic broker configs with their passwords, delegation
+tokens), which only their creator may read (Kafka's ``ZkData.defaultAcls``; :func:`sensitive_path`).
 """
 
 from __future__ import annotations
@@ -73,6 +77,19 @@ PERSISTENT_PATHS = (
     ISR_CHANGE_NOTIFICATION_PATH,
     "/cluster",
 )
+
+CONSUMERS_PATH = "/consumers"
+"""The ZooKeeper-era consumers' offsets: left open to everyone even with secure ACLs (Kafka's rule)."""
+DELEGATION_TOKENS_PATH = "/delegation_token/tokens"
+SENSITIVE_ROOT_PATHS = (CONFIG_USERS_PATH, CONFIG_BROKERS_PATH, DELEGATION_TOKENS_PATH)
+"""Znodes at and below these hold secrets: with secure ACLs nobody but their creator may even read them."""
+
+
+def sensitive_path(path: str) -> bool:
+    """Whether ``path`` is at or below a :data:`SENSITIVE_ROOT_PATHS` entry, as Kafka's ``ZkData.sensitivePath``
+    decides it: by prefix (so ``/config/usersX`` would count too)."""
+    return path.startswith(SENSITIVE_ROOT_PATHS)
+
 
 NO_LEADER = -1
 

@@ -50,7 +50,9 @@ aborted. Only while a slice is being sent does the connection have a task of its
 ``max.connections.per.ip.overrides``) are checked as a connection is accepted; one over a limit is closed
 at once (Kafka's acceptor closes a connection over its IP's limit the same way, but waits for a free slot
 under ``max.connections``; asyncio's server cannot hold back an accept). A connection with nothing
-received or sent for ``connections.max.idle.ms`` and no request pending is closed. When a connection
+received or sent for ``connections.max.idle.ms`` and no request pending is closed. On an SSL or SASL_SSL
+listener the event loop runs the TLS handshake before the connection is made (and counted); a handshake not
+done within ``kopfka.authentication.timeout.ms`` is aborted (the loop's ``ssl_handshake_timeout``). When a connection
 closes, everything it holds is dropped and given back to the pool at once, and nothing refers to it any
 more (no task holds it, and no reference cycle waits for the garbage collector).
 
@@ -691,8 +693,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
             if ctx.throttle_time_ms > 0:
                 self.mute_for(ctx.throttle_time_ms)
         except CloseConnection as exc:
-            log.info("closing %s after request %d (API %d v%d, client %r): %s", self.peer, ctx.header.correlation_id,
-                     ctx.header.api_key, ctx.header.api_version, ctx.header.client_id, exc)
+            log.info("closing %s after request %d (API %d v%d, client %.100r): %s", self.peer,
+                     ctx.header.correlation_id, ctx.header.api_key, ctx.header.api_version, ctx.header.client_id, exc)
             self._stop_after(asyncio.current_task())
             raise
         except Exception:
@@ -806,7 +808,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
         error, mechanisms = auth.handshake(request["mechanism"], previous=previous)
         chunks = encode_response(header, {"error_code": error, "mechanisms": mechanisms})
         if error:
-            log.info("closing %s: SASL mechanism %r refused (%s)", self.peer, request["mechanism"], error)
+            # %.100r: the name is the client's, up to sasl.server.max.receive.size; it is not logged whole
+            log.info("closing %s: SASL mechanism %.100r refused (%s)", self.peer, request["mechanism"], error)
             self._answer_then_close(chunks, size, delay_s=0)
             return
         self._auth = auth
@@ -1089,5 +1092,9 @@ async def start_server(services: BrokerServices, listener: ListenerConfig | None
     overrides = await _resolve(connection_overrides(settings.max_connections_per_ip_overrides))
     shared = Listener(services, settings, overrides=overrides, listener=listener,
                       new_authenticator=security.new_authenticator, tls_principal=security.tls_principal)
+    # A TLS handshake is part of authenticating: one not done within kopfka.authentication.timeout.ms is aborted
+    # (asyncio's default is 60 s, and a connection still in its handshake has no KafkaConnection yet to time it).
+    handshake_timeout = shared.auth_timeout_s if security.ssl_context is not None else None
     return await loop.create_server(lambda: KafkaConnection(services, shared), listener.host or None, listener.port,
-                                    reuse_address=True, backlog=1024, ssl=security.ssl_context)
+                                    reuse_address=True, backlog=1024, ssl=security.ssl_context,
+                                    ssl_handshake_timeout=handshake_timeout)

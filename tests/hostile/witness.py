@@ -18,6 +18,9 @@ Usage (the topic must exist; ``tests.integration.admin.create_topic`` makes one)
         witness.wait_acknowledged(50)    # and still flowing afterwards
     witness.verify()                     # stops it if still running; raises AssertionError on a loss
 
+Security settings in ``config`` (``security.protocol``, ``ssl.*``, ``sasl.*``) serve the read-back too, so a
+witness may write over a secured listener.
+
 ``acknowledged`` counts acknowledged records, ``failures`` lists delivery errors (not losses: librdkafka
 gave up on those records), ``fatal`` holds a fatal producer error (an idempotence violation), which
 :meth:`verify` reports as a failure.
@@ -175,7 +178,8 @@ class Witness:
         """Stop (if running), read every partition back, and fail on any acknowledged record lost or changed."""
         self.stop()
         assert self.fatal is None, f"the witness's producer failed fatally: {self.fatal}"
-        stored = _read_back(self.bootstrap, self.topic, self.partitions, timeout=timeout)
+        security = {k: v for k, v in self.config.items() if k.startswith(("security.", "ssl.", "sasl."))}
+        stored = _read_back(self.bootstrap, self.topic, self.partitions, timeout=timeout, security=security)
         problems: list[str] = []
         with self._lock:
             for partition in self.partitions:
@@ -203,11 +207,11 @@ class Witness:
 
 
 def _read_back(
-    bootstrap: str, topic: str, partitions: list[int], *, timeout: float
+    bootstrap: str, topic: str, partitions: list[int], *, timeout: float, security: Mapping[str, Any]
 ) -> dict[int, dict[int, tuple[bytes, bytes, tuple[tuple[str, bytes], ...]]]]:
     """partition → offset → (key, value, headers), everything up to the high watermarks as of now."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "witness-verify", "enable.auto.commit": False,
-                         "auto.offset.reset": "earliest"})
+                         "auto.offset.reset": "earliest", **security})
     try:
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=60)[1] for p in partitions}
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])

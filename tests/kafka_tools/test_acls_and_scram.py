@@ -99,13 +99,19 @@ def secured(module_cluster_factory: ClusterFactory) -> LocalCluster:
 
 
 def acl_blocks(output: str) -> list[tuple[str, list[str]]]:
-    """kafka-acls' output as (heading, its ACLs), both sorted: the tool prints them in its hash maps' order."""
-    blocks = []
-    for block in output.split("\n\n"):
-        if block.strip():
-            heading, *lines = block.strip().splitlines()
-            blocks.append((heading.strip(), sorted(line.strip() for line in lines)))
-    return sorted(blocks)
+    """kafka-acls' output as (heading, its ACLs), both sorted: the tool prints them in its hash maps' order. A
+    heading is any line that is not an ACL entry ``(principal=…)``: with ``--principal`` the tool prints one line
+    naming the principal, then resource headings with no blank line between."""
+    blocks: list[tuple[str, list[str]]] = []
+    for line in output.splitlines():
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("(") and blocks:
+            blocks[-1][1].append(text)
+        else:
+            blocks.append((text, []))
+    return sorted((heading, sorted(entries)) for heading, entries in blocks)
 
 
 def acl(principal: str, operation: str, permission: str = "ALLOW", host: str = "*") -> str:

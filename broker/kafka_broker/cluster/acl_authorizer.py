@@ -30,7 +30,9 @@ is reported under the first filter that matched it (Kafka's). Describing (:meth:
 cache.
 
 **Deciding** (:meth:`AclAuthorizer.authorize`): the ACLs of :func:`~kafka_broker.security.acl.applicable_patterns`
-are looked up in the cache and judged by :func:`~kafka_broker.security.acl.authorize`. The cache is replaced
+are looked up in the cache and judged by :func:`~kafka_broker.security.acl.authorize`; for some resource of a type
+(:meth:`AclAuthorizer.authorize_by_resource_type`) the whole cache is judged by
+:func:`~kafka_broker.security.acl.authorize_by_resource_type`. The cache is replaced
 as a whole on every change (copy on write), so the event loop reads it without a lock.
 """
 
@@ -64,6 +66,7 @@ from kafka_broker.security.acl import (
     ResourceType,
     applicable_patterns,
     authorize,
+    authorize_by_resource_type,
     creation_error,
     is_valid_principal,
 )
@@ -251,6 +254,15 @@ class AclAuthorizer:
         log.debug("principal %s is %s operation %s from host %s on %s %s", principal,
                   "allowed" if allowed else "denied", operation.name, host, resource_type.name, name)
         return allowed
+
+    def authorize_by_resource_type(self, principal: KafkaPrincipal, host: str, operation: AclOperation,
+                                   resource_type: ResourceType) -> bool:
+        """Whether ``principal`` from ``host`` may do ``operation`` on some resource of ``resource_type``
+        (:func:`~kafka_broker.security.acl.authorize_by_resource_type`)."""
+        return authorize_by_resource_type({pattern: versioned.acls for pattern, versioned in self._cache.items()},
+                                          principal=principal, host=host, operation=operation,
+                                          resource_type=resource_type, super_users=self.super_users,
+                                          allow_everyone_if_no_acl_found=self.allow_everyone_if_no_acl_found)
 
     def acls(self, binding_filter: AclBindingFilter) -> list[AclBinding]:
         """The cached ACLs ``binding_filter`` matches."""

@@ -23,26 +23,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
 
 from kafka_broker import metadata as md
 
 T = TypeVar("T")
-
-
-def ensure_chroot(connect: str, *, timeout: float = 15.0, logger: Any = None) -> None:
-    """Create the chroot of ``connect`` if it names one (as Kafka does): clients cannot use a missing chroot."""
-    hosts, chroot = md.split_chroot(connect)
-    if not chroot:
-        return
-    zk = KazooClient(hosts=hosts, timeout=timeout, **({"logger": logger} if logger is not None else {}))
-    zk.start(timeout=timeout)
-    try:
-        zk.ensure_path(chroot)
-    finally:
-        zk.stop()
-        zk.close()
 
 
 class ZnodeStat(Protocol):

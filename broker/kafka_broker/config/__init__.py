@@ -27,6 +27,7 @@ from .dynamic import (
     validate_dynamic,
 )
 from .properties import parse_overrides, parse_properties
+from .system_properties import ZooKeeperSaslProperties
 from .topic import (
     COMPRESSION_TYPES,
     TOPIC_CONFIGS,
@@ -58,6 +59,7 @@ __all__ = [
     "Synonym",
     "TopicConfigDef",
     "Value",
+    "ZooKeeperSaslProperties",
     "ZooKeeperSettings",
     "broker_synonyms",
     "build_config",

@@ -15,6 +15,7 @@ A bad value stops the broker with a one-line message naming the key, before any 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from .definition import ConfigDef, ConfigError, ConfigType, Value, setting, sett
 from .kafka_broker_keys import KAFKA_ONLY_ROWS
 from .listeners import LISTENER_ROWS, Listeners, parse_listeners
 from .properties import parse_properties
+from .system_properties import ZooKeeperSaslProperties
 from .topic import TOPIC_CONFIGS, effective_value, validate_topic_config
 
 __all__ = [
@@ -86,6 +88,11 @@ _OWN_ROWS = [
               "Longest wait between attempts to reach ZooKeeper again after losing the connection (kazoo's own "
               "backoff doubles up to an hour, so a broker could stay away long after ZooKeeper is back).",
               minimum=10),
+    ConfigDef("zookeeper.set.acl", _B, "false",
+              "Create every znode with ALL for the broker's ZooKeeper login (sasl:<user>) and READ for everyone, "
+              "nothing for others under /config/users, /config/brokers and /delegation_token/tokens (Kafka's "
+              "secure ACLs). Needs the SASL login to ZooKeeper: the JAAS file's Client section named by "
+              "-Djava.security.auth.login.config in KAFKA_OPTS (kafka_broker.config.system_properties)."),
     ConfigDef("num.partitions", _I, "1", "Partitions of an auto-created topic.", minimum=1),
     ConfigDef("default.replication.factor", _I, "1",
               "Replication factor of auto-created topics and of CreateTopics asking for -1.", minimum=1),
@@ -222,6 +229,9 @@ class ZooKeeperSettings:
     connection_timeout_ms: int = setting(_C["zookeeper.session.timeout.ms"])
     """``zookeeper.connection.timeout.ms``; defaults to the session timeout."""
     reconnect_backoff_max_ms: int = setting(_C["kopfka.zookeeper.reconnect.backoff.max.ms"])
+    set_acl: bool = setting(_C["zookeeper.set.acl"])
+    sasl: ZooKeeperSaslProperties = field(default_factory=ZooKeeperSaslProperties)
+    """How the broker logs in to ZooKeeper: the system properties of ``KAFKA_OPTS`` (:mod:`.system_properties`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,8 +331,10 @@ class BrokerConfig:
 
 # --- loading --------------------------------------------------------------------------------------
 
-def load_config(path: str | Path | None, overrides: Mapping[str, str] | None = None) -> BrokerConfig:
-    """Read ``server.properties`` (optional) plus overrides, and validate every value."""
+def load_config(path: str | Path | None, overrides: Mapping[str, str] | None = None, *,
+                environ: Mapping[str, str] | None = None) -> BrokerConfig:
+    """Read ``server.properties`` (optional) plus overrides, and validate every value; the Java system properties
+    kopfka honours come from ``environ``'s ``KAFKA_OPTS`` (default: this process's environment)."""
     props: dict[str, str] = {}
     if path is not None:
         try:
@@ -330,7 +342,8 @@ def load_config(path: str | Path | None, overrides: Mapping[str, str] | None = N
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     props.update(overrides or {})
-    return build_config(props)
+    return build_config(props, zookeeper_sasl=ZooKeeperSaslProperties.from_environment(
+        os.environ if environ is None else environ))
 
 
 def _value(props: Mapping[str, str], key: str) -> Value:
@@ -366,8 +379,10 @@ def _with_id_synonyms(props: Mapping[str, str]) -> dict[str, str]:
     return props
 
 
-def build_config(props: Mapping[str, str]) -> BrokerConfig:
-    """Validate ``props`` against :data:`BROKER_CONFIGS` (and the topic configs they default)."""
+def build_config(props: Mapping[str, str], *,
+                 zookeeper_sasl: ZooKeeperSaslProperties | None = None) -> BrokerConfig:
+    """Validate ``props`` against :data:`BROKER_CONFIGS` (and the topic configs they default); ``zookeeper_sasl``
+    are the system properties of the broker's ZooKeeper login (default: none set)."""
     props = _with_id_synonyms(props)
     for key, raw in props.items():
         definition = BROKER_CONFIGS.get(key)
@@ -388,6 +403,8 @@ def build_config(props: Mapping[str, str]) -> BrokerConfig:
         session_timeout_ms=session_timeout,
         connection_timeout_ms=connection_timeout if isinstance(connection_timeout, int) else session_timeout,
         reconnect_backoff_max_ms=_int_value(props, "kopfka.zookeeper.reconnect.backoff.max.ms"),
+        set_acl=_value(props, "zookeeper.set.acl") is True,
+        sasl=zookeeper_sasl or ZooKeeperSaslProperties(),
     )
     broker_id = _int_value(props, "broker.id")
     socket_server = settings_from(SocketServerSettings, props)

@@ -105,7 +105,6 @@ KAFKA_ONLY_ROWS: list[ConfigDef] = [
         ("zookeeper.clientCnxnSocket", _S, None, "ZooKeeper client socket class"),
         ("zookeeper.max.in.flight.requests", _I, "10", "Unacknowledged requests to ZooKeeper"),
         ("zookeeper.metadata.migration.enable", _B, "false", "ZooKeeper-to-KRaft migration"),
-        ("zookeeper.set.acl", _B, "false", "Write ZooKeeper znodes with secure ACLs"),
         ("zookeeper.ssl.cipher.suites", _LI, None, "TLS cipher suites to ZooKeeper"),
         ("zookeeper.ssl.client.enable", _B, "false", "TLS to ZooKeeper"),
         ("zookeeper.ssl.crl.enable", _B, "false", "Certificate revocation lists for ZooKeeper TLS"),

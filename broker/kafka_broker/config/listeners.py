@@ -69,7 +69,8 @@ LISTENER_ROWS = [
     ConfigDef("connections.max.reauth.ms", _L, "0",
               "Longest SASL session before the client must authenticate again (0: no limit; KIP-368).", minimum=0),
     ConfigDef("kopfka.authentication.timeout.ms", _L, "30000",
-              "A connection on a SASL listener that has not authenticated this long after it opened is closed.",
+              "A connection on a SASL listener that has not authenticated this long after it opened is closed; so is "
+              "one on an SSL or SASL_SSL listener whose TLS handshake takes this long.",
               minimum=1),
     ConfigDef("ssl.cipher.suites", _LI, "", "TLS 1.2 cipher suites (Java or OpenSSL names; empty: the defaults)."),
     ConfigDef("ssl.client.auth", _S, "none", "Whether clients must present certificates.",

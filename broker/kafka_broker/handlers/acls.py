@@ -7,9 +7,10 @@ or a resource type, pattern type, operation or permission type with code 0 (UNKN
 Kafka closes the connection (:class:`~kafka_broker.handlers.context.CloseConnection`), with or without an
 authorizer. A code Kafka does not know is UNKNOWN from there on (``fromCode``).
 
-**Authorization** (Kafka's ``authorizeClusterOperation``): DescribeAcls needs DESCRIBE on the cluster,
-CreateAcls and DeleteAcls ALTER; without it every answer is CLUSTER_AUTHORIZATION_FAILED (with the error's
-default message: Kafka's names its internal request object).
+**Authorization** (Kafka's ``authorizeClusterOperation``,
+:func:`~kafka_broker.handlers.authorization.cluster_authorized`): DescribeAcls needs DESCRIBE on the cluster,
+CreateAcls and DeleteAcls ALTER; without it every answer is CLUSTER_AUTHORIZATION_FAILED (without a message:
+Kafka's names its internal request object).
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kafka_broker.cluster.acl_authorizer import AclAuthorizer
-from kafka_broker.handlers.context import CloseConnection, RequestContext
+from kafka_broker.handlers.context import CloseConnection
 from kafka_broker.protocol import ErrorCode
 from kafka_broker.security.acl import (
-    CLUSTER_NAME,
     AccessControlEntryFilter,
     AclBinding,
     AclBindingFilter,
@@ -85,14 +84,3 @@ def binding_order(binding: AclBinding) -> tuple[Any, ...]:
     pattern, entry = binding.pattern, binding.entry
     return (pattern.resource_type, pattern.pattern_type, pattern.name, entry.principal, entry.host, entry.operation,
             entry.permission_type)
-
-
-def client_host(ctx: RequestContext) -> str:
-    """The client's address, as ACL hosts name it: ``127.0.0.1`` of ``127.0.0.1:53412``."""
-    return ctx.peer.rpartition(":")[0].strip("[]") or ctx.peer
-
-
-def cluster_authorized(authorizer: AclAuthorizer | None, ctx: RequestContext, operation: AclOperation) -> bool:
-    """Whether the request's principal may do ``operation`` on the cluster (always, without an authorizer)."""
-    return authorizer is None or authorizer.authorize(ctx.principal, client_host(ctx), operation,
-                                                      ResourceType.CLUSTER, CLUSTER_NAME)

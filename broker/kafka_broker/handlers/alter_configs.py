@@ -28,4 +28,4 @@ def _replacement(resource: dict[str, Any], _rtype: int) -> Change:
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    return await alter_resources(request, ctx.services, _replacement)
+    return await alter_resources(request, ctx, _replacement)

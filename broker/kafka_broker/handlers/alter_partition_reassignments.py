@@ -8,6 +8,9 @@ accepted ones into the ``/admin/reassign_partitions`` plan and takes the first s
 records the replicas being added and removed — before answering; the rest follows in its passes
 (:mod:`kafka_broker.controller.reassignment`). A target changed mid-flight restarts from the original
 replicas, dropping replicas added for the earlier target.
+
+It needs ALTER on the cluster: without it the answer and every partition are CLUSTER_AUTHORIZATION_FAILED
+(without a message: Kafka's names its internal request object).
 """
 
 from __future__ import annotations
@@ -15,14 +18,23 @@ from __future__ import annotations
 from typing import Any
 
 from kafka_broker.controller import Outcome
+from kafka_broker.handlers.authorization import cluster_authorized
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode
+from kafka_broker.security.acl import AclOperation
 
 API = ApiKey.ALTER_PARTITION_REASSIGNMENTS
 VERSIONS = (0, 0)
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    if not cluster_authorized(ctx, AclOperation.ALTER):
+        denied = ErrorCode.CLUSTER_AUTHORIZATION_FAILED
+        return {"throttle_time_ms": 0, "error_code": denied, "error_message": None, "responses": [
+            {"name": topic["name"], "partitions": [
+                {"partition_index": p["partition_index"], "error_code": denied, "error_message": None}
+                for p in topic["partitions"]]}
+            for topic in request["topics"]]}
     targets: dict[tuple[str, int], list[int] | None] = {}
     for topic in request["topics"]:
         for part in topic["partitions"]:

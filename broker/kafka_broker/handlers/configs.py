@@ -17,6 +17,10 @@ read-only unless dynamic; the replication throttles, outside Kafka's ``KafkaConf
 (:data:`~kafka_broker.config.UNLISTED_UNLESS_SET`). Describing the empty name (the cluster default) lists only
 the keys set in ``/config/brokers/<default>``. A key kopfka does not know (a custom config) is reported as Kafka reports
 it: sensitive, without value, type UNKNOWN; a PASSWORD key is sensitive too (no value, in its synonyms neither).
+
+Authorization (:func:`authorization_error`, Kafka's ``ConfigHelper`` and ``KafkaApis``): describing needs
+DESCRIBE_CONFIGS, altering ALTER_CONFIGS — on the topic for a topic (else TOPIC_AUTHORIZATION_FAILED), on the
+cluster for a broker or a broker's loggers (else CLUSTER_AUTHORIZATION_FAILED).
 """
 
 from __future__ import annotations
@@ -37,13 +41,17 @@ from kafka_broker.config import (
     effective_value,
     synonym_chain,
 )
-from kafka_broker.handlers.context import BrokerServices
+from kafka_broker.handlers.authorization import authorize, cluster_authorized
+from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ErrorCode, KafkaError
+from kafka_broker.security.acl import AclOperation
+from kafka_broker.security.acl import ResourceType as AclResourceType
 
 __all__ = [
     "ConfigSource",
     "ResourceType",
     "alter_broker_configs",
+    "authorization_error",
     "broker_config_entries",
     "broker_id_of",
     "topic_config_entries",
@@ -58,6 +66,16 @@ class ResourceType(IntEnum):
 
 
 Chain = list[tuple[str, str | None, ConfigSource]]
+
+
+def authorization_error(ctx: RequestContext, operation: AclOperation, rtype: int, name: str) -> ErrorCode | None:
+    """The error of a config resource the principal may not do ``operation`` on (module docstring), or None."""
+    if rtype == ResourceType.TOPIC:
+        if not authorize(ctx, operation, AclResourceType.TOPIC, name):
+            return ErrorCode.TOPIC_AUTHORIZATION_FAILED
+    elif rtype in (ResourceType.BROKER, ResourceType.BROKER_LOGGER) and not cluster_authorized(ctx, operation):
+        return ErrorCode.CLUSTER_AUTHORIZATION_FAILED
+    return None
 
 
 def broker_id_of(name: str) -> int | None:
@@ -171,13 +189,15 @@ Change = Callable[[dict[str, str]], dict[str, str]]
 """A resource's stored configs → its new ones (raises KafkaError to refuse)."""
 
 
-async def alter_resources(request: dict[str, Any], services: BrokerServices,
+async def alter_resources(request: dict[str, Any], ctx: RequestContext,
                           change_of: Callable[[dict[str, Any], int], Change]) -> dict[str, Any]:
     """The answer of AlterConfigs and IncrementalAlterConfigs: each resource of ``request`` changed by
     ``change_of(resource, resource type)``. A topic's overrides are changed in ``/config/topics/<t>``
     (:meth:`~kafka_broker.cluster.topic_admin.TopicAdmin.alter_topic_config`, validated as a whole, with a change
     notice) and this broker's cache updated at once; a broker's dynamic configs as :func:`alter_broker_configs`
-    says. ``validate_only`` checks without writing. Errors are per resource."""
+    says. ``validate_only`` checks without writing. Errors are per resource; a resource the principal may not
+    ALTER_CONFIGS answers its :func:`authorization_error` (without a message, as Kafka's)."""
+    services = ctx.services
     validate_only = request["validate_only"]
     responses = []
     for res in request["resources"]:
@@ -185,6 +205,10 @@ async def alter_resources(request: dict[str, Any], services: BrokerServices,
         result: dict[str, Any] = {"error_code": ErrorCode.NONE, "error_message": None,
                                   "resource_type": rtype, "resource_name": name}
         responses.append(result)
+        refused = authorization_error(ctx, AclOperation.ALTER_CONFIGS, rtype, name)
+        if refused is not None:
+            result["error_code"] = refused
+            continue
         try:
             if rtype == ResourceType.TOPIC:
                 if not name:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kafka_broker.handlers.acls import check_creations, cluster_authorized
+from kafka_broker.handlers.acls import check_creations
+from kafka_broker.handlers.authorization import cluster_authorized
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode
 from kafka_broker.security.acl import (
@@ -42,7 +43,7 @@ def _all(request: dict[str, Any], code: ErrorCode, message: str | None) -> dict[
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     check_creations(request["creations"], ctx.version)
     authorizer = ctx.services.authorizer
-    if not cluster_authorized(authorizer, ctx, AclOperation.ALTER):
+    if not cluster_authorized(ctx, AclOperation.ALTER):
         return _all(request, ErrorCode.CLUSTER_AUTHORIZATION_FAILED, None)
     if authorizer is None:
         return _all(request, ErrorCode.SECURITY_DISABLED, NO_AUTHORIZER)

@@ -10,6 +10,11 @@ topic has a topic id (v7); the others answer the zero UUID.
 The request's topics share one :class:`~kafka_broker.cluster.topic_admin.PartitionBudget`: a topic
 that would take the request past the partitions one request may create is answered
 INVALID_PARTITIONS at once, before any placement is computed.
+
+Authorization, as Kafka's: creating needs CREATE on the cluster or on the topic (else TOPIC_AUTHORIZATION_FAILED,
+"Authorization failed."); the configs, counts and topic id of the answer need DESCRIBE_CONFIGS on the topic —
+without it they are left out and the topic's ``topic_config_error_code`` is TOPIC_AUTHORIZATION_FAILED (unless
+its creation was tried and failed).
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from __future__ import annotations
 from typing import Any
 
 from kafka_broker.cluster.topic_admin import PartitionBudget
+from kafka_broker.handlers.authorization import authorized_names, cluster_authorized
 from kafka_broker.handlers.configs import topic_config_entries
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.handlers.waiting import wait_until
 from kafka_broker.metadata import topic_id_to_uuid
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
 from kafka_broker.protocol.primitives import ZERO_UUID
+from kafka_broker.security.acl import AclOperation, ResourceType
 
 API = ApiKey.CREATE_TOPICS
 VERSIONS = (0, 7)
@@ -35,15 +42,24 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     created = []
     seen: set[str] = set()
     budget = PartitionBudget()
+    names = [t["name"] for t in request["topics"]]
+    creatable = set(names) if cluster_authorized(ctx, AclOperation.CREATE, log_denied=False) else \
+        authorized_names(ctx, AclOperation.CREATE, ResourceType.TOPIC, names)
+    described = authorized_names(ctx, AclOperation.DESCRIBE_CONFIGS, ResourceType.TOPIC, names, log_denied=False)
     for treq in request["topics"]:
         name = treq["name"]
         result: dict[str, Any] = {"name": name, "topic_id": ZERO_UUID, "error_code": ErrorCode.NONE,
                                   "error_message": None, **_failed()}
         results.append(result)
+        if name not in described:
+            result["topic_config_error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
         if name in seen:
             result.update(error_code=ErrorCode.INVALID_REQUEST, error_message="Duplicate topic name.")
             continue
         seen.add(name)
+        if name not in creatable:
+            result.update(error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED, error_message="Authorization failed.")
+            continue
         try:
             nulls = [c["name"] for c in treq["configs"] if c["value"] is None]
             if nulls:
@@ -61,11 +77,13 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
             if not request["validate_only"]:
                 await admin.create_topic(name, assignment, config)
                 created.append(name)
-            result.update(num_partitions=len(assignment),
-                          replication_factor=len(next(iter(assignment.values()))),
-                          configs=_configs(ctx, config))
+            if name in described:
+                result.update(num_partitions=len(assignment),
+                              replication_factor=len(next(iter(assignment.values()))),
+                              configs=_configs(ctx, config))
         except KafkaError as exc:
-            result.update(error_code=exc.code, error_message=exc.message or None)
+            result.update(error_code=exc.code, error_message=exc.message or None,
+                          topic_config_error_code=ErrorCode.NONE)
     if created:
         def all_led() -> bool:
             return all(
@@ -79,10 +97,10 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
                 if result["name"] in created:
                     result.update(error_code=ErrorCode.REQUEST_TIMED_OUT,
                                   error_message="The topic was created but its leaders are not elected yet.",
-                                  **_failed())
+                                  topic_config_error_code=ErrorCode.NONE, **_failed())
     for result in results:
         info = cache.topics.get(result["name"])
-        if info is not None and result["error_code"] == ErrorCode.NONE:
+        if info is not None and result["error_code"] == ErrorCode.NONE and result["name"] in described:
             result["topic_id"] = topic_id_to_uuid(info.topic_id)
     return {"throttle_time_ms": 0, "topics": results}
 

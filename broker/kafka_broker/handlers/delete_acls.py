@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kafka_broker.handlers.acls import binding_fields, binding_filter, binding_order, check_filter, cluster_authorized
+from kafka_broker.handlers.acls import binding_fields, binding_filter, binding_order, check_filter
+from kafka_broker.handlers.authorization import cluster_authorized
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.handlers.create_acls import NO_AUTHORIZER
 from kafka_broker.protocol import ApiKey, ErrorCode
@@ -32,7 +33,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     for acl_filter in request["filters"]:
         check_filter(acl_filter, ctx.version, "DeleteAcls")
     authorizer = ctx.services.authorizer
-    if not cluster_authorized(authorizer, ctx, AclOperation.ALTER):
+    if not cluster_authorized(ctx, AclOperation.ALTER):
         return _all(request, ErrorCode.CLUSTER_AUTHORIZATION_FAILED, None)
     if authorizer is None:
         return _all(request, ErrorCode.SECURITY_DISABLED, NO_AUTHORIZER)

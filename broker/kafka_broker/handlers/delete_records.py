@@ -1,6 +1,7 @@
 """DeleteRecords: move partitions' log start forward, on every replica (``kafka-delete-records.sh``).
 
-Per partition, on its leader: an unknown partition is UNKNOWN_TOPIC_OR_PARTITION, one led elsewhere
+Per partition, on its leader: a topic without DELETE permission is TOPIC_AUTHORIZATION_FAILED (Kafka's first
+check), an unknown partition is UNKNOWN_TOPIC_OR_PARTITION, one led elsewhere
 NOT_LEADER_OR_FOLLOWER, one of a topic whose ``cleanup.policy`` lacks ``delete`` POLICY_VIOLATION; the
 offset -1 stands for the high watermark, and an offset below 0 or above the high watermark is
 OFFSET_OUT_OF_RANGE. Otherwise the leader's log start moves there at once (whole segments below it are
@@ -22,8 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafka_broker.cluster.partition import Partition
+from kafka_broker.handlers.authorization import authorized_names
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
+from kafka_broker.security.acl import AclOperation, ResourceType
 
 API = ApiKey.DELETE_RECORDS
 VERSIONS = (0, 2)
@@ -43,11 +46,16 @@ class _Pending:
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     topics = []
     pending: list[_Pending] = []
+    deletable = authorized_names(ctx, AclOperation.DELETE, ResourceType.TOPIC, (t["name"] for t in request["topics"]))
     for treq in request["topics"]:
         results = []
         for preq in treq["partitions"]:
             index = preq["partition_index"]
             result = {"partition_index": index, "low_watermark": INVALID_LOW_WATERMARK, "error_code": ErrorCode.NONE}
+            if treq["name"] not in deletable:
+                result["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+                results.append(result)
+                continue
             try:
                 part, required = _delete_on_leader(ctx, treq["name"], index, preq["offset"])
             except KafkaError as exc:

@@ -1,16 +1,22 @@
 """DeleteTopics: mark topics for deletion in ZooKeeper; answer once the controller has removed them
 (every broker drops its replicas as soon as it sees the mark; the controller deletes the topic once each
 live broker holding one has). The topic marked is gone once this broker's cache no longer holds it — or
-holds a new topic of the same name (another topic id), created by someone else right after the deletion."""
+holds a new topic of the same name (another topic id), created by someone else right after the deletion.
+
+Deleting needs DELETE on the topic (else TOPIC_AUTHORIZATION_FAILED, with no topic id); a topic asked by id also
+DESCRIBE (else TOPIC_AUTHORIZATION_FAILED without its name), as Kafka's."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from kafka_broker.handlers.authorization import authorize
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.handlers.waiting import wait_until
 from kafka_broker.metadata import topic_id_to_uuid
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
+from kafka_broker.protocol.primitives import ZERO_UUID
+from kafka_broker.security.acl import AclOperation, ResourceType
 
 API = ApiKey.DELETE_TOPICS
 VERSIONS = (0, 6)
@@ -26,7 +32,8 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     responses = []
     marked: list[tuple[str, str | None]] = []
     for name, topic_id in wanted:
-        if name is None and topic_id is not None:
+        by_id = name is None and topic_id is not None
+        if by_id:
             info = next((i for i in cache.topics.values() if topic_id_to_uuid(i.topic_id) == topic_id), None)
             if info is None:
                 responses.append({"name": None, "topic_id": topic_id, "error_code": ErrorCode.UNKNOWN_TOPIC_ID,
@@ -39,6 +46,12 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         responses.append(result)
         if not services.config.delete_topic_enable:
             result["error_code"] = ErrorCode.TOPIC_DELETION_DISABLED
+            continue
+        if by_id and not authorize(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name or ""):
+            result.update(name=None, error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED)
+            continue
+        if not authorize(ctx, AclOperation.DELETE, ResourceType.TOPIC, name or ""):
+            result.update(error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED, topic_id=topic_id if by_id else ZERO_UUID)
             continue
         try:
             await services.admin.delete_topic(name)

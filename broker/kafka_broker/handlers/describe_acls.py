@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kafka_broker.handlers.acls import binding_filter, binding_order, check_filter, cluster_authorized
+from kafka_broker.handlers.acls import binding_filter, binding_order, check_filter
+from kafka_broker.handlers.authorization import cluster_authorized
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode
 from kafka_broker.security.acl import AclBinding, AclOperation, ResourcePattern
@@ -26,7 +27,7 @@ NO_AUTHORIZER = "No Authorizer is configured on the broker"
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     check_filter(request, ctx.version, "DescribeAcls")
     authorizer = ctx.services.authorizer
-    if not cluster_authorized(authorizer, ctx, AclOperation.DESCRIBE):
+    if not cluster_authorized(ctx, AclOperation.DESCRIBE):
         return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED, "error_message": None,
                 "resources": []}
     if authorizer is None:

@@ -7,15 +7,26 @@ carries no synonyms. (Kafka 3.9 leaves ``is_default`` false on every v0 entry; i
 
 A broker's configs are answered by that broker only, as in Kafka (the admin client sends a broker
 resource to the broker it names): another id gets INVALID_REQUEST with Kafka's message.
+
+A topic needs DESCRIBE_CONFIGS on it, a broker DESCRIBE_CONFIGS on the cluster; without it the resource answers
+TOPIC_AUTHORIZATION_FAILED or CLUSTER_AUTHORIZATION_FAILED with Kafka's default message and no configs.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from kafka_broker.handlers.configs import ResourceType, broker_config_entries, broker_id_of, topic_config_entries
+from kafka_broker.handlers.authorization import error_message
+from kafka_broker.handlers.configs import (
+    ResourceType,
+    authorization_error,
+    broker_config_entries,
+    broker_id_of,
+    topic_config_entries,
+)
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
+from kafka_broker.security.acl import AclOperation
 
 API = ApiKey.DESCRIBE_CONFIGS
 VERSIONS = (0, 4)
@@ -30,6 +41,11 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         keys = res.get("configuration_keys")
         result: dict[str, Any] = {"error_code": ErrorCode.NONE, "error_message": None, "resource_type": rtype,
                                   "resource_name": name, "configs": []}
+        results.append(result)
+        refused = authorization_error(ctx, AclOperation.DESCRIBE_CONFIGS, rtype, name)
+        if refused is not None:
+            result.update(error_code=refused, error_message=error_message(refused))
+            continue
         try:
             if rtype == ResourceType.TOPIC:
                 info = services.cache.topics.get(name)
@@ -49,5 +65,4 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
                 raise KafkaError(f"Unsupported resource type: {rtype}", code=ErrorCode.INVALID_REQUEST)
         except KafkaError as exc:
             result.update(error_code=exc.code, error_message=exc.message or None)
-        results.append(result)
     return {"throttle_time_ms": 0, "results": results}

@@ -7,7 +7,8 @@ logs: AlterReplicaLogDirs is not served). The offset lag is Kafka's: how far the
 behind its high watermark, never below 0 — so 0 for a leader, and for a follower too, whose high
 watermark is capped at its own log end — and -1 for a log no local replica uses (one being deleted).
 From v4 each dir carries the total and usable bytes of its file system. A dir that cannot be read
-answers KAFKA_STORAGE_ERROR, as Kafka answers for an offline dir.
+answers KAFKA_STORAGE_ERROR, as Kafka answers for an offline dir. Without DESCRIBE on the cluster the answer
+is CLUSTER_AUTHORIZATION_FAILED (v3+) and no dir, as Kafka's.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from kafka_broker.handlers.authorization import cluster_authorized
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode
+from kafka_broker.security.acl import AclOperation
 from kafka_broker.storage.log import PartitionLog
 
 API = ApiKey.DESCRIBE_LOG_DIRS
@@ -28,6 +31,8 @@ INVALID_OFFSET_LAG = -1
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    if not cluster_authorized(ctx, AclOperation.DESCRIBE):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED, "results": []}
     logs = ctx.services.replicas.logs
     wanted: set[tuple[str, int]] | None = None
     if request.get("topics") is not None:

@@ -5,7 +5,8 @@ for every partition, as Kafka's brokers do, and the client retries on the contro
 elects under its epoch fence and answers once the new states are written (its cache has them), waiting at
 most ``timeout_ms`` for a reconcile pass in progress (REQUEST_TIMED_OUT otherwise). ``topic_partitions``
 null means every partition, and then, as in Kafka, partitions that needed no election are left out of the
-answer. An unknown election type is INVALID_REQUEST.
+answer. An unknown election type is INVALID_REQUEST. Electing needs ALTER on the cluster, checked first: without
+it the answer and every partition asked are CLUSTER_AUTHORIZATION_FAILED, as Kafka's.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from kafka_broker.controller import ElectionType, Outcome
+from kafka_broker.handlers.authorization import cluster_authorized
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode
+from kafka_broker.security.acl import AclOperation
 
 API = ApiKey.ELECT_LEADERS
 VERSIONS = (0, 2)
@@ -32,6 +35,10 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     asked = request["topic_partitions"]
     partitions = None if asked is None else [
         (t["topic"], p) for t in asked for p in dict.fromkeys(t["partitions"])]
+    if not cluster_authorized(ctx, AclOperation.ALTER):
+        denied = Outcome(ErrorCode.CLUSTER_AUTHORIZATION_FAILED)
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+                "replica_election_results": _results(dict.fromkeys(partitions or [], denied))}
     try:
         election_type = ElectionType(request.get("election_type", ElectionType.PREFERRED))
     except ValueError:

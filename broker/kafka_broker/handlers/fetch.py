@@ -23,6 +23,10 @@ records while that follower is outside the ISR and the leader throttle's rate is
 ``leader.replication.throttled.rate``; the bytes sent for throttled partitions count toward it
 (:mod:`kafka_broker.cluster.replication_quota`).
 
+A consumer needs READ on each topic (the partitions of the others answer TOPIC_AUTHORIZATION_FAILED), a follower
+CLUSTER_ACTION on the cluster (without it every partition answers TOPIC_AUTHORIZATION_FAILED at once), as Kafka's
+(:mod:`kafka_broker.handlers.authorization`).
+
 A consumer's fetch counts its response's bytes against the client's ``consumer_byte_rate`` quota, and
 asks for no more than the quota lets through in its window; over the quota the response carries no data
 and ``throttle_time_ms``, and the connection is muted that long (:mod:`kafka_broker.cluster.client_quotas`).
@@ -36,10 +40,12 @@ from typing import Any
 
 from kafka_broker.cluster.partition import Partition
 from kafka_broker.cluster.replication_quota import ReplicationQuota
+from kafka_broker.handlers.authorization import authorized_names, cluster_authorized
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.handlers.produce import add_current_leader, node_endpoints
 from kafka_broker.metadata import topic_id_to_uuid
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
+from kafka_broker.security.acl import AclOperation, ResourceType
 
 API = ApiKey.FETCH
 VERSIONS = (0, 17)
@@ -64,9 +70,16 @@ def _error_partition(index: int, code: int) -> dict[str, Any]:
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     if ctx.version < FIRST_SERVED:
-        return _refuse_old_version(request)
+        return _all_partitions(request, ErrorCode.UNSUPPORTED_VERSION)
     if ctx.version >= FIRST_TOPIC_IDS:
         _name_topics(request, ctx)
+    readable: set[str] | None = None  # the topics a consumer may read; None: a follower, which reads every one
+    if _replica_id(request, ctx.version) >= 0:
+        if not cluster_authorized(ctx, AclOperation.CLUSTER_ACTION):
+            return _all_partitions(request, ErrorCode.TOPIC_AUTHORIZATION_FAILED)
+    else:
+        readable = authorized_names(ctx, AclOperation.READ, ResourceType.TOPIC,
+                                    (t["topic"] for t in request["topics"] if t["topic"]))
     quota = ctx.services.quotas.fetch
     consumer = quota.enabled and _replica_id(request, ctx.version) < 0
     if consumer:  # never more at once than the quota lets through without a certain throttle (Kafka's cap)
@@ -76,7 +89,7 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(request["max_wait_ms"], 0) / 1000
     while True:
-        responses, total, partitions, errors = _read_all(request, ctx)
+        responses, total, partitions, errors = _read_all(request, ctx, readable)
         remaining = deadline - loop.time()
         if total >= max(request["min_bytes"], 1) or errors or remaining <= 0 or not partitions:
             response = {"throttle_time_ms": 0, "error_code": ErrorCode.NONE, "session_id": 0,
@@ -106,10 +119,11 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
                 part.remove_waiter(future)
 
 
-def _refuse_old_version(request: dict[str, Any]) -> dict[str, Any]:
-    return {"throttle_time_ms": 0, "responses": [
-        {"topic": t["topic"], "partitions": [_error_partition(p["partition"], ErrorCode.UNSUPPORTED_VERSION)
-                                             for p in t["partitions"]]}
+def _all_partitions(request: dict[str, Any], code: int) -> dict[str, Any]:
+    """Every partition of the request answered ``code``."""
+    return {"throttle_time_ms": 0, "error_code": ErrorCode.NONE, "session_id": 0, "responses": [
+        {"topic": t.get("topic", ""), "topic_id": t.get("topic_id") or _NO_ID,
+         "partitions": [_error_partition(p["partition"], code) for p in t["partitions"]]}
         for t in request["topics"]]}
 
 
@@ -161,7 +175,8 @@ def _replica_id(request: dict[str, Any], version: int) -> int:
     return int(request.get("replica_id", -1))
 
 
-def _read_all(request: dict[str, Any], ctx: RequestContext) -> tuple[list[dict[str, Any]], int, list[Partition], bool]:
+def _read_all(request: dict[str, Any], ctx: RequestContext,
+              readable: set[str] | None) -> tuple[list[dict[str, Any]], int, list[Partition], bool]:
     replicas = ctx.services.replicas
     leader_quota = ctx.services.leader_quota
     replica_id = _replica_id(request, ctx.version)
@@ -181,6 +196,10 @@ def _read_all(request: dict[str, Any], ctx: RequestContext) -> tuple[list[dict[s
             index = preq["partition"]
             if by_id and not topic:
                 results.append(_error_partition(index, ErrorCode.UNKNOWN_TOPIC_ID))
+                errors = True
+                continue
+            if readable is not None and topic not in readable:
+                results.append(_error_partition(index, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
                 errors = True
                 continue
             try:

@@ -5,27 +5,40 @@ is answered with COORDINATOR_NOT_AVAILABLE, and so is a share-group key (key typ
 it is INVALID_REQUEST), as Kafka 3.9 answers it. An error answer carries node -1, host "" and port -1
 (Kafka's ``Node.noNode``); a successful one always names a registered broker with a host and a port.
 The first lookup creates ``__consumer_offsets``.
+
+A key is looked up only if the principal may DESCRIBE it, as Kafka's: a group (else GROUP_AUTHORIZATION_FAILED),
+a transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED); a share key (v6) needs CLUSTER_ACTION on the
+cluster (else CLUSTER_AUTHORIZATION_FAILED).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kafka_broker.handlers.authorization import authorize, cluster_authorized
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.handlers.metadata import endpoint
 from kafka_broker.protocol import ApiKey, ErrorCode
+from kafka_broker.security.acl import AclOperation, ResourceType
 
 API = ApiKey.FIND_COORDINATOR
 VERSIONS = (0, 6)
 
 
-SHARE_KEY_TYPE = 2
+GROUP_KEY_TYPE, TRANSACTION_KEY_TYPE, SHARE_KEY_TYPE = 0, 1, 2
 FIRST_SHARE_VERSION = 6
 
 
 async def _find(ctx: RequestContext, key: str, key_type: int) -> tuple[int, int, str, int]:
+    if key_type == GROUP_KEY_TYPE and not authorize(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, key):
+        return ErrorCode.GROUP_AUTHORIZATION_FAILED, -1, "", -1
+    if key_type == TRANSACTION_KEY_TYPE and not authorize(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID,
+                                                          key):
+        return ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1, "", -1
     if key_type == SHARE_KEY_TYPE and ctx.version < FIRST_SHARE_VERSION:
         return ErrorCode.INVALID_REQUEST, -1, "", -1
+    if key_type == SHARE_KEY_TYPE and not cluster_authorized(ctx, AclOperation.CLUSTER_ACTION):
+        return ErrorCode.CLUSTER_AUTHORIZATION_FAILED, -1, "", -1
     groups = ctx.services.groups
     if groups is None:
         return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1

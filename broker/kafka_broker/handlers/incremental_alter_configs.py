@@ -76,4 +76,4 @@ def _operations(resource: dict[str, Any], rtype: int) -> Change:
 
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    return await alter_resources(request, ctx.services, _operations)
+    return await alter_resources(request, ctx, _operations)

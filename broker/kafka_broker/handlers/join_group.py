@@ -3,14 +3,18 @@
 From v4 a member without an id is first given one with MEMBER_ID_REQUIRED and must join again
 with it (KIP-394); static members (``group_instance_id``, v5+) are exempt. The answer to the
 leader lists every member's protocol metadata; the leader then computes the assignment.
+
+Joining needs READ on the group (else GROUP_AUTHORIZATION_FAILED with Kafka's error fields), as Kafka's.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kafka_broker.handlers.authorization import authorize
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode
+from kafka_broker.security.acl import AclOperation, ResourceType
 
 API = ApiKey.JOIN_GROUP
 VERSIONS = (0, 9)
@@ -24,6 +28,8 @@ def client_host(ctx: RequestContext) -> str:
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     groups = ctx.services.groups
     member_id = request["member_id"] or ""
+    if not authorize(ctx, AclOperation.READ, ResourceType.GROUP, request["group_id"] or ""):
+        return _response(ctx, ErrorCode.GROUP_AUTHORIZATION_FAILED, member_id="")
     if groups is None:
         return _response(ctx, ErrorCode.COORDINATOR_NOT_AVAILABLE, member_id=member_id)
     result = await groups.join_group(

@@ -1,14 +1,17 @@
 """LeaveGroup: members leave at once instead of waiting for their session to time out.
 
-v0-2 name one member; v3+ a batch, by member id or by ``group_instance_id`` (static members).
+v0-2 name one member; v3+ a batch, by member id or by ``group_instance_id`` (static members). Leaving needs READ
+on the group (else GROUP_AUTHORIZATION_FAILED and no members), as Kafka's.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kafka_broker.handlers.authorization import authorize
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode
+from kafka_broker.security.acl import AclOperation, ResourceType
 
 API = ApiKey.LEAVE_GROUP
 VERSIONS = (0, 5)
@@ -16,6 +19,8 @@ VERSIONS = (0, 5)
 
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     groups = ctx.services.groups
+    if not authorize(ctx, AclOperation.READ, ResourceType.GROUP, request["group_id"] or ""):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.GROUP_AUTHORIZATION_FAILED, "members": []}
     if ctx.version >= 3:
         leaving = [(m["member_id"] or "", m.get("group_instance_id")) for m in request["members"] or []]
     else:

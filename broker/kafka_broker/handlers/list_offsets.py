@@ -11,14 +11,18 @@ is -1, as Kafka answers them for a topic without remote storage. v0 answers the 
 list (``old_style_offsets``, at most ``max_num_offsets`` long) — Kafka 0.8 listed segment base offsets
 for a timestamp there; a client asking for earliest or latest, which is what clients ask, gets the
 same answer.
+
+Each topic needs DESCRIBE: the partitions of the others answer TOPIC_AUTHORIZATION_FAILED, as Kafka's.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kafka_broker.handlers.authorization import authorized_names
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
+from kafka_broker.security.acl import AclOperation, ResourceType
 from kafka_broker.storage.log import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP
 
 API = ApiKey.LIST_OFFSETS
@@ -29,11 +33,16 @@ LATEST_TIERED_TIMESTAMP = -5
 async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     replicas = ctx.services.replicas
     is_replica = request.get("replica_id", -1) >= 0
+    describable = authorized_names(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC,
+                                   (t["name"] for t in request["topics"]))
     topics = []
     for treq in request["topics"]:
         results = []
         for preq in treq["partitions"]:
             index = preq["partition_index"]
+            if treq["name"] not in describable:
+                results.append(_error(index, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
+                continue
             try:
                 part = replicas.leader_partition(treq["name"], index, preq.get("current_leader_epoch", -1))
             except KafkaError as exc:

@@ -2,7 +2,8 @@
 
 kopfka serves no transactions, so the answer is the one of a Kafka transaction coordinator that has loaded
 its partitions and holds no transactional id: no error, no transaction; state filters that name no
-transaction state of Kafka's come back as ``unknown_state_filters``, as Kafka reports them.
+transaction state of Kafka's come back as ``unknown_state_filters``, as Kafka reports them. (Kafka leaves out the
+transactions whose id the principal may not DESCRIBE: none is listed here.)
 """
 
 from __future__ import annotations

@@ -14,6 +14,14 @@ not listed. So every address in the answer is a real host:port, and no leader wi
 ever -1 or a broker missing from the list: clients dial what they are given.
 
 v0 is served: its empty topic list asks for every topic.
+
+Authorization, as Kafka's: the principal sees the topics it may DESCRIBE. A topic asked by name without it
+answers TOPIC_AUTHORIZATION_FAILED (with the zero topic id, whether it exists or not), one asked by id the same
+with its id and no name; a request for every topic leaves such topics out. A missing topic that would be
+auto-created needs CREATE on the cluster or on the topic, else it answers TOPIC_AUTHORIZATION_FAILED. When asked
+(``include_topic_authorized_operations``, v8+; ``include_cluster_authorized_operations``, v8-10) a topic and the
+cluster carry the bit field of the operations the principal is allowed
+(:func:`~kafka_broker.handlers.authorization.authorized_operations`), else Kafka's "omitted" value.
 """
 
 from __future__ import annotations
@@ -22,11 +30,19 @@ import logging
 import uuid
 from typing import Any
 
-from kafka_broker.cluster.metadata_cache import MetadataCache, TopicInfo
+from kafka_broker.cluster.metadata_cache import INTERNAL_TOPICS, MetadataCache, TopicInfo
+from kafka_broker.handlers.authorization import (
+    authorize,
+    authorized_names,
+    authorized_operations,
+    cluster_authorized,
+    cluster_authorized_operations,
+)
 from kafka_broker.handlers.context import RequestContext
 from kafka_broker.metadata import BrokerRegistration, topic_id_to_uuid
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
-from kafka_broker.protocol.primitives import AUTHORIZED_OPERATIONS_OMITTED
+from kafka_broker.protocol.primitives import AUTHORIZED_OPERATIONS_OMITTED, ZERO_UUID
+from kafka_broker.security.acl import AclOperation, ResourceType
 
 API = ApiKey.METADATA
 VERSIONS = (0, 12)
@@ -38,26 +54,45 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     services = ctx.services
     cache = services.cache
     requested = request.get("topics")
-    if requested is None or (ctx.version == 0 and not requested):
-        names = sorted(cache.topics)
-        wanted: list[tuple[str | None, uuid.UUID | None]] = [(n, None) for n in names]
+    all_topics = requested is None or (ctx.version == 0 and not requested)
+    if all_topics:
+        wanted: list[tuple[str | None, uuid.UUID | None]] = [(n, None) for n in sorted(cache.topics)]
     else:
-        wanted = [(t.get("name"), t.get("topic_id")) for t in requested]
-    topics: list[dict[str, Any]] = []
+        wanted = [(t.get("name"), t.get("topic_id")) for t in requested or []]
+    asked: list[tuple[str | None, uuid.UUID | None]] = []  # by name, or by id (with its name; None: unknown id)
     for name, topic_id in wanted:
         if name is None and topic_id is not None:
             info = _by_id(cache, topic_id)
-            if info is None:
-                topics.append({"error_code": ErrorCode.UNKNOWN_TOPIC_ID, "name": None, "topic_id": topic_id,
-                               "is_internal": False, "partitions": [],
-                               "topic_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED})
-                continue
-            name = info.name
-        info = cache.topics.get(name) if name is not None else None
-        if info is None:
-            topics.append(await _missing_topic(name or "", request, ctx))
+            asked.append((None if info is None else info.name, topic_id))
+        else:
+            asked.append((name or "", None))
+    describable = authorized_names(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC,
+                                   (n for n, _ in asked if n is not None), log_denied=not all_topics)
+    auto = request.get("allow_auto_topic_creation", True) and services.config.auto_create_topics_enable
+    with_operations = ctx.version >= 8 and bool(request.get("include_topic_authorized_operations"))
+    topics: list[dict[str, Any]] = []
+    for name, topic_id in asked:
+        if name is None:
+            topics.append({"error_code": ErrorCode.UNKNOWN_TOPIC_ID, "name": None, "topic_id": topic_id,
+                           "is_internal": False, "partitions": [],
+                           "topic_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED})
             continue
-        topics.append(describe_topic(info, cache, ctx.listener))
+        if name not in describable:
+            if not all_topics:  # not even whether it exists; a topic id is not a secret
+                topics.append(_refused(None if topic_id else name, topic_id or ZERO_UUID, is_internal=False))
+            continue
+        info = cache.topics.get(name)
+        if info is None:
+            if auto and not _may_create(ctx, name):
+                topics.append(_refused(name, ZERO_UUID, is_internal=name in INTERNAL_TOPICS))
+                continue
+            topic = await _missing_topic(name, request, ctx)
+        else:
+            topic = describe_topic(info, cache, ctx.listener)
+        if with_operations:
+            topic["topic_authorized_operations"] = authorized_operations(ctx, ResourceType.TOPIC, name)
+        topics.append(topic)
+    with_cluster_operations = 8 <= ctx.version <= 10 and bool(request.get("include_cluster_authorized_operations"))
     return {
         "throttle_time_ms": 0,
         "brokers": [
@@ -67,8 +102,20 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         "cluster_id": cache.cluster_id,
         "controller_id": cache.controller_id,
         "topics": topics,
-        "cluster_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
+        "cluster_authorized_operations": cluster_authorized_operations(ctx) if with_cluster_operations
+        else AUTHORIZED_OPERATIONS_OMITTED,
     }
+
+
+def _refused(name: str | None, topic_id: uuid.UUID, *, is_internal: bool) -> dict[str, Any]:
+    return {"error_code": ErrorCode.TOPIC_AUTHORIZATION_FAILED, "name": name, "topic_id": topic_id,
+            "is_internal": is_internal, "partitions": [], "topic_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED}
+
+
+def _may_create(ctx: RequestContext, name: str) -> bool:
+    """Whether the principal may have ``name`` created: CREATE on the cluster or on the topic."""
+    return cluster_authorized(ctx, AclOperation.CREATE, log_denied=False) or \
+        authorize(ctx, AclOperation.CREATE, ResourceType.TOPIC, name)
 
 
 def _by_id(cache: MetadataCache, topic_id: uuid.UUID) -> TopicInfo | None:

@@ -32,6 +32,9 @@ producer state: a retried batch already in the log is answered with its original
 old epoch INVALID_PRODUCER_EPOCH. Transactional produce (a ``transactional_id``) is refused with
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED: transactions are not supported.
 
+Each topic needs WRITE (:mod:`kafka_broker.handlers.authorization`): the partitions of the others answer
+TOPIC_AUTHORIZATION_FAILED before anything else is checked, as Kafka's do.
+
 The request's size counts against the client's ``producer_byte_rate`` quota; over it, the response
 carries ``throttle_time_ms`` and the connection is muted that long (even with ``acks=0``), as in Kafka
 (:mod:`kafka_broker.cluster.client_quotas`).
@@ -44,9 +47,11 @@ import logging
 from typing import Any
 
 from kafka_broker.cluster.partition import Partition, now_ms
+from kafka_broker.handlers.authorization import authorized_names
 from kafka_broker.handlers.context import CloseConnection, RequestContext
 from kafka_broker.handlers.metadata import endpoint
 from kafka_broker.protocol import ApiKey, ErrorCode, KafkaError
+from kafka_broker.security.acl import AclOperation, ResourceType
 
 API = ApiKey.PRODUCE
 VERSIONS = (0, 11)
@@ -81,11 +86,15 @@ async def handle(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     waits: list[tuple[dict[str, Any], Partition, int]] = []
     responses = []
     leaders: set[int] = set()  # brokers named as current_leader (v10+)
+    writable = authorized_names(ctx, AclOperation.WRITE, ResourceType.TOPIC, (t["name"] for t in request["topic_data"]))
     for topic_data in request["topic_data"]:
         topic = topic_data["name"]
         results = []
         for pdata in topic_data["partition_data"]:
             index = pdata["index"]
+            if topic not in writable:
+                results.append(_partition_error(index, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
+                continue
             records = pdata["records"]
             try:
                 part = replicas.leader_partition(topic, index)

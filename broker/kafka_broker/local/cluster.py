@@ -12,7 +12,8 @@ Ports: with `port=0` every broker gets a free loopback port for Kafka and one fo
 `port=P`, broker `i` listens on `P + i - 1` and serves HTTP on `P + 100 + i - 1` (9092 → 9192).
 Ports are chosen once, so a restarted broker comes back at the address clients already know.
 `overrides` (all brokers) and then `per_broker_overrides[i]` are applied last and win over every
-default here, `kopfka.http.port` included.
+default here, `kopfka.http.port` included. `env` is added to the brokers' environment, e.g. `KAFKA_OPTS` naming
+the JAAS file of the brokers' ZooKeeper login; the cluster's own ZooKeeper client logs in the same way.
 
 A broker counts as started when its ephemeral `/brokers/ids/<i>` znode exists and belongs to a new
 ZooKeeper session: after a SIGKILL the old registration lingers until its session expires, and it
@@ -34,7 +35,9 @@ from types import TracebackType
 
 from kazoo.client import KazooClient
 
-from kafka_broker.cluster.zk_store import ensure_chroot as create_chroot
+from kafka_broker.cluster.zk_client import PLAIN, ZooKeeperSecurity, start_client, zookeeper_login
+from kafka_broker.cluster.zk_client import ensure_chroot as create_chroot
+from kafka_broker.config import BROKER_CONFIGS, ZooKeeperSaslProperties
 from kafka_broker.local.processes import free_port, log_tail, stop_process
 from kafka_broker.local.zookeeper import ZooKeeperProcess
 from kafka_broker.metadata import broker_path
@@ -50,9 +53,9 @@ _KAZOO_LOG = logging.getLogger("kafka_broker.local.kazoo")
 _KAZOO_LOG.setLevel(logging.ERROR)
 
 
-def ensure_chroot(connect: str, *, timeout: float = 15.0) -> None:
+def ensure_chroot(connect: str, *, security: ZooKeeperSecurity = PLAIN, timeout: float = 15.0) -> None:
     """Create the chroot of `connect` in ZooKeeper if it has one (quietly: see `_KAZOO_LOG`)."""
-    create_chroot(connect, timeout=timeout, logger=_KAZOO_LOG)
+    create_chroot(connect, security=security, timeout=timeout, logger=_KAZOO_LOG)
 
 
 def write_properties(path: Path, properties: Mapping[str, str]) -> None:
@@ -82,6 +85,7 @@ class LocalCluster:
         zookeeper_connect: str | None = None,
         overrides: Mapping[str, str] | None = None,
         per_broker_overrides: Mapping[int, Mapping[str, str]] | None = None,
+        env: Mapping[str, str] | None = None,
         start_timeout: float = 180.0,
         stop_timeout: float = 120.0,
     ) -> None:
@@ -95,6 +99,7 @@ class LocalCluster:
         self.broker_ids = list(range(1, brokers + 1))
         self.overrides = dict(overrides or {})
         self.per_broker_overrides = {i: dict(o) for i, o in (per_broker_overrides or {}).items()}
+        self.env = dict(env or {})
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self._ports = {i: (port + i - 1 if port else free_port(host)) for i in self.broker_ids}
@@ -190,7 +195,7 @@ class LocalCluster:
             if self.zookeeper is not None:
                 self.zookeeper.start()
             else:
-                ensure_chroot(self.zookeeper_connect)
+                ensure_chroot(self.zookeeper_connect, security=self.zookeeper_security())
             stale = {i: self._registration_owner(i) for i in self.broker_ids}
             for broker_id in self.broker_ids:
                 self._spawn(broker_id)
@@ -279,7 +284,7 @@ class LocalCluster:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.broker_dir(broker_id),
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
                 start_new_session=True,  # Ctrl-C reaches `kopfka local` only, which stops us in order
             )
         self.pid_path(broker_id).write_text(f"{self._procs[broker_id].pid}\n")
@@ -297,10 +302,18 @@ class LocalCluster:
         with contextlib.suppress(FileNotFoundError):
             self.pid_path(broker_id).unlink()
 
+    def zookeeper_security(self) -> ZooKeeperSecurity:
+        """How the brokers log in to ZooKeeper (their environment's `KAFKA_OPTS`) and whether they set ACLs."""
+        set_acl = BROKER_CONFIGS["zookeeper.set.acl"].parse(
+            self.broker_properties(self.broker_ids[0]).get("zookeeper.set.acl"))
+        login = zookeeper_login(ZooKeeperSaslProperties.from_environment({**os.environ, **self.env}))
+        return ZooKeeperSecurity(login, secure_acls=set_acl is True)
+
     def _client(self) -> KazooClient:
         if self._zk is None:
-            zk = KazooClient(hosts=self.zookeeper_connect, timeout=15.0, logger=_KAZOO_LOG)
-            zk.start(timeout=15.0)
+            security = self.zookeeper_security()
+            zk = security.client(self.zookeeper_connect, timeout=15.0, logger=_KAZOO_LOG)
+            start_client(zk, timeout=15.0, login=security.login)
             self._zk = zk
         return self._zk
 

@@ -32,11 +32,23 @@ on a resource, given the ACLs that apply to it (:func:`applicable_patterns`: its
 An ACL matches when its principal is the request's or ``User:*``, its host is the request's address or
 ``*``, and its operation is the one asked or ALL. An ALLOW of READ, WRITE, DELETE or ALTER also allows
 DESCRIBE, and an ALLOW of ALTER_CONFIGS allows DESCRIBE_CONFIGS (a DENY implies nothing but itself).
+
+**Deciding for some resource of a type** (Kafka's ``AclAuthorizer.authorizeByResourceType``, KIP-679: may the
+principal do the operation on *any* resource of the type — InitProducerId of an idempotent producer asks it
+for WRITE on topics). ACLs match as above but without implied operations; of the type's patterns::
+
+    1. a super user is allowed;
+    2. a matching DENY on the literal ``*``                   -> denied;
+    3. allow.everyone.if.no.acl.found                          -> allowed;
+    4. no matching DENY at all                                 -> allowed iff some matching ALLOW exists;
+    5. allowed iff a matching ALLOW on a prefix that no DENY prefix dominates (a DENY prefix the ALLOW
+       prefix starts with), or on a literal name that is ``*``, or that no DENY literal of the same name and
+       no dominating DENY prefix covers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar, TypeVar
@@ -62,6 +74,7 @@ __all__ = [
     "ResourceType",
     "applicable_patterns",
     "authorize",
+    "authorize_by_resource_type",
     "creation_error",
     "is_valid_principal",
 ]
@@ -361,3 +374,39 @@ def authorize(acls: Iterable[AccessControlEntry], *, principal: KafkaPrincipal, 
     if found(AclPermissionType.DENY, (operation,)):
         return False
     return found(AclPermissionType.ALLOW, IMPLIED_BY.get(operation, (operation,)))
+
+
+def authorize_by_resource_type(patterns: Mapping[ResourcePattern, Collection[AccessControlEntry]], *,
+                               principal: KafkaPrincipal, host: str, operation: AclOperation,
+                               resource_type: ResourceType, super_users: Collection[KafkaPrincipal] = (),
+                               allow_everyone_if_no_acl_found: bool = False) -> bool:
+    """Whether ``principal`` from ``host`` may do ``operation`` on some resource of ``resource_type``, given every
+    pattern with ACLs and its ACLs (the module docstring's algorithm)."""
+    if principal in super_users:
+        return True
+    principals = (str(principal), WILDCARD_PRINCIPAL)
+
+    def names(permission: AclPermissionType, pattern_type: PatternType) -> set[str]:
+        return {pattern.name for pattern, acls in patterns.items()
+                if pattern.resource_type == resource_type and pattern.pattern_type == pattern_type
+                and any(acl.permission_type == permission and acl.principal in principals
+                        and acl.host in (host, WILDCARD_HOST) and acl.operation in (operation, AclOperation.ALL)
+                        for acl in acls)}
+
+    deny_literals = names(AclPermissionType.DENY, PatternType.LITERAL)
+    if WILDCARD_RESOURCE in deny_literals:
+        return False
+    if allow_everyone_if_no_acl_found:
+        return True
+    deny_prefixes = names(AclPermissionType.DENY, PatternType.PREFIXED)
+    allow_literals = names(AclPermissionType.ALLOW, PatternType.LITERAL)
+    allow_prefixes = names(AclPermissionType.ALLOW, PatternType.PREFIXED)
+    if not deny_literals and not deny_prefixes:
+        return bool(allow_literals or allow_prefixes)
+
+    def dominated(name: str) -> bool:
+        return any(name[:end] in deny_prefixes for end in range(1, len(name) + 1))
+
+    return (any(not dominated(prefix) for prefix in allow_prefixes)
+            or any(name == WILDCARD_RESOURCE or (name not in deny_literals and not dominated(name))
+                   for name in allow_literals))

@@ -101,7 +101,9 @@ class Authenticator:
             answer = server.evaluate(token)
         except SaslAuthenticationError as exc:
             if exc.detail:
-                log.info("SASL %s authentication failed: %s", self.mechanism, exc.detail)
+                # %.300r: a detail may quote the client's token (up to sasl.server.max.receive.size of anything,
+                # line breaks too): the log gets its start, escaped
+                log.info("SASL %s authentication failed: %.300r", self.mechanism, exc.detail)
             return AuthStep(ErrorCode.SASL_AUTHENTICATION_FAILED, exc.message)
         if server.complete:
             principal = KafkaPrincipal.user(server.authorization_id)

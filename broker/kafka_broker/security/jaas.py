@@ -21,6 +21,13 @@ name ``null``: a missing module name or option name); the caller names the key.
 For PLAIN, a broker's ``PlainLoginModule`` entry also lists the users it accepts as ``user_<name>`` options
 (:func:`plain_users`); any login module's ``username``/``password`` are the broker's own credentials on its
 inter-broker connections (:attr:`JaasEntry.username`, :attr:`JaasEntry.password`).
+
+**JAAS files.** The file that ``-Djava.security.auth.login.config`` names (Java's ``ConfigFile`` format) holds
+named sections, ``Name { entry; entry; ... };``, each entry as above; :func:`parse_jaas_file` returns them by
+name, read with the same tokenizer (Java's file reader differs only in corners no real file uses: it takes
+``*`` as part of a word, and no single-quoted strings). A name may be given once. Errors name the line. Java's
+``${property}`` expansion in values is not done. The broker logs in to ZooKeeper with the ``Client`` section's
+``DigestLoginModule`` (:data:`DIGEST_LOGIN_MODULE`).
 """
 
 from __future__ import annotations
@@ -31,16 +38,20 @@ from types import MappingProxyType
 from typing import Literal
 
 __all__ = [
+    "DIGEST_LOGIN_MODULE",
     "FLAGS",
     "PLAIN_LOGIN_MODULE",
     "SCRAM_LOGIN_MODULE",
     "JaasEntry",
     "parse_jaas_config",
+    "parse_jaas_file",
     "plain_users",
 ]
 
 PLAIN_LOGIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
 SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
+DIGEST_LOGIN_MODULE = "org.apache.zookeeper.server.auth.DigestLoginModule"
+"""ZooKeeper's login module for SASL DIGEST-MD5: ``username``/``password`` on a client, ``user_<name>`` on a server."""
 FLAGS = ("required", "requisite", "sufficient", "optional")
 """JAAS control flags, as :attr:`JaasEntry.flag` spells them."""
 USER_PREFIX = "user_"
@@ -86,6 +97,49 @@ def parse_jaas_config(text: str) -> JaasEntry:
     return entries[0]
 
 
+def parse_jaas_file(text: str) -> dict[str, tuple[JaasEntry, ...]]:
+    """The sections of a JAAS login configuration file, by name, each with its entries in order; ValueError
+    naming the line of what is malformed."""
+    tokens = _tokens(text)
+    sections: dict[str, tuple[JaasEntry, ...]] = {}
+    for name_token in tokens:
+        name = name_token.value
+        if name is None:
+            raise _expected(text, "section name", name_token)
+        _expect(text, _OPEN_BRACE, next(tokens, None))
+        entries: list[JaasEntry] = []
+        for token in tokens:
+            if token == _CLOSE_BRACE:
+                break
+            try:
+                entries.append(_entry(token, tokens))
+            except ValueError as exc:
+                raise ValueError(f"line {_line(text, token)}: {exc} (section {name})") from None
+        else:
+            raise _expected(text, _CLOSE_BRACE.text, None)
+        _expect(text, _SEMICOLON, next(tokens, None))
+        if name in sections:
+            raise ValueError(f"line {_line(text, name_token)}: can not specify multiple entries for {name}")
+        sections[name] = tuple(entries)
+    return sections
+
+
+def _line(text: str, token: _Token) -> int:
+    return text.count("\n", 0, token.pos) + 1
+
+
+def _expected(text: str, what: str, found: _Token | None) -> ValueError:
+    """Java's ``ConfigFile`` message for a token that is not the one expected (None: the end of the file)."""
+    if found is None:
+        return ValueError(f"expected [{what}], read [end of file]")
+    return ValueError(f"line {_line(text, found)}: expected [{what}], found [{found.text}]")
+
+
+def _expect(text: str, expected: _Token, found: _Token | None) -> None:
+    if found != expected:
+        raise _expected(text, expected.text, found)
+
+
 Kind = Literal["word", "quoted", "number", "char"]
 
 
@@ -93,6 +147,8 @@ Kind = Literal["word", "quoted", "number", "char"]
 class _Token:
     kind: Kind
     text: str
+    pos: int = field(default=0, compare=False)
+    """Where the token starts in the text (for messages)."""
 
     @property
     def value(self) -> str | None:
@@ -128,6 +184,8 @@ def _entry(first: _Token, tokens: Iterator[_Token]) -> JaasEntry:
 
 _SEMICOLON = _Token("char", ";")
 _EQUALS = _Token("char", "=")
+_OPEN_BRACE = _Token("char", "{")
+_CLOSE_BRACE = _Token("char", "}")
 _ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 _DIGITS = "0123456789"
 
@@ -155,23 +213,24 @@ def _tokens(text: str) -> Iterator[_Token]:
                 while i < n and text[i] not in "\r\n":
                     i += 1
         elif c in "\"'":
+            start = i
             value, i = _quoted(text, i + 1, c)
-            yield _Token("quoted", value)
+            yield _Token("quoted", value, start)
         elif c in _DIGITS or c == "." or (c == "-" and i + 1 < n and (text[i + 1] in _DIGITS or text[i + 1] == ".")):
             start, i = i, i + 1
             seen_dot = c == "."
             while i < n and (text[i] in _DIGITS or (text[i] == "." and not seen_dot)):
                 seen_dot = seen_dot or text[i] == "."
                 i += 1
-            yield _Token("number", text[start:i])
+            yield _Token("number", text[start:i], start)
         elif _is_word_start(c):
             start = i
             while i < n and _is_word_part(text[i]):
                 i += 1
-            yield _Token("word", text[start:i])
+            yield _Token("word", text[start:i], start)
         else:
             i += 1
-            yield _Token("char", c)
+            yield _Token("char", c, i - 1)
 
 
 def _quoted(text: str, i: int, quote: str) -> tuple[str, int]:

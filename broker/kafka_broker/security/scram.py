@@ -31,8 +31,13 @@ grammar); extensions are accepted and ignored except ``tokenauth=true`` (a deleg
 not have, so it fails); the credential is looked up at client-first, so an unknown user fails there as in
 Kafka, with the same client message as a wrong password; an ``a=`` authorization id other than the user fails
 with Kafka's own message; a credential below the mechanism's minimum iterations is refused. Stricter than
-Kafka, as RFC 5802 asks: client-final's ``c=`` must be the base64 of the client's gs2 header and its nonce
-must equal the combined nonce (Kafka checks neither exactly; its clients always satisfy both).
+Kafka, as RFC 5802 asks: client-final's ``c=`` must be the base64 of the client's gs2 header (Kafka does not
+check it). Its nonce must end with the combined nonce, as Kafka checks (librdkafka 2.0 sends its own nonce
+before the combined one; the proof signs the message as sent either way). A client
+message longer than ``MAX_CLIENT_MESSAGE`` fails unread: Python's regular expressions keep state for each
+repetition of a group (the saslname's escapes, base64's quads, the extensions), so parsing a message as large
+as ``sasl.server.max.receive.size`` allows (512 KiB) took over 100 MiB and 80 ms of the event loop; a real
+one is a few hundred bytes.
 
 **The client** (the broker's own inter-broker connections) is Kafka's: header ``n,,``, checks that the server
 nonce extends its own, that the iteration count is at least the minimum, and the server's signature.
@@ -57,6 +62,7 @@ from .sasl import SaslAuthenticationError, invalid_credentials
 __all__ = [
     "BY_NAME",
     "BY_TYPE",
+    "MAX_CLIENT_MESSAGE",
     "MECHANISMS",
     "SCRAM_SHA_256",
     "SCRAM_SHA_512",
@@ -212,6 +218,8 @@ _SERVER_FINAL = re.compile(rf"e=(?P<error>{_VALUE_SAFE})|v=(?P<signature>{_BASE6
 TOKEN_AUTH = "tokenauth"
 """The client-first extension asking for delegation-token authentication (Kafka's ``ScramLoginModule``)."""
 _INT32_MAX = 2**31 - 1
+MAX_CLIENT_MESSAGE = 8192
+"""Bytes of the longest client-first or client-final message the server parses."""
 
 
 def _text(message: bytes) -> str:
@@ -284,6 +292,8 @@ class ScramServer:
 
     def evaluate(self, token: bytes) -> bytes:
         try:
+            if len(token) > MAX_CLIENT_MESSAGE:
+                raise self._invalid(f"SCRAM message of {len(token)} bytes, over {MAX_CLIENT_MESSAGE}")
             if self._state is _ServerState.RECEIVE_CLIENT_FIRST_MESSAGE:
                 return self._client_first(_text(token))
             if self._state is _ServerState.RECEIVE_CLIENT_FINAL_MESSAGE:

@@ -82,3 +82,40 @@ def test_write_properties_and_log_tail(tmp_path: Path) -> None:
 
 def test_free_port_never_repeats() -> None:
     assert len({free_port() for _ in range(20)}) == 20
+
+
+def test_a_zookeeper_with_sasl_logins_and_one_requiring_them(tmp_path: Path) -> None:
+    from kafka_broker.local import ZooKeeperProcess
+    from kafka_broker.security.jaas import DIGEST_LOGIN_MODULE, parse_jaas_file
+
+    plain = ZooKeeperProcess(data_dir=tmp_path / "plain", port=2181)
+    assert "authProvider" not in plain.write_config().read_text() and not plain.jaas_path.exists()
+    assert plain._java_options() == []
+    sasl = ZooKeeperProcess(data_dir=tmp_path / "sasl", port=2181, sasl_users={"kafka": 'se"cret', "bob": "b"})
+    config = sasl.write_config().read_text().splitlines()
+    assert "authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider" in config
+    assert not any(line.startswith("enforce.auth") for line in config)
+    (server,) = parse_jaas_file(sasl.jaas_path.read_text())["Server"]
+    assert (server.module, dict(server.options)) == (DIGEST_LOGIN_MODULE, {"user_kafka": 'se"cret', "user_bob": "b"})
+    assert sasl._java_options() == [f"-Djava.security.auth.login.config={sasl.jaas_path}"]
+    required = ZooKeeperProcess(data_dir=tmp_path / "required", port=2181, sasl_users={"kafka": "s"}, require_sasl=True)
+    lines = set(required.write_config().read_text().split())
+    assert {"enforce.auth.enabled=true", "enforce.auth.schemes=sasl"} <= lines
+    with pytest.raises(ValueError, match="require_sasl needs sasl_users"):
+        ZooKeeperProcess(data_dir=tmp_path / "nobody", require_sasl=True)
+
+
+def test_a_cluster_passes_its_env_to_the_brokers_and_logs_in_as_they_do(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KAFKA_OPTS", raising=False)
+    jaas = tmp_path / "jaas.conf"
+    jaas.write_text('Client { org.apache.zookeeper.server.auth.DigestLoginModule required username="kafka" '
+                    'password="kafka-secret"; };')
+    cluster = LocalCluster(brokers=1, data_dir=tmp_path, zookeeper_connect="127.0.0.1:2181",
+                           overrides={"zookeeper.set.acl": "true"},
+                           env={"KAFKA_OPTS": f"-Djava.security.auth.login.config={jaas}"})
+    security = cluster.zookeeper_security()
+    assert security.secure_acls and security.login is not None and security.login.username == "kafka"
+    assert cluster.env == {"KAFKA_OPTS": f"-Djava.security.auth.login.config={jaas}"}
+    plain = LocalCluster(brokers=1, data_dir=tmp_path / "plain", zookeeper_connect="127.0.0.1:2181")
+    assert not plain.zookeeper_security().login and not plain.zookeeper_security().secure_acls

@@ -667,7 +667,8 @@ class FakeLeaderConnection:
         else:
             assert self.link.replicas is not None, "no leader and nothing scripted"
             ctx = RequestContext(header=header, services=SimpleNamespace(replicas=self.link.replicas,
-                                                                             quotas=ClientQuotas(), leader_quota=None))
+                                                                             quotas=ClientQuotas(), leader_quota=None,
+                                                                             authorizer=None))
             handler = {ApiKey.FETCH: fetch_handler.handle, ApiKey.OFFSET_FOR_LEADER_EPOCH: epoch_handler.handle}
             response = await handler[ApiKey(api_key)](request, ctx)
         chunks = encode_response(header, response)

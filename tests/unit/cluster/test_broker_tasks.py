@@ -15,7 +15,8 @@ from kazoo.exceptions import ConnectionLoss
 from kazoo.retry import KazooRetry
 
 from kafka_broker import main as broker_main
-from kafka_broker.broker import EXIT_TASK_FAILED, Broker, zookeeper_client
+from kafka_broker.broker import EXIT_TASK_FAILED, Broker
+from kafka_broker.cluster.zk_client import zookeeper_client
 
 from .fakes import broker_config, settle
 

@@ -24,7 +24,8 @@ def delete(node: Node, offset: int, *, timeout_ms: int = 5_000) -> Any:
     """A DeleteRecords for t-0 to ``node``, as a task (it waits for the followers)."""
     header = RequestHeader(int(ApiKey.DELETE_RECORDS), 2, 1, "test")
     ctx = RequestContext(header=header, services=SimpleNamespace(replicas=node.replicas, cache=node.cache,
-                                                                   quotas=ClientQuotas(), leader_quota=None))  # type: ignore[arg-type]
+                                                                   quotas=ClientQuotas(), leader_quota=None,
+                                                                   authorizer=None))  # type: ignore[arg-type]
     request = {"topics": [{"name": "t", "partitions": [{"partition_index": 0, "offset": offset}]}],
                "timeout_ms": timeout_ms}
     return asyncio.create_task(delete_records.handle(request, ctx))

@@ -44,6 +44,7 @@ from kafka_broker.protocol import (
     encode_request,
     encode_response,
 )
+from kafka_broker.security.principal import ANONYMOUS
 from kafka_broker.storage.log_config import LogConfig
 from kafka_broker.storage.log_manager import LogManager
 
@@ -153,6 +154,8 @@ class Broker:
         self.cache.on_topic_change(self._metadata_changed)
         self.admin = TopicAdmin(self.store, self.cache, default_partitions=self.config.num_partitions,
                                 default_replication_factor=self.config.replication.default_replication_factor)
+        self.principal = ANONYMOUS
+        """The principal of the requests :meth:`call` and :meth:`send` make (from ``127.0.0.1``)."""
         self.last_decoded: dict[str, Any] = {}
         """The last response as a client would decode it (set by :meth:`call` with ``round_trip``)."""
         self.services = BrokerServices(config=self.config, cache=self.cache, replicas=self.replicas,
@@ -174,7 +177,7 @@ class Broker:
                    round_trip: bool = True) -> dict[str, Any] | None:
         """Run ``handler`` on ``request`` at ``version``; check and return its response."""
         header = RequestHeader(int(handler.API), version, 7, "unit-test")
-        ctx = RequestContext(header=header, services=self.services, peer="127.0.0.1:50000")
+        ctx = RequestContext(header=header, services=self.services, peer="127.0.0.1:50000", principal=self.principal)
         response: dict[str, Any] | None = await handler.handle(request, ctx)
         if response is None:
             return None

@@ -32,7 +32,7 @@ async def on_node(cluster: FakeCluster, broker_id: int, handler: ModuleType, ver
     node = cluster.nodes[broker_id]
     frame = encode_request(int(handler.API), version, 7, "unit-test", request)[4:]
     header, offset = decode_request_header(frame)
-    services = SimpleNamespace(controller=node.controller, cache=node.cache)
+    services = SimpleNamespace(controller=node.controller, cache=node.cache, authorizer=None)
     response = await handler.handle(decode_request(header, frame, offset), RequestContext(header, services))
     assert_response_shape(handler.API, version, response)
     wire = b"".join(bytes(c) for c in encode_response(header, response))

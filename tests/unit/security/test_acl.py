@@ -1,6 +1,7 @@
 """Kafka's ACL model: codes and names, filter matching (the cases of Kafka's ResourcePatternFilterTest), the
-checks of a new binding, the patterns that apply to a resource, and the decision table of Kafka's
-AuthorizerTest (the same situations, written here as calls of the pure decision)."""
+checks of a new binding, the patterns that apply to a resource, the decision table of Kafka's AuthorizerTest (the
+same situations, written here as calls of the pure decision), and the decision for some resource of a type
+(Kafka's testAuthorizeByResourceType* cases)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from kafka_broker.security.acl import (
     ResourceType,
     applicable_patterns,
     authorize,
+    authorize_by_resource_type,
     creation_error,
     is_valid_principal,
 )
@@ -240,3 +242,47 @@ def test_acl_inheritance(parent: AclOperation, implied: set[AclOperation]) -> No
         assert decide([ace("User:alice", parent)], operation) is (operation == parent or operation in implied)
         denied = operation == parent or parent == ALL
         assert decide([ace("User:alice", parent, DENY), ace("User:alice", ALL)], operation) is not denied
+
+
+# --- some resource of a type (authorizeByResourceType) ---------------------------------------------
+
+def some_topic(acls: dict[tuple[str, PatternType], list[AccessControlEntry]], operation: AclOperation = WRITE, *,
+               principal: KafkaPrincipal = ALICE, host: str = "192.168.1.1", **options: object) -> bool:
+    patterns = {ResourcePattern(TOPIC, name, kind): entries for (name, kind), entries in acls.items()}
+    return authorize_by_resource_type(patterns, principal=principal, host=host, operation=operation,
+                                      resource_type=TOPIC, **options)  # type: ignore[arg-type]
+
+
+def test_some_resource_needs_a_matching_allow() -> None:
+    assert not some_topic({})
+    assert some_topic({("t", LITERAL): [ace("User:alice", WRITE)]})
+    assert some_topic({("t-", PREFIXED): [ace("User:alice", WRITE)]})
+    assert some_topic({("t", LITERAL): [ace("User:*", ALL, host="192.168.1.1")]})
+    assert not some_topic({("t", LITERAL): [ace("User:alice", READ)]})  # no implied operations: READ is not WRITE
+    assert not some_topic({("t", LITERAL): [ace("User:bob", WRITE)]})
+    assert not some_topic({("t", LITERAL): [ace("User:alice", WRITE, host="10.0.0.1")]})
+    assert not some_topic({("t", LITERAL): [ace("User:alice", WRITE)]}, operation=DESCRIBE)
+    group = {ResourcePattern(GROUP, "g", LITERAL): [ace("User:alice", WRITE)]}
+    assert not authorize_by_resource_type(group, principal=ALICE, host="h", operation=WRITE, resource_type=TOPIC)
+
+
+def test_some_resource_deny_dominates_only_what_it_covers() -> None:
+    allow_t = [ace("User:alice", WRITE)]
+    deny = [ace("User:alice", WRITE, DENY)]
+    assert not some_topic({("t", LITERAL): [*allow_t, *deny]})  # the same literal: denied
+    assert some_topic({("t", LITERAL): allow_t, ("u", LITERAL): deny})  # an unrelated deny does not dominate
+    assert not some_topic({("*", LITERAL): [ace("User:alice", ALL), *deny]})  # a DENY on the literal * denies all
+    assert some_topic({("*", LITERAL): [ace("User:alice", WRITE)], ("u", LITERAL): deny})
+    assert not some_topic({("t-", PREFIXED): allow_t, ("t", PREFIXED): deny})  # a shorter deny prefix dominates
+    assert some_topic({("t", PREFIXED): allow_t, ("t-", PREFIXED): deny})  # a longer one does not
+    assert not some_topic({("t-1", LITERAL): allow_t, ("t-", PREFIXED): deny})
+    assert some_topic({("t-1", LITERAL): allow_t, ("t-2", LITERAL): deny})
+
+
+def test_some_resource_for_super_users_and_allow_everyone() -> None:
+    deny_all = {("*", LITERAL): [ace("User:*", ALL, DENY)]}
+    assert some_topic(deny_all, super_users={ALICE})
+    assert some_topic({}, allow_everyone_if_no_acl_found=True)
+    # Kafka's: allow.everyone.if.no.acl.found allows whatever other ACLs exist, unless a DENY on * applies
+    assert some_topic({("t", LITERAL): [ace("User:alice", WRITE, DENY)]}, allow_everyone_if_no_acl_found=True)
+    assert not some_topic(deny_all, allow_everyone_if_no_acl_found=True)

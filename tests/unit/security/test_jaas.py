@@ -8,10 +8,12 @@ from __future__ import annotations
 import pytest
 
 from kafka_broker.security.jaas import (
+    DIGEST_LOGIN_MODULE,
     PLAIN_LOGIN_MODULE,
     SCRAM_LOGIN_MODULE,
     JaasEntry,
     parse_jaas_config,
+    parse_jaas_file,
     plain_users,
 )
 
@@ -97,3 +99,51 @@ def test_passwords_stay_out_of_repr_and_the_entry_is_read_only() -> None:
     with pytest.raises(TypeError):
         entry.options["password"] = "x"  # type: ignore[index]
     assert isinstance(entry, JaasEntry)
+
+
+# --- JAAS files (java.security.auth.login.config) ---------------------------------------------------------------
+
+DIGEST = DIGEST_LOGIN_MODULE
+
+
+def test_a_file_holds_named_sections_each_with_its_entries_in_order() -> None:
+    text = f"""// the broker's login to ZooKeeper
+Client {{
+  {DIGEST} required username="kafka" password="kafka-secret";
+}};
+
+/* the listeners' */
+KafkaServer {{
+  {P} required user_admin="admin-secret";
+  {SCRAM_LOGIN_MODULE} sufficient;
+}};
+"Quoted Name" {{ }};
+"""
+    sections = parse_jaas_file(text)
+    assert list(sections) == ["Client", "KafkaServer", "Quoted Name"]
+    (client,) = sections["Client"]
+    assert (client.module, client.flag, client.username, client.password) == (
+        DIGEST_LOGIN_MODULE, "required", "kafka", "kafka-secret")
+    assert [(e.module, e.flag) for e in sections["KafkaServer"]] == [(P, "required"), (SCRAM_LOGIN_MODULE,
+                                                                                        "sufficient")]
+    assert sections["Quoted Name"] == ()
+    assert parse_jaas_file("") == {} and parse_jaas_file("// nothing\n") == {}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("Client", "expected [{], read [end of file]"),
+    (f"Client {DIGEST} required;", f"line 1: expected [{{], found [{DIGEST}]"),
+    (f"Client {{\n  {DIGEST} required;\n", "expected [}], read [end of file]"),
+    (f"Client {{\n  {DIGEST} required;\n}}", "expected [;], read [end of file]"),
+    (f"Client {{ {DIGEST} required; }}\nServer {{ }};", "line 2: expected [;], found [Server]"),
+    ("= { };", "line 1: expected [section name], found [=]"),
+    ("Client { };\n\nClient { };", "line 3: can not specify multiple entries for Client"),
+    (f"Client {{\n  {DIGEST} mandatory;\n}};", "line 2: Invalid login module control flag 'mandatory' in JAAS "
+                                               "config (section Client)"),
+    (f"Client {{\n\n  {DIGEST} required username;\n}};", "line 3: Value not specified for key 'username' in "
+                                                        "JAAS config (section Client)"),
+])
+def test_malformed_files_are_refused_naming_the_line(text: str, message: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        parse_jaas_file(text)
+    assert str(raised.value) == message

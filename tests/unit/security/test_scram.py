@@ -23,6 +23,7 @@ from kafka_broker.security.sasl import SaslAuthenticationError
 from kafka_broker.security.scram import (
     BY_NAME,
     BY_TYPE,
+    MAX_CLIENT_MESSAGE,
     MECHANISMS,
     SCRAM_SHA_256,
     SCRAM_SHA_512,
@@ -367,6 +368,23 @@ def test_a_wrong_length_proof_fails_as_a_wrong_password() -> None:
     with pytest.raises(SaslAuthenticationError) as exc:
         srv.evaluate(f"c=biws,r={nonce},p=AAAA".encode())
     assert exc.value.detail == "Invalid client credentials"
+
+
+def test_a_message_over_the_longest_parsed_fails_unread() -> None:
+    """A saslname, nonce or base64 as long as a frame allows would cost the regular expressions over 100 MiB."""
+    longest = b"n,,n=alice,r=" + b"x" * (MAX_CLIENT_MESSAGE - 13)
+    srv = server(SCRAM_SHA_256)
+    nonce = srv.evaluate(longest).decode().split(",")[0][2:]
+    final = f"c=biws,r={nonce},p=".encode() + b"A" * MAX_CLIENT_MESSAGE
+    with pytest.raises(SaslAuthenticationError) as exc:
+        srv.evaluate(final)
+    assert exc.value.message == failed(SCRAM_SHA_256)
+    assert exc.value.detail == f"SCRAM message of {len(final)} bytes, over {MAX_CLIENT_MESSAGE}"
+    for huge in (longest + b"x", b"n,,n=" + b"a" * 500_000 + b",r=abc"):
+        with pytest.raises(SaslAuthenticationError) as exc:
+            server(SCRAM_SHA_256).evaluate(huge)
+        assert exc.value.message == failed(SCRAM_SHA_256)
+        assert exc.value.detail == f"SCRAM message of {len(huge)} bytes, over {MAX_CLIENT_MESSAGE}"
 
 
 @settings(max_examples=300, deadline=None)
