@@ -1,7 +1,8 @@
-"""A secured 3-broker cluster and every real client: SASL_SSL with SCRAM-SHA-512 (the brokers replicate over it
-too), mutual TLS, SASL_PLAINTEXT with PLAIN and with SCRAM-SHA-256; wrong passwords, unknown mechanisms and
-unauthenticated requests refused as Kafka refuses them; the ISR intact after a leader is killed; a rotated
-certificate served without a restart.
+"""A secured 3-broker cluster with Kafka's ACL authorizer on, and every real client: SASL_SSL with SCRAM-SHA-512
+(the brokers replicate over it too, as the super user ``admin``), mutual TLS, SASL_PLAINTEXT with PLAIN and with
+SCRAM-SHA-256; each client's principal may use the ``sec-`` topics and every group, and nothing else; wrong
+passwords, unknown mechanisms and unauthenticated requests refused as Kafka refuses them; the ISR intact after a
+leader is killed; a rotated certificate served without a restart.
 
 Listeners of each broker: ``INTERNAL`` (SASL_SSL; SCRAM-SHA-512 and SCRAM-SHA-256; the inter-broker listener,
 the brokers authenticating as ``admin``), ``EXTERNAL`` (SSL, client certificates required) and ``PLAINSASL``
@@ -106,6 +107,8 @@ def secured(module_cluster_factory, tmp_path_factory) -> Secured:
         "ssl.keystore.type": "PEM", "ssl.keystore.location": str(folder / "broker.pem"),
         "ssl.truststore.type": "PEM", "ssl.truststore.location": str(folder / "ca.pem"),
         "kopfka.authentication.timeout.ms": "3000",
+        "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
+        "super.users": "User:admin",
     }
     per_broker = {}
     for i in (1, 2, 3):
@@ -113,7 +116,41 @@ def secured(module_cluster_factory, tmp_path_factory) -> Secured:
         per_broker[i] = {"listeners": listeners, "advertised.listeners": listeners}
     cluster = module_cluster_factory(brokers=3, overrides=overrides, per_broker_overrides=per_broker,
                                      before_start=write_scram_users)
-    return Secured(cluster, folder, ca, ports)
+    secured = Secured(cluster, folder, ca, ports)
+    grant_clients(secured)
+    return secured
+
+
+CLIENT_PRINCIPALS = ("User:alice", "User:bob", "User:CN=alice,OU=eng,O=acme")
+"""The principals of the clients: SCRAM and PLAIN users, and the client certificate's subject (DEFAULT rule)."""
+
+
+def grant_clients(secured: Secured) -> None:
+    """As ``admin`` (a super user): every client principal may do anything with the ``sec-`` topics and with
+    every group; on every broker before the tests start."""
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    bindings = [AclBinding(kind, name, pattern, principal, "*", AclOperation.ALL, AclPermissionType.ALLOW)
+                for principal in CLIENT_PRINCIPALS
+                for kind, name, pattern in ((ResourceType.TOPIC, "sec-", ResourcePatternType.PREFIXED),
+                                            (ResourceType.GROUP, "*", ResourcePatternType.LITERAL))]
+    client = admin(secured)
+    for future in client.create_acls(bindings).values():
+        future.result(60)
+    everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY,
+                                  AclPermissionType.ANY)
+    for broker_id, port in secured.ports["INTERNAL"].items():
+        on_broker = AdminClient({**librdkafka_config(secured, "scram-512-over-tls", user="admin"),
+                                 "bootstrap.servers": f"127.0.0.1:{port}"})
+        wait_for(lambda c=on_broker: len(c.describe_acls(everything).result(30)) == len(bindings), timeout=60,
+                 what=f"the ACLs on broker {broker_id}")
 
 
 # --- one configuration per client and way in ------------------------------------------------------------------
@@ -121,7 +158,7 @@ def secured(module_cluster_factory, tmp_path_factory) -> Secured:
 MODES = ["scram-512-over-tls", "mutual-tls", "plain", "scram-256"]
 
 
-def librdkafka_config(secured: Secured, mode: str) -> dict[str, str]:
+def librdkafka_config(secured: Secured, mode: str, *, user: str = "alice") -> dict[str, str]:
     """librdkafka's settings (confluent-kafka and kcat)."""
     if mode == "mutual-tls":
         return {"bootstrap.servers": secured.bootstrap("EXTERNAL"), "security.protocol": "SSL",
@@ -130,7 +167,7 @@ def librdkafka_config(secured: Secured, mode: str) -> dict[str, str]:
     if mode == "scram-512-over-tls":
         return {"bootstrap.servers": secured.bootstrap("INTERNAL"), "security.protocol": "SASL_SSL",
                 "ssl.ca.location": secured.ca_file, "sasl.mechanism": "SCRAM-SHA-512",
-                "sasl.username": "alice", "sasl.password": USERS["alice"]}
+                "sasl.username": user, "sasl.password": USERS[user]}
     mechanism, user, password = ("PLAIN", "bob", PLAIN_USERS["bob"]) if mode == "plain" else \
         ("SCRAM-SHA-256", "alice", USERS["alice"])
     return {"bootstrap.servers": secured.bootstrap("PLAINSASL"), "security.protocol": "SASL_PLAINTEXT",
@@ -255,13 +292,20 @@ ROUND_TRIPS = {"confluent-kafka": round_trip_confluent, "kafka-python": round_tr
 
 
 def admin(secured: Secured) -> AdminClient:
-    return AdminClient(librdkafka_config(secured, "scram-512-over-tls"))
+    """The super user's admin client."""
+    return AdminClient(librdkafka_config(secured, "scram-512-over-tls", user="admin"))
 
 
 def create_topic(secured: Secured, topic: str, partitions: int = 1) -> None:
+    from confluent_kafka import KafkaError
+
     client = admin(secured)  # kept alive until the futures are done
     for future in client.create_topics([NewTopic(topic, partitions, 3)]).values():
-        future.result(60)
+        try:
+            future.result(60)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
 
     def replicated() -> bool:
         described = admin(secured).list_topics(topic, timeout=10).topics[topic]
@@ -534,3 +578,17 @@ def test_brokers_renew_their_own_sessions_before_they_expire(cluster_factory) ->
     assert len(client.list_topics("renewed", timeout=10).topics["renewed"].partitions[0].isrs) == 2
     for broker_id in cluster.broker_ids:
         assert "SASL session expired" not in cluster.log_path(broker_id).read_text()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_what_the_acls_do_not_allow_is_refused(secured: Secured, mode: str) -> None:
+    """Outside the ``sec-`` topics every client principal is refused: producing to an existing topic answers
+    TOPIC_AUTHORIZATION_FAILED, and Metadata does not show it."""
+    create_topic(secured, "private-orders")
+    config = librdkafka_config(secured, mode)
+    assert "private-orders" not in AdminClient(config).list_topics(timeout=30).topics
+    producer = Producer({**config, "message.timeout.ms": 10000})
+    errors: list[str] = []
+    producer.produce("private-orders", b"x", partition=0, on_delivery=lambda err, _m: errors.append(err.name()))
+    producer.flush(30)
+    assert errors == ["TOPIC_AUTHORIZATION_FAILED"]
