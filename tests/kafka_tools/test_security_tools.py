@@ -4,7 +4,8 @@ users configure them: a ``client.properties`` with ``security.protocol``, ``sasl
 for mutual TLS also a PEM key store (``ssl.keystore.type=PEM``: the client's key and certificate in one file).
 
 Listeners of each broker: ``SECURE`` (SASL_SSL, SCRAM-SHA-512; also the inter-broker listener, the brokers
-authenticating as ``admin``) and ``MTLS`` (SSL, client certificates required); nothing in plain text. The
+authenticating as ``admin``, the super user) and ``MTLS`` (SSL, client certificates required); nothing in plain
+text; the ACL authorizer on, the clients granted what they use with ``kafka-acls`` and refused the rest. The
 SCRAM users the cluster starts with are written with Kafka's own ``kafka-configs --zookeeper`` before the
 brokers start, as Kafka's documentation has it. Checked: topics, a console producer → consumer round trip with
 a group and its committed offsets; a SCRAM user added, described and deleted with ``kafka-configs`` through the
@@ -105,6 +106,11 @@ def secured(module_cluster_factory: ClusterFactory, kafka_tool: KafkaTool,
         "ssl.keystore.type": "PEM", "ssl.keystore.location": str(folder / "broker.pem"),
         "ssl.truststore.type": "PEM", "ssl.truststore.location": str(folder / "ca.pem"),
         "group.initial.rebalance.delay.ms": "0",
+        # ACLs on: admin (the brokers' own user) is the super user; clients may do what kafka-acls grants below
+        "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
+        "super.users": "User:admin",
+        # the client certificate CN=tools,O=kopfka is the principal User:tools
+        "listener.name.mtls.ssl.principal.mapping.rules": "RULE:^CN=([^,]*),O=.*$/$1/,DEFAULT",
     }
     per_broker = {}
     for i in (1, 2, 3):
@@ -118,7 +124,22 @@ def secured(module_cluster_factory: ClusterFactory, kafka_tool: KafkaTool,
 
     cluster = module_cluster_factory(brokers=3, overrides=overrides, per_broker_overrides=per_broker,
                                      before_start=add_users)
-    return Secured(cluster, folder, ports)
+    secured = Secured(cluster, folder, ports)
+    admin = secured.sasl("admin", USERS["admin"])
+    for grant in GRANTS:
+        kafka_tool("kafka-acls", "--bootstrap-server", secured.bootstrap("SECURE"), "--command-config", admin,
+                   "--add", *grant)
+    return secured
+
+
+GRANTS = [
+    ("--allow-principal", "User:alice", "--operation", "All", "--topic", "secure-", "--resource-pattern-type",
+     "prefixed"),
+    ("--allow-principal", "User:alice", "--operation", "All", "--group", "secure-readers"),
+    ("--allow-principal", "User:carol", "--producer", "--topic", "secure-carol"),
+    ("--allow-principal", "User:tools", "--operation", "All", "--topic", "secure-mtls", "--group", "mtls-readers"),
+]
+"""What the clients may do (kafka-acls over SASL_SSL as admin); nothing else."""
 
 
 def create_topic(secured: Secured, kafka_tool: KafkaTool, topic: str, *, partitions: int) -> None:
@@ -276,3 +297,18 @@ def test_broker_api_versions_over_sasl_ssl(secured: Secured, kafka_tool: KafkaTo
         assert "\tSaslHandshake(17): 0 to 1 [usable: 1]," in lines
         assert "\tSaslAuthenticate(36): 0 to 2 [usable: 2]," in lines
 
+
+
+def test_what_the_acls_do_not_grant_is_refused(secured: Secured, kafka_tool: KafkaTool) -> None:
+    """alice may use the ``secure-`` topics only; the certificate's principal (``User:tools``, mapped by
+    ``ssl.principal.mapping.rules``) only ``secure-mtls``: each is refused elsewhere with Kafka's error."""
+    create_topic(secured, kafka_tool, "restricted", partitions=1)
+    alice = produce(kafka_tool, secured.bootstrap("SECURE"), secured.sasl("alice", USERS["alice"]), "restricted",
+                    ["not allowed"])
+    refusal = ("org.apache.kafka.common.errors.TopicAuthorizationException: Not authorized to access topics: "
+               "[restricted]")
+    assert alice.returncode == 1 and refusal in alice.stderr, alice.stderr
+    tools = produce(kafka_tool, secured.bootstrap("MTLS"), secured.tls(keystore=True), "secure-orders", ["no"])
+    assert tools.returncode == 1 and "Not authorized to access topics: [secure-orders]" in tools.stderr, tools.stderr
+    admin = secured.sasl("admin", USERS["admin"])
+    assert consume(kafka_tool, secured.bootstrap("SECURE"), admin, "restricted", 1, every=False) == []
