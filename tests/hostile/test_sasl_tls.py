@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
 import re
 import selectors
@@ -54,14 +53,13 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from kazoo.client import KazooClient
 from tests.brokers import ClusterFactory
 from tests.certs import CertificateAuthority
 from tests.hostile.witness import Witness
 from tests.integration.admin import create_topic
+from tests.scram_users import scram_users
 from tests.waiting import wait_for
 
-from kafka_broker.cluster.scram_credentials import BY_NAME, credential, salted_password
 from kafka_broker.local import LocalCluster
 from kafka_broker.local.processes import free_port
 from kafka_broker.protocol import ApiKey, ErrorCode, decode_response, encode_request
@@ -418,22 +416,7 @@ class Broker:
                  what=f"the broker's memory back from {_mib(self.rss())} to within {_mib(NOISE)} of {_mib(before)}")
 
 
-def write_scram_users(connect: str) -> None:
-    """``/config/users/<user>`` with SCRAM-SHA-256 and SCRAM-SHA-512 credentials, in Kafka's format."""
-    client = KazooClient(hosts=connect)
-    client.start(timeout=60)
-    try:
-        for user, password in USERS.items():
-            config = {}
-            for name in SCRAM_MECHANISMS:
-                mechanism, salt = BY_NAME[name], os.urandom(16)
-                salted = salted_password(mechanism, password, salt, 4096)
-                config[name] = credential(mechanism, salt=salt, salted=salted, iterations=4096).encode()
-            client.create(f"/config/users/{user}", json.dumps({"version": 1, "config": config}).encode(),
-                          makepath=True)
-    finally:
-        client.stop()
-        client.close()
+write_scram_users = scram_users(USERS, SCRAM_MECHANISMS)
 
 
 @pytest.fixture(scope="module")

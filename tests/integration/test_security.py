@@ -13,8 +13,6 @@ SCRAM users are written to ZooKeeper before the brokers start, as Kafka's ``kafk
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import shutil
 import socket
 import ssl
@@ -28,12 +26,11 @@ from pathlib import Path
 import pytest
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from kazoo.client import KazooClient
 from tests.brokers import BrokersAlive
 from tests.certs import CertificateAuthority
+from tests.scram_users import scram_users
 from tests.waiting import wait_for
 
-from kafka_broker.cluster.scram_credentials import BY_NAME, credential, salted_password
 from kafka_broker.local.cluster import LocalCluster, free_port
 from kafka_broker.protocol import ApiKey, ErrorCode, decode_response, encode_request
 
@@ -68,22 +65,7 @@ class Secured:
         return str(self.dir / "alice-client.pem")
 
 
-def write_scram_users(connect: str) -> None:
-    """``/config/users/<user>`` with SCRAM-SHA-256 and SCRAM-SHA-512 credentials, in Kafka's format."""
-    client = KazooClient(hosts=connect)
-    client.start(timeout=60)
-    try:
-        for user, password in USERS.items():
-            config = {}
-            for name in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
-                mechanism, salt = BY_NAME[name], os.urandom(16)
-                salted = salted_password(mechanism, password, salt, 4096)
-                config[name] = credential(mechanism, salt=salt, salted=salted, iterations=4096).encode()
-            client.create(f"/config/users/{user}", json.dumps({"version": 1, "config": config}).encode(),
-                          makepath=True)
-    finally:
-        client.stop()
-        client.close()
+write_scram_users = scram_users(USERS)
 
 
 @pytest.fixture(scope="module")
