@@ -403,10 +403,6 @@ def compacted_log(directory: Path) -> PartitionLog:
     return log
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
 def open_files() -> list[str]:
     paths = []
     for fd in os.listdir("/proc/self/fd"):
@@ -421,13 +417,16 @@ def test_a_cleaning_pass_that_cannot_write_leaves_the_log_and_no_scratch_files(
 ) -> None:
     log = compacted_log(partition_dir)
     cleaner = LogCleaner([partition_dir.parent])
-    before, on_disk, fds = state(log), files(partition_dir), open_fds()
+    # the partition's own descriptors: the whole process's count moves when the garbage collector closes what
+    # earlier tests left behind (seen in a full unit run: 191 before, 175 after)
+    fds = sorted(path for path in open_files() if path.startswith(str(partition_dir)))
+    before, on_disk = state(log), files(partition_dir)
     disk.fill(room=room, only=lambda op, path: CLEANED_DIR in path and op in ops)
     with pytest.raises((OSError, KafkaStorageError)):  # the cleaner's loop logs it and tries again later
         cleaner.clean_sync(log, now_ms=NOW)
     assert state(log) == before and files(partition_dir) == on_disk
     assert list((partition_dir / CLEANED_DIR).iterdir()) == []
-    assert open_fds() == fds  # the scratch segment's files are closed: a full disk gets its space back
+    assert sorted(path for path in open_files() if path.startswith(str(partition_dir))) == fds  # scratch files closed
     disk.free()
     result = cleaner.clean_sync(log, now_ms=NOW)
     assert result is not None and result.bytes_after < result.bytes_before
