@@ -16,7 +16,7 @@ from .reconcile import cluster as cluster_steps
 from .reconcile import topic as topic_steps
 from .reconcile.context import ReconcileContext
 from .settings import OperatorSettings
-from .webhooks import WEBHOOK_ID, topic_admission_error, webhook_server
+from .webhooks import CLUSTER_WEBHOOK_ID, WEBHOOK_ID, cluster_admission_error, topic_admission_error, webhook_server
 
 SETTINGS = OperatorSettings.from_env()
 OWNED = {names.MANAGED_BY_LABEL: names.MANAGED_BY}
@@ -80,6 +80,8 @@ async def _owned_event(type: str | None, body: kopf.Body, *, repair: bool) -> No
     await cluster_steps.exclusively(ctx(), *owner, step)
 
 
+@kopf.on.event("v1", "secrets", labels=OWNED)
+@kopf.on.event("networking.k8s.io", "v1", "networkpolicies", labels=OWNED)
 @kopf.on.event("v1", "services", labels=OWNED)
 @kopf.on.event("v1", "configmaps", labels=OWNED)
 @kopf.on.event("policy", "v1", "poddisruptionbudgets", labels=OWNED)
@@ -119,7 +121,16 @@ def validate_topic(*, body: kopf.Body, old: kopf.Body | None = None, **_: Any) -
         raise kopf.AdmissionError(error, code=422)
 
 
+def validate_cluster(*, body: kopf.Body, old: kopf.Body | None = None, **_: Any) -> None:
+    error = cluster_admission_error(dict(body), old=dict(old) if old else None)
+    if error:
+        raise kopf.AdmissionError(error, code=422)
+
+
 # kopf refuses to start with admission handlers but no webhook server: register only when enabled.
 # The webhook's URL path is the handler id; the chart's ValidatingWebhookConfiguration names it.
 if SETTINGS.webhook.enabled:
     kopf.on.validate(GROUP, VERSION, TOPIC_PLURAL, id=WEBHOOK_ID, operations=["CREATE", "UPDATE"])(validate_topic)
+    kopf.on.validate(GROUP, VERSION, CLUSTER_PLURAL, id=CLUSTER_WEBHOOK_ID, operations=["CREATE", "UPDATE"])(
+        validate_cluster
+    )

@@ -1,8 +1,12 @@
-"""Validating admission for KafkaTopics: reject ``replicationFactor > brokers`` before anything is stored.
+"""Validating admission: refuse what the reconcile would refuse, at ``kubectl apply`` time.
 
-The same rule is always enforced by the reconcile (status reason ``ReplicationFactorExceedsBrokers``);
-the webhook, when enabled, only moves the refusal to ``kubectl apply`` time. It shares the rule with the
-reconcile through ``model.topic.validate``.
+- KafkaTopic: ``replicationFactor > brokers`` (``model.topic.validate``).
+- KafkaCluster: listeners that cannot be applied — duplicate names or ports, reserved ports (9091, 8080),
+  client-certificate authentication without TLS, node ports outside the range (``model.listeners.validate``).
+- KafkaUser: operations Kafka does not allow on a resource type, names Kafka cannot use (``model.user.validate``).
+
+The same rules are always enforced by the reconciles (in status); the webhook, when enabled, only moves the
+refusal earlier, sharing each rule with its reconcile.
 
 kopf serves the webhook over HTTPS with the certificate the chart generates and mounts; the chart (not
 kopf) registers the ValidatingWebhookConfiguration, so the operator needs no cluster-wide write access
@@ -19,6 +23,7 @@ from typing import Any
 import kopf
 
 from . import CLUSTER_PLURAL
+from .model import listeners
 from .model.spec import ClusterSpec, TopicSpec
 from .model.topic import validate
 from .reconcile.context import ReconcileContext
@@ -26,6 +31,16 @@ from .settings import WebhookSettings
 
 WEBHOOK_ID = "validate-kafkatopic"
 """The handler id, hence the URL path (``/validate-kafkatopic``) the registration points at."""
+CLUSTER_WEBHOOK_ID = "validate-kafkacluster"
+USER_WEBHOOK_ID = "validate-kafkauser"
+
+
+def cluster_admission_error(body: Mapping[str, Any], *, old: Mapping[str, Any] | None = None) -> str | None:
+    """The reason to reject this KafkaCluster, or None. Updates that leave the spec alone always pass."""
+    if old is not None and old.get("spec") == body.get("spec"):
+        return None
+    refusal = listeners.validate(ClusterSpec.from_resource(body))
+    return f"{refusal[0]}: {refusal[1]}" if refusal else None
 
 
 def topic_admission_error(

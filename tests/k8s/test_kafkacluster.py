@@ -100,13 +100,14 @@ def test_owned_objects_and_their_fields(kube, operator, namespace, cluster):
     assert pod["terminationGracePeriodSeconds"] == 120
     container = pod["containers"][0]
     assert container["image"] == "kopfka/broker:0.1.0"
-    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"kafka": 9092, "http": 8080}
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"plain": 9092, "http": 8080}
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     env = {e["name"]: e for e in container["env"]}
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
-    assert "broker.id=${POD_NAME##*-}" in container["command"][-1]
-    assert "demo-brokers.${POD_NAMESPACE}.svc.cluster.local:9092" in container["command"][-1]
+    assert "broker.id=${ORD}" in container["command"][-1]
+    configmap = get(kube, namespace, "configmap", "demo-config")["data"]
+    assert configmap["advertised-1"] == f"PLAIN://demo-broker-1.demo-brokers.{namespace}.svc.cluster.local:9092"
 
     zk = get(kube, namespace, "statefulset", "demo-zookeeper")["spec"]
     assert zk["replicas"] == 3

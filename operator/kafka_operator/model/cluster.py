@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .broker import bootstrap_service, broker_pdb, broker_statefulset, config_map, headless_service
+from .broker import bootstrap_service, broker_pdb, broker_statefulset, config_map, headless_service, template_hash
+from .listeners import external_services
 from .spec import ClusterSpec
 from .zookeeper import (
     zookeeper_client_service,
@@ -26,11 +27,14 @@ def zookeeper_objects(spec: ClusterSpec, *, cluster_domain: str) -> list[dict[st
 
 
 def broker_objects(spec: ClusterSpec, *, cluster_domain: str) -> list[dict[str, Any]]:
+    """The broker side as first created: before Kubernetes allocated nodePorts, before any certificate."""
+    configuration = config_map(spec, cluster_domain=cluster_domain)
     return [
-        config_map(spec, cluster_domain=cluster_domain),
+        configuration,
         headless_service(spec),
         bootstrap_service(spec),
-        broker_statefulset(spec, cluster_domain=cluster_domain),
+        *external_services(spec),
+        broker_statefulset(spec, template_hash=template_hash(configuration["data"])),
         broker_pdb(spec),
     ]
 

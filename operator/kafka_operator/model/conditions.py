@@ -13,6 +13,8 @@ from typing import Any
 
 READY = "Ready"
 RECONCILED = "Reconciled"
+LISTENERS_READY = "ListenersReady"
+"""Every external listener has the ports and addresses its brokers advertise."""
 ROLLING = "Rolling"
 
 

@@ -1,7 +1,8 @@
-"""server.properties for a cluster's brokers: operator-owned keys, sensible defaults, then the user's config.
+"""server.properties for a cluster's brokers: sensible defaults, then the user's config, then operator-owned keys.
 
-The per-broker keys (``broker.id``, ``advertised.listeners``) are not in the file: each pod passes them as
-``--override`` from its own name, so one ConfigMap serves every broker.
+The per-broker keys (``broker.id``, ``advertised.listeners``, the key store) are not in the file: each pod passes
+them as ``--override`` from its own name, so one ConfigMap serves every broker. Listener, TLS, SASL and authorizer
+keys come from ``listeners.listener_properties``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from . import names
+from .listeners import listener_properties
 from .spec import ClusterSpec
 
 #: Keys the operator decides; a value for them in ``spec.config`` is ignored (and reported).
@@ -21,8 +23,19 @@ OPERATOR_KEYS = frozenset(
         "zookeeper.connect",
         "kopfka.http.port",
         "kopfka.http.host",
+        "listener.security.protocol.map",
+        "inter.broker.listener.name",
+        "security.inter.broker.protocol",
+        "authorizer.class.name",
+        "super.users",
+        "ssl.keystore.location",
+        "ssl.keystore.type",
     }
 )
+
+
+def _operator_key(spec: ClusterSpec, key: str) -> bool:
+    return key in OPERATOR_KEYS or key in listener_properties(spec)
 
 
 def broker_properties(spec: ClusterSpec, *, cluster_domain: str) -> dict[str, str]:
@@ -32,10 +45,10 @@ def broker_properties(spec: ClusterSpec, *, cluster_domain: str) -> dict[str, st
         "offsets.topic.replication.factor": replication,
         "min.insync.replicas": str(min(2, spec.brokers)),
     }
-    props.update({k: v for k, v in spec.config.items() if k not in OPERATOR_KEYS})
+    props.update({k: v for k, v in spec.config.items() if not _operator_key(spec, k)})
+    props.update(listener_properties(spec))
     props.update(
         {
-            "listeners": f"PLAINTEXT://0.0.0.0:{names.KAFKA_PORT}",
             "log.dirs": names.LOG_DIRS,
             "zookeeper.connect": names.zookeeper_connect(spec, cluster_domain=cluster_domain),
             "kopfka.http.port": str(names.HTTP_PORT),
@@ -46,7 +59,7 @@ def broker_properties(spec: ClusterSpec, *, cluster_domain: str) -> dict[str, st
 
 
 def ignored_config_keys(spec: ClusterSpec) -> list[str]:
-    return sorted(k for k in spec.config if k in OPERATOR_KEYS)
+    return sorted(k for k in spec.config if _operator_key(spec, k))
 
 
 def render_properties(props: dict[str, str], *, header: str = "") -> str:

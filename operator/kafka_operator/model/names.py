@@ -18,12 +18,19 @@ BROKER = "broker"
 ZOOKEEPER = "zookeeper"
 
 KAFKA_PORT = 9092
+REPLICATION_PORT = 9091
+"""The operator-owned mutual-TLS listener of a secured cluster: replication and the operator's admin client."""
+REPLICATION_LISTENER = "REPLICATION"
 HTTP_PORT = 8080
 ZK_CLIENT_PORT = 2181
 ZK_PEER_PORT = 2888
 ZK_ELECTION_PORT = 3888
 
 CONFIG_DIR = "/etc/kopfka"
+CERTS_DIR = "/etc/kopfka-certs"
+"""Where a broker pod mounts its cluster's broker-certs Secret."""
+PRINCIPAL_ORGANIZATION = "kopfka.io"
+"""O= of the certificates the operator issues to brokers and to itself."""
 DATA_DIR = "/var/lib/kopfka"
 LOG_DIRS = f"{DATA_DIR}/data"
 
@@ -39,6 +46,42 @@ def headless_service_name(spec: ClusterSpec) -> str:
 
 def bootstrap_service_name(spec: ClusterSpec) -> str:
     return f"{spec.name}-bootstrap"
+
+
+def cluster_ca_secret_name(spec: ClusterSpec) -> str:
+    """The generated cluster CA, certificate and key (``ca.crt``, ``ca.key``): signs broker and operator
+    certificates."""
+    return f"{spec.name}-cluster-ca"
+
+
+def cluster_ca_cert_secret_name(spec: ClusterSpec) -> str:
+    """The cluster CA's certificate alone (``ca.crt``): what a client mounts to trust the brokers."""
+    return f"{spec.name}-cluster-ca-cert"
+
+
+def clients_ca_secret_name(spec: ClusterSpec) -> str:
+    """The generated clients CA (``ca.crt``, ``ca.key``): signs KafkaUsers' client certificates."""
+    return f"{spec.name}-clients-ca"
+
+
+def broker_certs_secret_name(spec: ClusterSpec) -> str:
+    """``broker-<id>.pem`` (key and certificate chain) per broker, ``ca.crt``, ``clients-ca.crt``."""
+    return f"{spec.name}-broker-certs"
+
+
+def operator_certs_secret_name(spec: ClusterSpec) -> str:
+    """The operator's client certificate for the cluster (``tls.crt``, ``tls.key``, ``ca.crt``)."""
+    return f"{spec.name}-operator-certs"
+
+
+def broker_principal(spec: ClusterSpec) -> str:
+    """The subject (as Kafka prints it: RFC 2253, most specific first) of every broker's certificate."""
+    return f"CN={spec.name}-broker,O={PRINCIPAL_ORGANIZATION}"
+
+
+def operator_principal(spec: ClusterSpec) -> str:
+    """The subject of the operator's client certificate for this cluster."""
+    return f"CN={spec.name}-operator,O={PRINCIPAL_ORGANIZATION}"
 
 
 def broker_statefulset_name(spec: ClusterSpec) -> str:
@@ -118,4 +161,21 @@ def bootstrap_servers(spec: ClusterSpec, *, cluster_domain: str) -> str:
     """What clients (and the operator's admin client) use: the override when given, else the Service."""
     if spec.bootstrap_override:
         return spec.bootstrap_override
-    return f"{bootstrap_service_name(spec)}.{spec.namespace}.svc.{cluster_domain}:{KAFKA_PORT}"
+    return f"{bootstrap_service_name(spec)}.{spec.namespace}.svc.{cluster_domain}:{spec.listeners[0].port}"
+
+
+def admin_bootstrap_servers(spec: ClusterSpec, *, cluster_domain: str) -> str:
+    """Where the operator's admin client connects: the override when given, else the bootstrap Service on the
+    ``REPLICATION`` listener (secured cluster) or on the first listener."""
+    if spec.bootstrap_override:
+        return spec.bootstrap_override
+    port = REPLICATION_PORT if spec.secured else spec.listeners[0].port
+    return f"{bootstrap_service_name(spec)}.{spec.namespace}.svc.{cluster_domain}:{port}"
+
+
+def zookeeper_network_policy_name(spec: ClusterSpec) -> str:
+    return f"{spec.name}-network-policy-zookeeper"
+
+
+def broker_network_policy_name(spec: ClusterSpec) -> str:
+    return f"{spec.name}-network-policy-broker"

@@ -1,7 +1,12 @@
 """KafkaCluster reconcile: a short list of named steps, then the status.
 
-    check_config → zookeeper → config_map → services → drain_before_scale_down → statefulset → pdb
-    → roll_brokers → rebalance (lost brokers) → status
+    check_config → check_spec → zookeeper → drain_before_scale_down → services → certificates → config_map
+    → network_policies → statefulset → pdb → roll_brokers → rebalance (lost brokers) → status
+
+Services come before the ConfigMap because a NodePort listener advertises the port Kubernetes allocated to
+each broker's Service, and before the certificates because a LoadBalancer's address goes into the broker's
+certificate. A step that finds the cluster cannot be applied (an invalid spec, certificates not ready) stops the
+run: what is running keeps running, and the status says why.
 
 Every step is idempotent (server-side apply), so the same list serves creation, updates, drift repair
 (a deleted Service comes back on the next run) and the periodic resync.
@@ -22,13 +27,14 @@ from kubernetes.dynamic.exceptions import UnprocessibleEntityError
 from .. import CLUSTER_PLURAL
 from ..model import broker as broker_model
 from ..model import cluster as cluster_model
-from ..model import names
-from ..model.conditions import READY, RECONCILED, ROLLING, Condition, merge_conditions
+from ..model import listeners, names
+from ..model.conditions import LISTENERS_READY, READY, RECONCILED, ROLLING, Condition, merge_conditions
 from ..model.config import ignored_config_keys
 from ..model.rebalance import parse_lost
 from ..model.spec import ClusterSpec
 from . import drain, roll
 from .apply import apply, get
+from .certificates import CertificatesNotReady, ensure_certificates, load_cluster_ca_cert
 from .context import ReconcileContext
 from .rebalance import rebalance_lost_brokers
 from .run import ClusterRun, pod_ready
@@ -49,23 +55,96 @@ def check_config(run: ClusterRun) -> None:
         )
 
 
+def check_spec(run: ClusterRun) -> None:
+    refusal = listeners.validate(run.spec)
+    if refusal:
+        run.report(Condition(RECONCILED, False, *refusal), warning=True)
+        run.stopped = True
+
+
 def apply_zookeeper(run: ClusterRun) -> None:
     for manifest in cluster_model.zookeeper_objects(run.spec, cluster_domain=run.ctx.cluster_domain):
         run.record(apply(run.ctx, manifest))
 
 
-def apply_config_map(run: ClusterRun) -> None:
-    run.record(apply(run.ctx, broker_model.config_map(run.spec, cluster_domain=run.ctx.cluster_domain)))
+def _sized(run: ClusterRun) -> ClusterSpec:
+    """The spec with the broker count the StatefulSet runs now (larger than the spec's while a drain runs)."""
+    return dataclasses.replace(run.spec, brokers=run.brokers)
+
+
+def observe_external_services(run: ClusterRun, services: list[dict[str, Any]]) -> None:
+    """Record the nodePorts and load balancer addresses Kubernetes gave the external listeners' Services."""
+    by_name = {s["metadata"]["name"]: s for s in services if s}
+    spec = _sized(run)
+    for lst in spec.listeners:
+        if not lst.external:
+            continue
+        bootstrap = by_name.get(listeners.external_bootstrap_service_name(spec, lst)) or {}
+        if port := listeners.service_node_port(bootstrap):
+            run.bootstrap_node_ports[lst.name] = port
+        if address := listeners.service_ingress(bootstrap):
+            run.bootstrap_ingresses[lst.name] = address
+        for broker in range(spec.brokers):
+            service = by_name.get(listeners.external_broker_service_name(spec, lst, broker)) or {}
+            if port := listeners.service_node_port(service):
+                run.node_ports[(lst.name, broker)] = port
+            if address := listeners.service_ingress(service):
+                run.ingresses[(lst.name, broker)] = address
 
 
 def apply_services(run: ClusterRun) -> None:
     run.record(apply(run.ctx, broker_model.headless_service(run.spec)))
     run.record(apply(run.ctx, broker_model.bootstrap_service(run.spec)))
+    external = []
+    for manifest in listeners.external_services(_sized(run)):
+        applied = apply(run.ctx, manifest)
+        run.record(applied)
+        external.append(applied.object)
+    observe_external_services(run, external)
+
+
+def _node_addresses(run: ClusterRun) -> list[str]:
+    if not any(lst.type == "nodeport" for lst in run.spec.listeners):
+        return []
+    return sorted(
+        {a["address"] for node in run.ctx.kube.list_nodes() for a in (node.get("status") or {}).get("addresses") or []}
+    )
+
+
+def apply_certificates(run: ClusterRun) -> None:
+    """Issue (or renew) the CAs' and brokers' certificates; their digest goes into the pod template hash."""
+    if not run.spec.secured:
+        return
+    spec, domain = _sized(run), run.ctx.cluster_domain
+    nodes = _node_addresses(run)
+    sans = {
+        broker: listeners.broker_sans(spec, broker, cluster_domain=domain, node_addresses=nodes,
+                                      ingresses=run.ingresses)
+        for broker in range(spec.brokers)
+    }
+    try:
+        certificates = ensure_certificates(run.ctx, spec, broker_sans=sans)
+    except CertificatesNotReady as exc:
+        run.report(Condition(RECONCILED, False, exc.reason, str(exc)), warning=True)
+        run.stopped = True
+        return
+    run.ca_certificate = certificates.cluster_ca_cert
+    run.certificates_digest = certificates.broker_digest
+    if certificates.renewed:
+        run.ctx.event(run.body, reason="CertificatesIssued", message=f"issued {', '.join(certificates.renewed)}")
+
+
+def apply_config_map(run: ClusterRun) -> None:
+    manifest = broker_model.config_map(
+        _sized(run), cluster_domain=run.ctx.cluster_domain, node_ports=run.node_ports, ingresses=run.ingresses
+    )
+    run.record(apply(run.ctx, manifest))
+    run.template_hash = broker_model.template_hash(manifest["data"], certificates_digest=run.certificates_digest)
 
 
 def apply_statefulset(run: ClusterRun) -> None:
-    spec = dataclasses.replace(run.spec, brokers=run.brokers)
-    manifest = broker_model.broker_statefulset(spec, cluster_domain=run.ctx.cluster_domain)
+    assert run.template_hash is not None, "apply_config_map runs first"
+    manifest = broker_model.broker_statefulset(_sized(run), template_hash=run.template_hash)
     try:
         applied = apply(run.ctx, manifest)
     except UnprocessibleEntityError as exc:  # the client's spelling (HTTP 422)
@@ -89,10 +168,12 @@ def rebalance(run: ClusterRun) -> None:
 
 STEPS: tuple[Callable[[ClusterRun], None], ...] = (
     check_config,
+    check_spec,
     apply_zookeeper,
-    apply_config_map,
-    apply_services,
     drain.drain_before_scale_down,
+    apply_services,
+    apply_certificates,
+    apply_config_map,
     apply_statefulset,
     apply_pdb,
     roll.roll_brokers,
@@ -132,9 +213,29 @@ def cluster_status(run: ClusterRun) -> dict[str, Any]:
             f"{ready}/{run.spec.brokers} brokers ready",
         )
     )
+    missing = listeners.missing_addresses(run.spec, run.spec.brokers, node_ports=run.node_ports,
+                                          ingresses=run.ingresses)
+    conditions.append(
+        Condition(LISTENERS_READY, False, "AwaitingAddresses", "waiting for " + "; ".join(missing))
+        if missing
+        else Condition(LISTENERS_READY, True, "Addressed", "every listener has its addresses")
+    )
+    host_ips = [(p.get("status") or {}).get("hostIP") for p in pods.values()]
+    listener_status = listeners.listener_status(
+        run.spec,
+        cluster_domain=domain,
+        node_ports=run.node_ports,
+        ingresses=run.ingresses,
+        bootstrap_node_ports=run.bootstrap_node_ports,
+        bootstrap_ingresses=run.bootstrap_ingresses,
+        broker_node_addresses=[ip for ip in host_ips if ip],
+        ca_certificate=run.ca_certificate,
+    )
     old = run.status
     lost = run.lost_brokers if run.lost_brokers is not None else parse_lost(old.get("lostBrokers") or [])
     return {
+        "listeners": listener_status,
+        "listenerSummary": " ".join(f"{e['name']}={e['bootstrapServers'] or 'pending'}" for e in listener_status),
         "lostBrokers": lost,
         "phase": phase,
         "readyBrokers": ready,
@@ -156,6 +257,8 @@ def reconcile_cluster(ctx: ReconcileContext, body: Mapping[str, Any]) -> dict[st
     spec = ClusterSpec.from_resource(body)
     run = ClusterRun(ctx=ctx, body=body, spec=spec, brokers=spec.brokers)
     for step in STEPS:
+        if run.stopped:
+            break
         step(run)
     status = cluster_status(run)
     write_status(ctx, body, status)
@@ -166,12 +269,19 @@ def refresh_status(ctx: ReconcileContext, body: Mapping[str, Any]) -> dict[str, 
     """Status only (pods turned ready or went away): cheap, no writes to owned objects."""
     spec = ClusterSpec.from_resource(body)
     run = ClusterRun(ctx=ctx, body=body, spec=spec, brokers=spec.brokers)
-    previous = [c for c in (body.get("status") or {}).get("conditions") or [] if c.get("type") != READY]
+    recomputed = (READY, LISTENERS_READY)
+    previous = [c for c in (body.get("status") or {}).get("conditions") or [] if c.get("type") not in recomputed]
     run.conditions = [
         Condition(c["type"], c["status"] == "True", c.get("reason", ""), c.get("message", "")) for c in previous
     ]
     rolling = next((c for c in run.conditions if c.type == ROLLING and c.status), None)
     run.rolling = rolling.message if rolling else None
+    observe_external_services(run, [get(ctx, m) or {} for m in listeners.external_services(spec)])
+    if spec.secured:
+        try:
+            run.ca_certificate = load_cluster_ca_cert(ctx, spec)
+        except CertificatesNotReady:
+            run.ca_certificate = None
     status = cluster_status(run)
     write_status(ctx, body, status)
     return status

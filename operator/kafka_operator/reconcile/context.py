@@ -15,10 +15,12 @@ from typing import Any
 
 import kubernetes
 
+from ..model.access import AdminConnection
 from ..settings import OperatorSettings
 from .kafka_admin import ConfluentAdmin, KafkaAdmin, KafkaAdminFactory
 from .kube import FIELD_MANAGER, ApiKube, Kube
 from .locks import KeyedLocks
+from .user_admin import KafkaUserAdmin, UserAdmin, UserAdminFactory
 from .zookeeper import KazooZooKeeper, ZooKeeper
 
 __all__ = ["FIELD_MANAGER", "ReconcileContext"]
@@ -35,6 +37,8 @@ class ReconcileContext:
     kube: Kube
     zookeeper: ZooKeeper = field(default_factory=KazooZooKeeper)
     admin_factory: KafkaAdminFactory = ConfluentAdmin
+    user_admin_factory: UserAdminFactory = KafkaUserAdmin
+    """Makes the admin client of the KafkaUser reconcile (SCRAM credentials, ACLs, quotas)."""
     settings: OperatorSettings = field(default_factory=OperatorSettings)
     clock: Callable[[], datetime.datetime] = utc_now
     """The current time, timezone-aware (UTC)."""
@@ -53,8 +57,11 @@ class ReconcileContext:
     def now(self) -> datetime.datetime:
         return self.clock()
 
-    def kafka_admin(self, bootstrap: str) -> KafkaAdmin:
-        return self.admin_factory(bootstrap, timeout=self.settings.reconcile.admin_timeout_seconds)
+    def kafka_admin(self, connection: AdminConnection) -> KafkaAdmin:
+        return self.admin_factory(connection, timeout=self.settings.reconcile.admin_timeout_seconds)
+
+    def user_admin(self, connection: AdminConnection) -> UserAdmin:
+        return self.user_admin_factory(connection, timeout=self.settings.reconcile.admin_timeout_seconds)
 
     def event(self, body: Mapping[str, Any], *, reason: str, message: str, warning: bool = False) -> None:
         """Record a Kubernetes Event on the custom resource; a failure to record never fails a reconcile."""

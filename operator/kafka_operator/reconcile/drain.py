@@ -26,10 +26,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..model import broker as broker_model
 from ..model import names
 from ..model.conditions import RECONCILED, Condition
-from .apply import get
 from .run import ClusterRun
 from .zookeeper import ZooKeeper, ZooKeeperUnavailable
 
@@ -136,8 +134,12 @@ def drain(zookeeper: ZooKeeper, connect: str, *, current: int, desired: int) -> 
 
 def drain_before_scale_down(run: ClusterRun) -> None:
     """Reconcile step: keep the StatefulSet's current size (``run.brokers``) until the drain allows less."""
-    manifest = broker_model.broker_statefulset(run.spec, cluster_domain=run.ctx.cluster_domain)
-    current = get(run.ctx, manifest)
+    current = run.ctx.kube.get(
+        api_version="apps/v1",
+        kind="StatefulSet",
+        name=names.broker_statefulset_name(run.spec),
+        namespace=run.spec.namespace,
+    )
     if current is None:
         return
     replicas = int(current["spec"].get("replicas", 0))

@@ -21,6 +21,7 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 
+from ..model.access import AdminConnection
 from ..model.topic import ObservedTopic
 
 
@@ -44,14 +45,14 @@ class KafkaAdmin(Protocol):
 
 
 class KafkaAdminFactory(Protocol):
-    def __call__(self, bootstrap: str, *, timeout: float) -> KafkaAdmin: ...
+    def __call__(self, connection: AdminConnection, *, timeout: float) -> KafkaAdmin: ...
 
 
 class ConfluentAdmin:
     """``KafkaAdmin`` over confluent-kafka; ``timeout`` (seconds) bounds every request."""
 
-    def __init__(self, bootstrap: str, *, timeout: float) -> None:
-        self.admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000})
+    def __init__(self, connection: AdminConnection, *, timeout: float) -> None:
+        self.admin = AdminClient({**connection.confluent_config(), "socket.timeout.ms": 10000})
         self.timeout = timeout
         self.operation_timeout = timeout * 2 / 3
         """How long the broker may wait for a topic change to take effect: well inside ``timeout``, so the

@@ -32,11 +32,17 @@ class Kube(Protocol):
 
     def delete_pod(self, namespace: str, name: str) -> None: ...
 
+    def list_nodes(self) -> list[dict[str, Any]]:
+        """Every Node (their addresses are where NodePort listeners are reached)."""
+
     def get_custom(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A kopfka custom resource (``kafkaclusters``, ``kafkatopics``), or None when it does not exist."""
 
     def patch_custom_status(self, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         """A JSON merge patch of ``status`` on the custom resource's status subresource."""
+
+    def patch_custom(self, plural: str, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        """A JSON merge patch of the custom resource itself (its metadata or spec; a None value removes a key)."""
 
     def create_event(
         self, involved: Mapping[str, Any], *, reason: str, message: str, type: str, time: datetime.datetime
@@ -96,6 +102,10 @@ class ApiKube:
     def delete_pod(self, namespace: str, name: str) -> None:
         kubernetes.client.CoreV1Api(self.api).delete_namespaced_pod(name, namespace)
 
+    def list_nodes(self) -> list[dict[str, Any]]:
+        nodes = kubernetes.client.CoreV1Api(self.api).list_node()
+        return [self.api.sanitize_for_serialization(n) for n in nodes.items]
+
     def get_custom(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             found = kubernetes.client.CustomObjectsApi(self.api).get_namespaced_custom_object(
@@ -112,6 +122,11 @@ class ApiKube:
     def patch_custom_status(self, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         kubernetes.client.CustomObjectsApi(self.api).patch_namespaced_custom_object_status(
             GROUP, VERSION, namespace, plural, name, {"status": dict(status)}
+        )
+
+    def patch_custom(self, plural: str, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        kubernetes.client.CustomObjectsApi(self.api).patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, name, dict(patch), _content_type="application/merge-patch+json"
         )
 
     def create_event(

@@ -14,7 +14,6 @@ from typing import Any
 
 from ..model import names
 from ..model.conditions import ROLLING, Condition
-from ..model.config import config_hash, server_properties
 from ..roller import BrokerPod, plan_roll
 from .context import log
 from .run import ClusterRun, pod_ready
@@ -50,10 +49,10 @@ def controller_id(run: ClusterRun) -> int | None:
 
 
 def roll_brokers(run: ClusterRun) -> None:
-    if not run.statefulset:
+    if not run.statefulset or run.template_hash is None:
         return
     pods = [as_broker_pod(p) for p in run.broker_pods()]
-    desired_hash = config_hash(server_properties(run.spec, cluster_domain=run.ctx.cluster_domain))
+    desired_hash = run.template_hash
     update_revision = (run.statefulset.get("status") or {}).get("updateRevision")
     decision = plan_roll(pods, replicas=run.brokers, desired_hash=desired_hash, update_revision=update_revision)
     if decision.restart is not None:

@@ -32,6 +32,20 @@ class ClusterRun:
     rolling: str | None = None
     lost_brokers: list[LostBroker] | None = None
     """``status.lostBrokers`` when it was observed in this run (None: keep the previous one)."""
+    node_ports: dict[tuple[str, int], int] = field(default_factory=dict)
+    """Allocated nodePorts of the per-broker Services of NodePort listeners."""
+    ingresses: dict[tuple[str, int], str] = field(default_factory=dict)
+    """Load balancer addresses of the per-broker Services of LoadBalancer listeners."""
+    bootstrap_node_ports: dict[str, int] = field(default_factory=dict)
+    bootstrap_ingresses: dict[str, str] = field(default_factory=dict)
+    ca_certificate: str | None = None
+    """The cluster CA certificate (PEM) of a secured cluster, once known."""
+    certificates_digest: str = ""
+    """Digest of the brokers' certificates (secured clusters): part of the pod template hash."""
+    template_hash: str | None = None
+    """The pod template hash applied in this run: brokers stamped otherwise are rolled."""
+    stopped: bool = False
+    """A step found the cluster cannot be applied (invalid spec, certificates not ready): later steps skip."""
 
     @property
     def status(self) -> Mapping[str, Any]:

@@ -17,6 +17,7 @@ from ..model import names
 from ..model.conditions import READY, Condition, merge_conditions
 from ..model.spec import ClusterSpec, TopicSpec
 from ..model.topic import ObservedTopic, plan_topic, validate
+from .access import AccessNotReady, admin_connection
 from .context import ReconcileContext
 from .zookeeper import ZooKeeperUnavailable
 
@@ -78,7 +79,10 @@ def reconcile_topic(ctx: ReconcileContext, body: Mapping[str, Any]) -> dict[str,
             ctx.event(body, reason=reason, message=message, warning=True)
         return _write_status(ctx, body, phase="Refused", condition=Condition(READY, False, reason, message), spec=spec)
 
-    admin = ctx.kafka_admin(names.bootstrap_servers(cluster, cluster_domain=ctx.cluster_domain))
+    try:
+        admin = ctx.kafka_admin(admin_connection(ctx, cluster))
+    except AccessNotReady as exc:
+        raise TopicNotReady(str(exc)) from exc
     try:
         observed = admin.describe(spec.topic_name)
         plan = plan_topic(spec, observed, brokers=cluster.brokers, broker_ids=admin.broker_ids())
@@ -175,5 +179,9 @@ def delete_topic(ctx: ReconcileContext, body: Mapping[str, Any]) -> None:
     if cluster_body is None:
         return  # the cluster, and its topics with it, is gone
     cluster = ClusterSpec.from_resource(cluster_body)
-    ctx.kafka_admin(names.bootstrap_servers(cluster, cluster_domain=ctx.cluster_domain)).delete(spec.topic_name)
+    try:
+        connection = admin_connection(ctx, cluster)
+    except AccessNotReady as exc:
+        raise TopicNotReady(str(exc)) from exc
+    ctx.kafka_admin(connection).delete(spec.topic_name)
     ctx.event(body, reason="TopicDeleted", message=f"deleted topic {spec.topic_name}")

@@ -22,13 +22,16 @@ from kubernetes.dynamic.exceptions import UnprocessibleEntityError
 
 from kafka_operator import API_VERSION, CLUSTER_PLURAL, TOPIC_PLURAL
 from kafka_operator.model import names
+from kafka_operator.model.access import AdminConnection
 from kafka_operator.model.topic import ObservedTopic
+from kafka_operator.model.user import USER_PLURAL, AclBinding
 from kafka_operator.reconcile.context import ReconcileContext
+from kafka_operator.reconcile.user_admin import UserAdminError
 from kafka_operator.reconcile.zookeeper import ZooKeeperUnavailable
 from kafka_operator.settings import OperatorSettings
 
 T0 = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.UTC)
-KINDS = {CLUSTER_PLURAL: "KafkaCluster", TOPIC_PLURAL: "KafkaTopic"}
+KINDS = {CLUSTER_PLURAL: "KafkaCluster", TOPIC_PLURAL: "KafkaTopic", USER_PLURAL: "KafkaUser"}
 Key = tuple[str, str, str | None, str]
 
 
@@ -64,6 +67,8 @@ class FakeKube:
     deleted_pods: list[str] = field(default_factory=list)
     status_patches: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     """(plural, name, status) of every status patch, in order."""
+    custom_patches: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    """(plural, name, patch) of every merge patch of a custom resource (not its status), in order."""
     events: list[Event] = field(default_factory=list)
     rejections: dict[tuple[str, str], str] = field(default_factory=dict)
     """(kind, name) → message: applies of that object fail with 422 Unprocessable Entity."""
@@ -137,6 +142,10 @@ class FakeKube:
                 if kind == "Pod" and ns == namespace and labels.items() <= (obj["metadata"].get("labels") or {}).items()
             ]
 
+    def list_nodes(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(obj) for (_, kind, _, _), obj in sorted(self.objects.items()) if kind == "Node"]
+
     def delete_pod(self, namespace: str, name: str) -> None:
         with self._lock:
             self.deleted_pods.append(name)
@@ -152,6 +161,17 @@ class FakeKube:
             if key not in self.objects:
                 raise kubernetes.client.ApiException(status=404, reason="Not Found")
             obj = merge_patch(self.objects[key], {"status": status})
+            self._version += 1
+            obj["metadata"]["resourceVersion"] = str(self._version)
+            self.objects[key] = obj
+
+    def patch_custom(self, plural: str, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        with self._lock:
+            self.custom_patches.append((plural, name, copy.deepcopy(dict(patch))))
+            key = (API_VERSION, KINDS[plural], namespace, name)
+            if key not in self.objects:
+                raise kubernetes.client.ApiException(status=404, reason="Not Found")
+            obj = merge_patch(self.objects[key], patch)
             self._version += 1
             obj["metadata"]["resourceVersion"] = str(self._version)
             self.objects[key] = obj
@@ -266,8 +286,8 @@ class FakeKafka:
     """When set, every request fails with this error."""
     bootstraps: list[str] = field(default_factory=list)
 
-    def admin(self, bootstrap: str, *, timeout: float) -> FakeKafkaAdmin:
-        self.bootstraps.append(bootstrap)
+    def admin(self, connection: AdminConnection, *, timeout: float) -> FakeKafkaAdmin:
+        self.bootstraps.append(connection.bootstrap)
         return FakeKafkaAdmin(self)
 
 
@@ -318,6 +338,82 @@ class FakeKafkaAdmin:
         self.kafka.topics.pop(topic, None)
 
 
+# --- Kafka users ------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeUsers:
+    """What the brokers hold about users — SCRAM credentials, ACLs, user quotas; ``admin`` is the
+    ``UserAdminFactory``."""
+
+    scram: dict[str, dict[str, str]] = field(default_factory=dict)
+    """User → mechanism → password (the brokers keep a salted hash; the fake keeps what tests check)."""
+    acls: set[AclBinding] = field(default_factory=set)
+    quotas: dict[str, dict[str, float]] = field(default_factory=dict)
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    """Every call except the describes, in order."""
+    error: str | None = None
+    """When set, every request fails with ``UserAdminError(error)``."""
+    connections: list[AdminConnection] = field(default_factory=list)
+    closed: int = 0
+
+    def admin(self, connection: AdminConnection, *, timeout: float) -> FakeUserAdmin:
+        self.connections.append(connection)
+        return FakeUserAdmin(self)
+
+
+@dataclass
+class FakeUserAdmin:
+    users: FakeUsers
+
+    def _call(self, name: str, arg: Any = None, *, record: bool = True) -> None:
+        if record:
+            self.users.calls.append((name, arg))
+        if self.users.error is not None:
+            raise UserAdminError(self.users.error)
+
+    def scram_mechanisms(self, user: str) -> frozenset[str]:
+        self._call("scram_mechanisms", user, record=False)
+        return frozenset(self.users.scram.get(user, {}))
+
+    def upsert_scram(self, user: str, password: str) -> None:
+        self._call("upsert_scram", (user, password))
+        self.users.scram.setdefault(user, {})["SCRAM-SHA-512"] = password
+
+    def delete_scram(self, user: str) -> None:
+        self._call("delete_scram", user)
+        self.users.scram.pop(user, None)
+
+    def describe_acls(self, principal: str) -> frozenset[AclBinding]:
+        self._call("describe_acls", principal, record=False)
+        return frozenset(b for b in self.users.acls if b.principal == principal)
+
+    def create_acls(self, bindings: Any) -> None:
+        if bindings:
+            self._call("create_acls", sorted(bindings))
+            self.users.acls |= set(bindings)
+
+    def delete_acls(self, bindings: Any) -> None:
+        if bindings:
+            self._call("delete_acls", sorted(bindings))
+            self.users.acls -= set(bindings)
+
+    def describe_quotas(self, user: str) -> dict[str, float]:
+        self._call("describe_quotas", user, record=False)
+        return dict(self.users.quotas.get(user, {}))
+
+    def alter_quotas(self, user: str, *, set_quotas: Mapping[str, float], remove: Any) -> None:
+        self._call("alter_quotas", (user, dict(set_quotas), sorted(remove)))
+        quotas = {k: v for k, v in {**self.users.quotas.get(user, {}), **set_quotas}.items() if k not in remove}
+        if quotas:
+            self.users.quotas[user] = quotas
+        else:
+            self.users.quotas.pop(user, None)
+
+    def close(self) -> None:
+        self.users.closed += 1
+
+
 # --- the context and the objects tests start from --------------------------------------------
 
 
@@ -338,6 +434,7 @@ class World:
 
     kube: FakeKube = field(default_factory=FakeKube)
     zk: FakeZooKeeper = field(default_factory=FakeZooKeeper)
+    users: FakeUsers = field(default_factory=FakeUsers)
     kafka: FakeKafka = field(default_factory=FakeKafka)
     clock: Clock = field(default_factory=Clock)
     settings: OperatorSettings = field(default_factory=OperatorSettings)
@@ -347,6 +444,7 @@ class World:
         self.ctx = ReconcileContext(
             kube=self.kube, zookeeper=self.zk, admin_factory=self.kafka.admin, settings=self.settings, clock=self.clock
         )
+        self.ctx.user_admin_factory = self.users.admin
 
     def cluster(self, name: str = "demo", namespace: str = "kafka") -> dict[str, Any]:
         found = self.kube.find("KafkaCluster", name, namespace)
@@ -391,6 +489,29 @@ def topic_body(
         "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}", "generation": 1},
         "spec": {"cluster": cluster, **spec},
     }
+    if status is not None:
+        body["status"] = dict(status)
+    return body
+
+
+def user_body(
+    name: str = "alice",
+    namespace: str = "kafka",
+    *,
+    cluster: str = "demo",
+    authentication: str = "scram-sha-512",
+    annotations: Mapping[str, str] | None = None,
+    status: Mapping[str, Any] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": API_VERSION,
+        "kind": "KafkaUser",
+        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}", "generation": 1},
+        "spec": {"cluster": cluster, "authentication": {"type": authentication}, **spec},
+    }
+    if annotations:
+        body["metadata"]["annotations"] = dict(annotations)
     if status is not None:
         body["status"] = dict(status)
     return body

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kafka_operator.model import broker, cluster, names, zookeeper
-from kafka_operator.model.config import OPERATOR_KEYS, config_hash, ignored_config_keys, server_properties
+from kafka_operator.model.config import OPERATOR_KEYS, ignored_config_keys, server_properties
 from kafka_operator.model.spec import ClusterSpec
 
 DOMAIN = "cluster.local"
@@ -39,7 +39,8 @@ def test_server_properties_operator_keys_win_and_user_config_is_kept():
     props = properties(server_properties(spec, cluster_domain=DOMAIN))
     assert props["log.dirs"] == names.LOG_DIRS
     assert props["zookeeper.connect"] == "demo-zookeeper.kafka.svc.cluster.local:2181"
-    assert props["listeners"] == "PLAINTEXT://0.0.0.0:9092"
+    assert props["listeners"] == "PLAIN://0.0.0.0:9092"
+    assert props["listener.security.protocol.map"] == "PLAIN:PLAINTEXT"
     assert props["kopfka.http.port"] == "8080"
     assert props["retention.ms"] == "1000"
     assert props["min.insync.replicas"] == "1"
@@ -92,7 +93,7 @@ def test_services():
     assert headless["metadata"]["name"] == "demo-brokers"
     assert headless["spec"]["clusterIP"] == "None"
     assert headless["spec"]["publishNotReadyAddresses"] is True
-    assert {p["name"]: p["port"] for p in headless["spec"]["ports"]} == {"kafka": 9092, "http": 8080}
+    assert {p["name"]: p["port"] for p in headless["spec"]["ports"]} == {"plain": 9092, "http": 8080}
     boot = broker.bootstrap_service(spec)
     assert boot["spec"]["type"] == "ClusterIP"
     assert boot["spec"]["selector"] == {names.CLUSTER_LABEL: "demo", names.COMPONENT_LABEL: "broker"}
@@ -108,7 +109,7 @@ def test_broker_statefulset():
         storage={"size": "20Gi", "storageClassName": "fast", "deleteClaim": True},
         resources={"requests": {"cpu": "500m"}},
     )
-    sts = broker.broker_statefulset(spec, cluster_domain=DOMAIN)
+    sts = broker.broker_statefulset(spec, template_hash="h")
     s = sts["spec"]
     assert sts["metadata"]["name"] == "demo-broker"
     assert s["replicas"] == 5
@@ -123,34 +124,43 @@ def test_broker_statefulset():
     pod = s["template"]["spec"]
     assert pod["terminationGracePeriodSeconds"] == 120
     assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     anti = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
     assert anti["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
     (container,) = pod["containers"]
     assert container["image"] == "kopfka/broker:test"
     assert container["resources"] == {"requests": {"cpu": "500m"}}
     script = container["command"][-1]
-    assert script.startswith("exec kopfka-broker /etc/kopfka/server.properties")
-    assert '--override "broker.id=${POD_NAME##*-}"' in script
-    assert "PLAINTEXT://${POD_NAME}.demo-brokers.${POD_NAMESPACE}.svc.cluster.local:9092" in script
+    assert script.startswith("ORD=${POD_NAME##*-}; ")
+    assert 'exec kopfka-broker /etc/kopfka/server.properties --override "broker.id=${ORD}"' in script
+    assert '--override "advertised.listeners=${ADVERTISED}"' in script
     env = {e["name"]: e for e in container["env"]}
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"kafka": 9092, "http": 8080}
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"plain": 9092, "http": 8080}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
-    assert mounts == {"data": "/var/lib/kopfka", "config": "/etc/kopfka"}
-    assert pod["volumes"] == [{"name": "config", "configMap": {"name": "demo-config"}}]
+    assert mounts == {"data": "/var/lib/kopfka", "config": "/etc/kopfka", "tmp": "/tmp"}
+    assert pod["volumes"] == [
+        {"name": "config", "configMap": {"name": "demo-config"}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
+    assert container["command"][:2] == ["/bin/sh", "-c"]
 
 
-def test_config_change_changes_the_pod_template_hash():
-    a = broker.broker_statefulset(make_spec(), cluster_domain=DOMAIN)
-    b = broker.broker_statefulset(make_spec(config={"retention.ms": "5"}), cluster_domain=DOMAIN)
-    c = broker.broker_statefulset(make_spec(), cluster_domain=DOMAIN)
-    key = names.CONFIG_HASH_ANNOTATION
-    hash_a = a["spec"]["template"]["metadata"]["annotations"][key]
-    assert hash_a != b["spec"]["template"]["metadata"]["annotations"][key]
-    assert hash_a == c["spec"]["template"]["metadata"]["annotations"][key]
-    assert hash_a == config_hash(server_properties(make_spec(), cluster_domain=DOMAIN))
+def test_config_and_certificate_changes_change_the_pod_template_hash():
+    def template_hash(spec: ClusterSpec, digest: str = "") -> str:
+        data = broker.config_map_data(spec, cluster_domain=DOMAIN, node_ports={}, ingresses={})
+        return broker.template_hash(data, certificates_digest=digest)
+
+    hash_a = template_hash(make_spec())
+    assert hash_a == template_hash(make_spec())
+    assert hash_a != template_hash(make_spec(config={"retention.ms": "5"}))
+    assert hash_a != template_hash(make_spec(), digest="renewed")
+    assert hash_a != template_hash(make_spec(listeners=[{"name": "plain", "port": 9093}]))
+    sts = broker.broker_statefulset(make_spec(), template_hash=hash_a)
+    assert sts["spec"]["template"]["metadata"]["annotations"][names.CONFIG_HASH_ANNOTATION] == hash_a
 
 
 def test_pdb_allows_one_broker_down():

@@ -22,9 +22,9 @@ def test_first_reconcile_applies_every_owned_object_in_order_and_reports_it():
         ("Service", "demo-zookeeper"),
         ("StatefulSet", "demo-zookeeper"),
         ("PodDisruptionBudget", "demo-zookeeper"),
-        ("ConfigMap", "demo-config"),
         ("Service", "demo-brokers"),
         ("Service", "demo-bootstrap"),
+        ("ConfigMap", "demo-config"),
         ("StatefulSet", "demo-broker"),
         ("PodDisruptionBudget", "demo-broker"),
     ]
