@@ -1,4 +1,4 @@
-"""kopfka's Kubernetes operator: KafkaCluster and KafkaTopic custom resources → running clusters.
+"""kopfka's Kubernetes operator: KafkaCluster, KafkaTopic and KafkaUser custom resources → running clusters.
 
 Layers, one way: ``model`` (pure manifest and plan functions) → ``roller`` → ``reconcile`` (named steps
 against the API server) → ``handlers`` (kopf wiring). Run it with ``kopf run -m kafka_operator.handlers``.
@@ -9,3 +9,4 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 CLUSTER_PLURAL = "kafkaclusters"
 TOPIC_PLURAL = "kafkatopics"
+USER_PLURAL = "kafkausers"

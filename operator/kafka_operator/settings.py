@@ -6,11 +6,23 @@ Every field names its environment variable, unit and default, so the chart's val
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
 def _env_list(name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
+
+
+def _env_labels(name: str) -> dict[str, str]:
+    """``key=value,key=value`` → a dict; an item without ``=`` is a configuration error."""
+    labels = {}
+    for item in _env_list(name):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{name}: {item!r} is not key=value")
+        labels[key.strip()] = value.strip()
+    return labels
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,23 @@ class ReconcileSettings:
     Default cluster.local."""
     admin_timeout_seconds: float = 15.0
     """``KOPFKA_ADMIN_TIMEOUT_SECONDS``: seconds to wait for one Kafka admin request. Default 15."""
+    user_resync_seconds: float = 60.0
+    """``KOPFKA_USER_RESYNC_SECONDS``: seconds between periodic reconciles of each KafkaUser (drift repair of
+    its credentials and ACLs). Default 60."""
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    """Who the operator is inside Kubernetes: a KafkaCluster's NetworkPolicies admit the operator's pods by
+    these (the chart sets both)."""
+
+    namespace: str = ""
+    """``KOPFKA_OPERATOR_NAMESPACE``: the namespace the operator's pods run in (the chart sets it from the
+    downward API's ``metadata.namespace``). Empty (the default): the operator runs outside Kubernetes, and the
+    NetworkPolicies name no operator pod."""
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    """``KOPFKA_OPERATOR_POD_LABELS`` (``key=value,key=value``): labels that select the operator's pods (the
+    chart's selector labels). Empty (the default) selects every pod of ``namespace``."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +84,7 @@ class OperatorSettings:
     watch: WatchSettings = field(default_factory=WatchSettings)
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
 
     @classmethod
     def from_env(cls) -> OperatorSettings:
@@ -65,11 +95,16 @@ class OperatorSettings:
                 resync_seconds=float(env.get("KOPFKA_RESYNC_SECONDS", "30")),
                 cluster_domain=env.get("KOPFKA_CLUSTER_DOMAIN", "cluster.local"),
                 admin_timeout_seconds=float(env.get("KOPFKA_ADMIN_TIMEOUT_SECONDS", "15")),
+                user_resync_seconds=float(env.get("KOPFKA_USER_RESYNC_SECONDS", "60")),
             ),
             webhook=WebhookSettings(
                 enabled=env.get("KOPFKA_WEBHOOK_ENABLED", "false").lower() == "true",
                 addr=env.get("KOPFKA_WEBHOOK_ADDR", "0.0.0.0"),
                 port=int(env.get("KOPFKA_WEBHOOK_PORT", "9443")),
                 cert_dir=env.get("KOPFKA_WEBHOOK_CERT_DIR", ""),
+            ),
+            identity=IdentitySettings(
+                namespace=env.get("KOPFKA_OPERATOR_NAMESPACE", ""),
+                pod_labels=_env_labels("KOPFKA_OPERATOR_POD_LABELS"),
             ),
         )

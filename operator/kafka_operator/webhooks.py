@@ -24,6 +24,7 @@ import kopf
 
 from . import CLUSTER_PLURAL
 from .model import listeners
+from .model import user as user_model
 from .model.spec import ClusterSpec, TopicSpec
 from .model.topic import validate
 from .reconcile.context import ReconcileContext
@@ -33,6 +34,14 @@ WEBHOOK_ID = "validate-kafkatopic"
 """The handler id, hence the URL path (``/validate-kafkatopic``) the registration points at."""
 CLUSTER_WEBHOOK_ID = "validate-kafkacluster"
 USER_WEBHOOK_ID = "validate-kafkauser"
+
+
+def user_admission_error(body: Mapping[str, Any], *, old: Mapping[str, Any] | None = None) -> str | None:
+    """The reason to reject this KafkaUser, or None. Updates that leave the spec alone always pass."""
+    if old is not None and old.get("spec") == body.get("spec"):
+        return None
+    refusal = user_model.validate(user_model.UserSpec.from_resource(body))
+    return f"{refusal[0]}: {refusal[1]}" if refusal else None
 
 
 def cluster_admission_error(body: Mapping[str, Any], *, old: Mapping[str, Any] | None = None) -> str | None:

@@ -48,7 +48,7 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKubernetes]:
 def chart_installed(kube: LocalKubernetes) -> str:
     """``helm install`` of the chart: CRDs, RBAC, ServiceAccount, operator Deployment (its pod never runs)."""
     kube.helm("install", RELEASE, str(CHART), "--namespace", OPERATOR_NAMESPACE, "--create-namespace", "--wait=false")
-    for crd in ("kafkaclusters.kopfka.io", "kafkatopics.kopfka.io"):
+    for crd in ("kafkaclusters.kopfka.io", "kafkatopics.kopfka.io", "kafkausers.kopfka.io"):
         kube.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=240s", timeout=300)
     return RELEASE
 
@@ -61,6 +61,8 @@ PROBE_NAMESPACE = "webhook-probe"
 OPERATOR_NEEDS = [
     ("watch", "kafkaclusters.kopfka.io"),
     ("watch", "kafkatopics.kopfka.io"),
+    ("watch", "kafkausers.kopfka.io"),
+    ("create", "secrets"),
     ("list", "statefulsets.apps"),
 ]
 

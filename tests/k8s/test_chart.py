@@ -67,11 +67,19 @@ def test_rendered_objects():
     verbs = {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
     assert "delete" not in verbs[("", "services")]  # owned objects are removed by the garbage collector
     assert verbs[("", "pods")] == {"get", "list", "watch", "delete"}  # the roller deletes pods, nothing else
-    assert ("", "secrets") not in verbs
+    # Secrets: CAs, certificates and SCRAM passwords the operator owns (namespaced rules, never cluster rules).
+    assert verbs[("", "secrets")] == {"get", "list", "watch", "create", "patch", "update", "delete"}
+    assert verbs[("networking.k8s.io", "networkpolicies")] >= {"get", "create", "patch", "delete"}
+    assert verbs[("", "nodes")] == {"get", "list", "watch"}  # read-only: NodePort listeners' node addresses
+    assert {"kafkausers", "kafkausers/status", "kafkausers/finalizers"} <= {r for g, r in verbs if g == "kopfka.io"}
     assert not any(g == "admissionregistration.k8s.io" for g, _ in verbs)  # the chart registers the webhook
-    webhook = next(d for d in docs if d["kind"] == "ValidatingWebhookConfiguration")["webhooks"][0]
-    assert webhook["clientConfig"]["service"]["path"] == "/validate-kafkatopic"
-    assert webhook["failurePolicy"] == "Ignore"
+    webhooks = next(d for d in docs if d["kind"] == "ValidatingWebhookConfiguration")["webhooks"]
+    assert {w["rules"][0]["resources"][0]: w["clientConfig"]["service"]["path"] for w in webhooks} == {
+        "kafkaclusters": "/validate-kafkacluster",
+        "kafkatopics": "/validate-kafkatopic",
+        "kafkausers": "/validate-kafkauser",
+    }
+    assert {w["failurePolicy"] for w in webhooks} == {"Ignore"}
 
 
 def test_namespaced_install_uses_roles():
@@ -83,6 +91,7 @@ def test_namespaced_install_uses_roles():
     assert {r for rule in cluster_role["rules"] for r in rule["resources"]} == {
         "customresourcedefinitions",
         "namespaces",
+        "nodes",
     }
     args = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=team-a" in args and "--all-namespaces" not in args
@@ -99,7 +108,7 @@ def test_every_rendered_object_is_accepted_by_the_api_server(kube: LocalKubernet
     result = kube.kubectl("apply", "--dry-run=server", "-f", "-", input=rendered.stdout)
     assert result.stdout.count("(server dry run)") == len([d for d in yaml.safe_load_all(rendered.stdout) if d])
     crds = kube.kubectl("apply", "--dry-run=server", "-f", str(CHART / "crds"))
-    assert crds.stdout.count("(server dry run)") == 2
+    assert crds.stdout.count("(server dry run)") == 3
 
 
 def test_manifests_are_in_sync_with_the_chart(tmp_path: Path):

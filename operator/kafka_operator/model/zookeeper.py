@@ -2,17 +2,38 @@
 
 Written for the official ``zookeeper`` image, whose entrypoint builds ``zoo.cfg`` from ``ZOO_SERVERS`` and
 writes ``myid`` from ``ZOO_MY_ID``; each pod derives its id from its ordinal (ordinal + 1, as ids start at 1).
+
+Pods are hardened like the brokers' (non-root as the image's ``zookeeper`` user, read-only root file system, no
+capabilities, the runtime's default seccomp profile), so every path the image writes is a volume:
+
+- ``/data`` (the PVC): snapshots and ``myid``, and the transaction log too (``ZOO_DATA_LOG_DIR``), which must
+  outlive the pod as much as the snapshots do;
+- ``/conf`` (emptyDir): the entrypoint writes ``zoo.cfg`` there; an init container first copies the image's own
+  ``/conf`` into it (the official image keeps ``logback.xml`` there);
+- ``/logs`` (emptyDir, the image's ``ZOO_LOG_DIR``) and ``/tmp`` (emptyDir: the JVM's ``hsperfdata``).
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from . import names
+from .broker import HARDENED_CONTAINER
 from .names import ZOOKEEPER
 from .spec import ClusterSpec
 
 _ZK_SCRIPT = "export ZOO_MY_ID=$(( ${HOSTNAME##*-} + 1 )); exec /docker-entrypoint.sh zkServer.sh start-foreground"
+
+ZOOKEEPER_USER = 1000
+"""uid and gid of the official image's ``zookeeper`` user."""
+DATA_DIR = "/data"
+CONF_DIR = "/conf"
+"""The image's ``ZOO_CONF_DIR``."""
+CONF_COPY_DIR = "/mnt/conf"
+"""Where the init container sees the ``conf`` emptyDir while it copies the image's ``/conf`` into it."""
+SCRATCH_DIRS = {"conf": CONF_DIR, "logs": "/logs", "tmp": "/tmp"}
+"""emptyDir volumes of the ZooKeeper container, by name: their mount paths."""
 
 
 def zookeeper_servers(spec: ClusterSpec, *, cluster_domain: str) -> str:
@@ -82,7 +103,22 @@ def zookeeper_statefulset(spec: ClusterSpec, *, cluster_domain: str) -> dict[str
             "template": {
                 "metadata": {"labels": names.labels(spec, ZOOKEEPER)},
                 "spec": {
-                    "securityContext": {"fsGroup": 1000},
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": ZOOKEEPER_USER,
+                        "runAsGroup": ZOOKEEPER_USER,
+                        "fsGroup": ZOOKEEPER_USER,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "initContainers": [
+                        {
+                            "name": "conf",
+                            "image": zk.image,
+                            "command": ["cp", "-R", f"{CONF_DIR}/.", CONF_COPY_DIR],
+                            "volumeMounts": [{"name": "conf", "mountPath": CONF_COPY_DIR}],
+                            "securityContext": copy.deepcopy(HARDENED_CONTAINER),
+                        }
+                    ],
                     "containers": [
                         {
                             "name": "zookeeper",
@@ -99,6 +135,8 @@ def zookeeper_statefulset(spec: ClusterSpec, *, cluster_domain: str) -> dict[str
                                 },
                                 {"name": "ZOO_4LW_COMMANDS_WHITELIST", "value": "ruok,srvr,mntr"},
                                 {"name": "ZOO_ADMINSERVER_ENABLED", "value": "false"},
+                                {"name": "ZOO_DATA_DIR", "value": DATA_DIR},
+                                {"name": "ZOO_DATA_LOG_DIR", "value": DATA_DIR},
                             ],
                             "ports": [
                                 {"name": "client", "containerPort": names.ZK_CLIENT_PORT},
@@ -107,9 +145,14 @@ def zookeeper_statefulset(spec: ClusterSpec, *, cluster_domain: str) -> dict[str
                             ],
                             "readinessProbe": tcp_probe,
                             "livenessProbe": {**tcp_probe, "failureThreshold": 6},
-                            "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                            "volumeMounts": [
+                                {"name": "data", "mountPath": DATA_DIR},
+                                *({"name": name, "mountPath": path} for name, path in SCRATCH_DIRS.items()),
+                            ],
+                            "securityContext": copy.deepcopy(HARDENED_CONTAINER),
                         }
                     ],
+                    "volumes": [{"name": name, "emptyDir": {}} for name in SCRATCH_DIRS],
                 },
             },
             "volumeClaimTemplates": [

@@ -27,7 +27,7 @@ from kubernetes.dynamic.exceptions import UnprocessibleEntityError
 from .. import CLUSTER_PLURAL
 from ..model import broker as broker_model
 from ..model import cluster as cluster_model
-from ..model import listeners, names
+from ..model import listeners, names, network_policy
 from ..model.conditions import LISTENERS_READY, READY, RECONCILED, ROLLING, Condition, merge_conditions
 from ..model.config import ignored_config_keys
 from ..model.rebalance import parse_lost
@@ -142,6 +142,17 @@ def apply_config_map(run: ClusterRun) -> None:
     run.template_hash = broker_model.template_hash(manifest["data"], certificates_digest=run.certificates_digest)
 
 
+def apply_network_policies(run: ClusterRun) -> None:
+    namespace, labels = run.ctx.settings.identity.namespace, run.ctx.settings.identity.pod_labels
+    policies = [
+        network_policy.zookeeper_network_policy(run.spec, operator_namespace=namespace, operator_labels=labels),
+        network_policy.broker_network_policy(run.spec, operator_namespace=namespace, operator_labels=labels),
+    ]
+    for manifest in policies:
+        if manifest is not None:
+            run.record(apply(run.ctx, manifest))
+
+
 def apply_statefulset(run: ClusterRun) -> None:
     assert run.template_hash is not None, "apply_config_map runs first"
     manifest = broker_model.broker_statefulset(_sized(run), template_hash=run.template_hash)
@@ -174,6 +185,7 @@ STEPS: tuple[Callable[[ClusterRun], None], ...] = (
     apply_services,
     apply_certificates,
     apply_config_map,
+    apply_network_policies,
     apply_statefulset,
     apply_pdb,
     roll.roll_brokers,

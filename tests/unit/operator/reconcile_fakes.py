@@ -20,11 +20,11 @@ import kubernetes
 from confluent_kafka import KafkaError, KafkaException
 from kubernetes.dynamic.exceptions import UnprocessibleEntityError
 
-from kafka_operator import API_VERSION, CLUSTER_PLURAL, TOPIC_PLURAL
+from kafka_operator import API_VERSION, CLUSTER_PLURAL, TOPIC_PLURAL, USER_PLURAL
 from kafka_operator.model import names
 from kafka_operator.model.access import AdminConnection
 from kafka_operator.model.topic import ObservedTopic
-from kafka_operator.model.user import USER_PLURAL, AclBinding
+from kafka_operator.model.user import AclBinding
 from kafka_operator.reconcile.context import ReconcileContext
 from kafka_operator.reconcile.user_admin import UserAdminError
 from kafka_operator.reconcile.zookeeper import ZooKeeperUnavailable

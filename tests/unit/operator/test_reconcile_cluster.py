@@ -25,13 +25,15 @@ def test_first_reconcile_applies_every_owned_object_in_order_and_reports_it():
         ("Service", "demo-brokers"),
         ("Service", "demo-bootstrap"),
         ("ConfigMap", "demo-config"),
+        ("NetworkPolicy", "demo-network-policy-zookeeper"),
+        ("NetworkPolicy", "demo-network-policy-broker"),
         ("StatefulSet", "demo-broker"),
         ("PodDisruptionBudget", "demo-broker"),
     ]
     (sts,) = world.kube.applied_named("StatefulSet", "demo-broker")
     assert sts["spec"]["replicas"] == 3
     assert sts["metadata"]["ownerReferences"][0]["uid"] == "uid-demo"
-    assert world.kube.reasons() == ["Created"] * 9
+    assert world.kube.reasons() == ["Created"] * 11
     assert world.status() == status
     assert status["phase"] == "Pending" and status["readyBrokers"] == 0
     assert status["bootstrapServers"] == "demo-bootstrap.kafka.svc.cluster.local:9092"
