@@ -65,7 +65,8 @@ def test_rendered_objects():
     assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
     role = next(d for d in docs if d["kind"] == "ClusterRole")
     verbs = {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
-    assert "delete" not in verbs[("", "services")]  # owned objects are removed by the garbage collector
+    assert "delete" not in verbs[("", "configmaps")]  # owned objects are removed by the garbage collector
+    assert "delete" in verbs[("", "services")]  # ... but a removed listener's or broker's Services go at once
     assert verbs[("", "pods")] == {"get", "list", "watch", "delete"}  # the roller deletes pods, nothing else
     # Secrets: CAs, certificates and SCRAM passwords the operator owns (namespaced rules, never cluster rules).
     assert verbs[("", "secrets")] == {"get", "list", "watch", "create", "patch", "update", "delete"}

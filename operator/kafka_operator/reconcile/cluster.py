@@ -101,6 +101,21 @@ def apply_services(run: ClusterRun) -> None:
         run.record(applied)
         external.append(applied.object)
     observe_external_services(run, external)
+    remove_stale_services(run, keep={s["metadata"]["name"] for s in external})
+
+
+def remove_stale_services(run: ClusterRun, *, keep: set[str]) -> None:
+    """Delete the broker-side Services no listener or broker needs any more (a listener removed or made
+    internal, brokers scaled away). Only Services this cluster owns are considered."""
+    keep = keep | {names.headless_service_name(run.spec), names.bootstrap_service_name(run.spec)}
+    labels = {**names.selector_labels(run.spec, names.BROKER), names.MANAGED_BY_LABEL: names.MANAGED_BY}
+    for service in run.ctx.kube.list_services(run.spec.namespace, labels=labels):
+        name = service["metadata"]["name"]
+        owners = service["metadata"].get("ownerReferences") or []
+        if name in keep or not any(o.get("kind") == "KafkaCluster" and o.get("name") == run.spec.name for o in owners):
+            continue
+        run.ctx.kube.delete_service(run.spec.namespace, name)
+        run.ctx.event(run.body, reason="Deleted", message=f"deleted Service {name}: no listener uses it")
 
 
 def _node_addresses(run: ClusterRun) -> list[str]:

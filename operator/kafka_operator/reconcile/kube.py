@@ -35,6 +35,12 @@ class Kube(Protocol):
     def list_nodes(self) -> list[dict[str, Any]]:
         """Every Node (their addresses are where NodePort listeners are reached)."""
 
+    def list_services(self, namespace: str, *, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Services whose labels include ``labels``."""
+
+    def delete_service(self, namespace: str, name: str) -> None:
+        """Delete a Service; one already gone is not an error."""
+
     def get_custom(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A kopfka custom resource (``kafkaclusters``, ``kafkatopics``), or None when it does not exist."""
 
@@ -105,6 +111,18 @@ class ApiKube:
     def list_nodes(self) -> list[dict[str, Any]]:
         nodes = kubernetes.client.CoreV1Api(self.api).list_node()
         return [self.api.sanitize_for_serialization(n) for n in nodes.items]
+
+    def list_services(self, namespace: str, *, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        selector = ",".join(f"{k}={v}" for k, v in labels.items())
+        services = kubernetes.client.CoreV1Api(self.api).list_namespaced_service(namespace, label_selector=selector)
+        return [self.api.sanitize_for_serialization(s) for s in services.items]
+
+    def delete_service(self, namespace: str, name: str) -> None:
+        try:
+            kubernetes.client.CoreV1Api(self.api).delete_namespaced_service(name, namespace)
+        except kubernetes.client.ApiException as exc:
+            if exc.status != 404:
+                raise
 
     def get_custom(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:

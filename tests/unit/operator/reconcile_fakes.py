@@ -65,6 +65,7 @@ class FakeKube:
     applied: list[dict[str, Any]] = field(default_factory=list)
     """Every server-side apply body, in order."""
     deleted_pods: list[str] = field(default_factory=list)
+    deleted_services: list[str] = field(default_factory=list)
     status_patches: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     """(plural, name, status) of every status patch, in order."""
     custom_patches: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
@@ -141,6 +142,20 @@ class FakeKube:
                 for (_, kind, ns, _), obj in sorted(self.objects.items(), key=lambda item: item[0][3])
                 if kind == "Pod" and ns == namespace and labels.items() <= (obj["metadata"].get("labels") or {}).items()
             ]
+
+    def list_services(self, namespace: str, *, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                copy.deepcopy(obj)
+                for (_, kind, ns, _), obj in sorted(self.objects.items(), key=lambda item: item[0][3])
+                if kind == "Service" and ns == namespace
+                and labels.items() <= (obj["metadata"].get("labels") or {}).items()
+            ]
+
+    def delete_service(self, namespace: str, name: str) -> None:
+        with self._lock:
+            self.deleted_services.append(name)
+            self.objects.pop(("v1", "Service", namespace, name), None)
 
     def list_nodes(self) -> list[dict[str, Any]]:
         with self._lock:

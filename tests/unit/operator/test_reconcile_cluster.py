@@ -149,3 +149,24 @@ def test_owned_object_names_are_the_model_names():
     assert world.kube.find("ConfigMap", "other-config") is not None
     labels = world.kube.find("StatefulSet", "other-broker")["metadata"]["labels"]
     assert labels[names.MANAGED_BY_LABEL] == names.MANAGED_BY
+
+
+def test_external_listener_services_follow_the_spec_and_stale_ones_are_deleted():
+    external = [{"name": "external", "port": 9094, "type": "nodeport"}]
+    world = World()
+    body = world.kube.add(cluster_body(brokers=3, listeners=[{"name": "plain", "port": 9092}, *external]))
+    reconcile_cluster(world.ctx, body)
+    services = {s["metadata"]["name"] for s in world.kube.list_services("kafka", labels={})}
+    assert {"demo-external-bootstrap", "demo-broker-0-external", "demo-broker-2-external"} <= services
+    body = world.cluster("demo")
+    body["spec"] = {**body["spec"], "brokers": 2}
+    reconcile_cluster(world.ctx, world.kube.add(body))
+    assert world.kube.deleted_services == ["demo-broker-2-external"]
+    body = world.cluster("demo")
+    body["spec"] = {**body["spec"], "listeners": [{"name": "plain", "port": 9092}]}
+    reconcile_cluster(world.ctx, world.kube.add(body))
+    assert sorted(world.kube.deleted_services) == [
+        "demo-broker-0-external", "demo-broker-1-external", "demo-broker-2-external", "demo-external-bootstrap"
+    ]
+    left = {s["metadata"]["name"] for s in world.kube.list_services("kafka", labels={})}
+    assert {"demo-brokers", "demo-bootstrap"} <= left and not any("external" in n for n in left)
