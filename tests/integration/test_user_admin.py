@@ -12,7 +12,6 @@ and is refused once its credential is deleted.
 from __future__ import annotations
 
 import base64
-import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,20 +20,15 @@ from pathlib import Path
 import pytest
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import (
-    AclBindingFilter,
-    AclOperation,
-    AclPermissionType,
     AdminClient,
     NewTopic,
-    ResourcePatternType,
-    ResourceType,
 )
-from kazoo.client import KazooClient
+from tests import user_checks
 from tests.brokers import BrokersAlive
 from tests.certs import CertificateAuthority
+from tests.user_checks import Acl
 from tests.waiting import wait_for
 
-from kafka_broker import metadata
 from kafka_broker.local.cluster import LocalCluster, free_port
 from kafka_operator.model.access import AdminConnection
 from kafka_operator.model.user import AclBinding
@@ -46,7 +40,6 @@ OPERATOR = "CN=kopfka-operator,O=kopfka"
 BROKER = "CN=localhost,O=kopfka"
 LISTENERS = {"REPLICATION": "SSL", "SCRAM": "SASL_SSL"}
 TIMEOUT = 30.0
-QUOTA_KEYS = ("producer_byte_rate", "consumer_byte_rate", "request_percentage")
 
 
 @dataclass
@@ -126,30 +119,12 @@ def described_scram(secured: Secured, user: str) -> dict[str, int]:
     return {info.mechanism.name: info.iterations for info in description.scram_credential_infos}
 
 
-def described_acls(secured: Secured, principal: str) -> set[tuple[str, str, str, str, str, str]]:
-    """confluent-kafka's own DescribeAcls of a principal, as (type, name, pattern, host, operation, permission)."""
-    by_principal = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, principal, None,
-                                    AclOperation.ANY, AclPermissionType.ANY)
-    client = secured.operator_client()
-    found = client.describe_acls(by_principal, request_timeout=TIMEOUT).result(TIMEOUT)
-    return {(b.restype.name, b.name, b.resource_pattern_type.name, b.host, b.operation.name, b.permission_type.name)
-            for b in found}
+def described_acls(secured: Secured, principal: str) -> set[Acl]:
+    return user_checks.described_acls(secured.operator_client(), principal, timeout=TIMEOUT)
 
 
 def stored_quotas(secured: Secured, user: str) -> dict[str, str]:
-    """The user's quotas as Kafka stores them: ``/config/users/<sanitized user>`` in ZooKeeper (byte rates as longs,
-    the request percentage as a double; the same znode holds the user's SCRAM credentials)."""
-    client = KazooClient(hosts=secured.cluster.zookeeper_connect)
-    client.start(timeout=60)
-    try:
-        path = metadata.config_entity_znode(metadata.quota_entity_path(metadata.sanitize_entity_name(user), None))
-        if not client.exists(path):
-            return {}
-        data, _ = client.get(path)
-        return {k: v for k, v in json.loads(data)["config"].items() if k in QUOTA_KEYS}  # not SCRAM credentials
-    finally:
-        client.stop()
-        client.close()
+    return user_checks.stored_quotas(secured.cluster.zookeeper_connect, user)
 
 
 def can_log_in(secured: Secured, user: str, password: str) -> bool:

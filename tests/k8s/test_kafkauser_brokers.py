@@ -32,20 +32,16 @@ import pytest
 import yaml
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import (
-    AclBindingFilter,
-    AclOperation,
-    AclPermissionType,
     AdminClient,
     NewTopic,
-    ResourcePatternType,
-    ResourceType,
 )
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from kazoo.client import KazooClient
+from tests import user_checks
 from tests.brokers import BrokersAlive
 from tests.certs import CertificateAuthority, Identity
+from tests.user_checks import Acl
 from tests.waiting import wait_for
 
 from kafka_broker.local.cluster import LocalCluster
@@ -70,10 +66,7 @@ TIMEOUT = 30.0
 """Upper bound of one admin request."""
 WAIT = 180.0
 """Upper bound of one wait for the operator (a reconcile, a retry after an error, a broker's ZooKeeper watch)."""
-QUOTA_KEYS = ("producer_byte_rate", "consumer_byte_rate", "request_percentage")
 
-Acl = tuple[str, str, str, str, str, str]
-"""(resource type, name, pattern type, host, operation, permission), in librdkafka's enum names."""
 
 
 @dataclass
@@ -259,30 +252,11 @@ def described_scram(brokers: RealBrokers, user: str) -> dict[str, int]:
 
 
 def described_acls(brokers: RealBrokers, principal: str) -> set[Acl]:
-    """DescribeAcls of one principal."""
-    anything: Any = None  # a filter's "any name", "any host"
-    by_principal = AclBindingFilter(ResourceType.ANY, anything, ResourcePatternType.ANY, principal, anything,
-                                    AclOperation.ANY, AclPermissionType.ANY)
-    client = brokers.admin_client()
-    found = client.describe_acls(by_principal, request_timeout=TIMEOUT).result(TIMEOUT)
-    return {(b.restype.name, b.name, b.resource_pattern_type.name, b.host, b.operation.name, b.permission_type.name)
-            for b in found}
+    return user_checks.described_acls(brokers.admin_client(), principal, timeout=TIMEOUT)
 
 
 def stored_quotas(brokers: RealBrokers, user: str) -> dict[str, str]:
-    """The user's quotas as Kafka stores them: ``/config/users/<user>`` in ZooKeeper, beside its SCRAM credentials
-    (``user`` needs no sanitizing here: letters only)."""
-    client = KazooClient(hosts=brokers.cluster.zookeeper_connect)
-    client.start(timeout=60)
-    try:
-        path = f"/config/users/{user}"
-        if not client.exists(path):
-            return {}
-        data, _ = client.get(path)
-        return {k: v for k, v in json.loads(data)["config"].items() if k in QUOTA_KEYS}
-    finally:
-        client.stop()
-        client.close()
+    return user_checks.stored_quotas(brokers.cluster.zookeeper_connect, user)
 
 
 def scram_config(brokers: RealBrokers, credentials: dict[str, bytes], password: bytes | None = None) -> dict[str, Any]:

@@ -40,3 +40,15 @@ def admin_connection(ctx: ReconcileContext, spec: ClusterSpec) -> AdminConnectio
     if not {"ca.crt", "tls.crt", "tls.key"} <= data.keys():
         raise AccessNotReady(f"Secret {spec.namespace}/{name} with the operator's certificate is not ready yet")
     return AdminConnection(bootstrap, ca_pem=data["ca.crt"], cert_pem=data["tls.crt"], key_pem=data["tls.key"])
+
+
+def secret_holds(existing: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:
+    """The stored Secret already has the manifest's type, data, labels and owner: applying it would change
+    nothing, so it is not applied (a resync must not bump resourceVersions)."""
+    meta, wanted = existing.get("metadata") or {}, manifest["metadata"]
+    return bool(
+        existing.get("type") == manifest["type"]
+        and (existing.get("data") or {}) == manifest["data"]
+        and wanted["labels"].items() <= (meta.get("labels") or {}).items()
+        and (meta.get("ownerReferences") or []) == wanted.get("ownerReferences", [])
+    )

@@ -38,7 +38,7 @@ from ..model import certificates, names
 from ..model.certificates import KeyPair
 from ..model.config import config_hash
 from ..model.spec import CaSpec, ClusterSpec
-from .access import get_secret, secret_data
+from .access import get_secret, secret_data, secret_holds
 from .context import ReconcileContext
 
 __all__ = [
@@ -315,16 +315,7 @@ def _write_secret(ctx: ReconcileContext, spec: ClusterSpec, name: str, data: Map
         "data": {key: base64.b64encode(value.encode()).decode() for key, value in sorted(data.items())},
     }
     existing = get_secret(ctx, spec.namespace, name)
-    if existing is None or not _holds(existing, manifest):
+    if existing is None or not secret_holds(existing, manifest):
         ctx.kube.apply(manifest)
 
 
-def _holds(existing: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:
-    """The stored Secret already has the manifest's type, data, labels and owner."""
-    meta, wanted = existing.get("metadata") or {}, manifest["metadata"]
-    return bool(
-        existing.get("type") == manifest["type"]
-        and (existing.get("data") or {}) == manifest["data"]
-        and wanted["labels"].items() <= (meta.get("labels") or {}).items()
-        and (meta.get("ownerReferences") or []) == wanted.get("ownerReferences", [])
-    )

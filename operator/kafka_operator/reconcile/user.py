@@ -54,7 +54,7 @@ from ..model.user import (
     user_secret,
     validate,
 )
-from .access import AccessNotReady, admin_connection, get_secret
+from .access import AccessNotReady, admin_connection, get_secret, secret_holds
 from .certificates import CertificatesNotReady, load_clients_ca, load_cluster_ca_cert
 from .context import ReconcileContext
 from .user_admin import UserAdmin, UserAdminError
@@ -298,24 +298,13 @@ def _write_secret(
     """Server-side apply the Secret unless it already holds exactly this; an Event when the stored object changed
     (keys another manager added to it make every apply a no-op the API server does not count as a change)."""
     manifest = user_secret(spec, data)
-    if existing is not None and _holds(existing, manifest):
+    if existing is not None and secret_holds(existing, manifest):
         return
     result = ctx.kube.apply(manifest)
     if existing is None:
         ctx.event(body, reason="SecretCreated", message=f"created Secret {spec.secret_name}")
     elif result["metadata"].get("resourceVersion") != existing["metadata"].get("resourceVersion"):
         ctx.event(body, reason="SecretUpdated", message=f"updated Secret {spec.secret_name}")
-
-
-def _holds(existing: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:
-    """The stored Secret already has the manifest's type, data, labels and owner."""
-    meta, wanted = existing.get("metadata") or {}, manifest["metadata"]
-    return bool(
-        existing.get("type") == manifest["type"]
-        and (existing.get("data") or {}) == manifest["data"]
-        and wanted["labels"].items() <= (meta.get("labels") or {}).items()
-        and (meta.get("ownerReferences") or []) == wanted.get("ownerReferences", [])
-    )
 
 
 def _report(
