@@ -155,7 +155,7 @@ def test_status_conditions_and_events(kube, operator, namespace, cluster):
     assert conditions["Ready"]["status"] == "False" and conditions["Ready"]["reason"] == "BrokersNotReady"
     assert conditions["Reconciled"]["status"] == "True"
     columns = kube.kubectl("get", "kc", "-n", namespace).stdout.splitlines()
-    assert columns[0].split() == ["NAME", "BROKERS", "READY", "PHASE", "BOOTSTRAP", "AGE"]
+    assert columns[0].split() == ["NAME", "BROKERS", "READY", "PHASE", "BOOTSTRAP", "LISTENERS", "AGE"]
     assert columns[1].split()[:4] == ["demo", "3", "0", "Pending"]
     events = json.loads(kube.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
     created = {
