@@ -251,3 +251,50 @@ def test_invalid_listeners_are_refused_at_admission(kube, operator, namespace):
     doc["spec"]["listeners"] = [{"name": "a", "port": 9093, "authentication": "tls"}]
     result = kube.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(doc), check=False)
     assert result.returncode != 0 and "needs tls: true" in result.stderr
+
+
+def test_load_balancer_listener_advertises_its_ingress_once_provisioned(kube, operator, namespace):
+    """No cloud controller runs here: the test gives the Services their load balancer addresses, as one would."""
+    listeners = [{"name": "lb", "port": 9094, "type": "loadbalancer", "tls": True,
+                  "configuration": {"brokers": [{"broker": 0, "annotations": {"example.com/lb": "internal"}}]}}]
+    kube.kubectl("apply", "-n", namespace, "-f", "-", input=secured_cluster(brokers=2, listeners=listeners))
+    services = ["demo-lb-bootstrap", "demo-broker-0-lb", "demo-broker-1-lb"]
+    wait_for(kube, operator, lambda: all(get(kube, namespace, "service", n) for n in services), "LoadBalancer Services")
+    broker_0 = get(kube, namespace, "service", "demo-broker-0-lb")
+    assert broker_0["spec"]["type"] == "LoadBalancer"
+    assert broker_0["metadata"]["annotations"]["example.com/lb"] == "internal"
+
+    def awaiting() -> str:
+        conditions = {c["type"]: c for c in cluster_status(kube, namespace).get("conditions") or []}
+        found = conditions.get("ListenersReady") or {}
+        return found.get("message", "") if found.get("status") == "False" else ""
+
+    wait_for(kube, operator, awaiting, "ListenersReady False while no load balancer has an address")
+    assert "lb/broker-0: load balancer address" in awaiting()
+
+    addresses = {"demo-lb-bootstrap": "203.0.113.10", "demo-broker-0-lb": "203.0.113.11",
+                 "demo-broker-1-lb": "203.0.113.12"}
+    for name, address in addresses.items():
+        status = {"status": {"loadBalancer": {"ingress": [{"ip": address}]}}}
+        kube.kubectl("patch", "service", name, "-n", namespace, "--subresource=status", "--type=merge",
+                     "-p", json.dumps(status))
+    wait_for(
+        kube,
+        operator,
+        lambda: "LB://203.0.113.12:9094" in (get(kube, namespace, "configmap", "demo-config")["data"]["advertised-1"]),
+        "broker 1 advertising its load balancer's address",
+    )
+    wait_for(
+        kube,
+        operator,
+        lambda: "203.0.113.11" in sans(certificate(secret(kube, namespace, "demo-broker-certs")["broker-0.pem"])),
+        "broker 0's certificate naming its load balancer's address",
+    )
+    wait_for(
+        kube,
+        operator,
+        lambda: any(e["name"] == "lb" and e["bootstrapServers"] == "203.0.113.10:9094"
+                    for e in cluster_status(kube, namespace).get("listeners") or []),
+        "status.listeners with the bootstrap load balancer's address",
+    )
+    wait_for(kube, operator, lambda: not awaiting(), "ListenersReady")
