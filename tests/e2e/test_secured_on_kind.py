@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer
 
-from .kind_cluster import BROKER_IMAGE, BROKERS, ZOOKEEPER_IMAGE, ZOOKEEPERS, KindCluster, wait_for
+from .kind_cluster import BROKER_IMAGE, ZOOKEEPER_IMAGE, KindCluster, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -32,6 +32,8 @@ TOPIC = "orders"
 GROUP = "orders-app"
 RECORDS = 200
 INTERNAL = f"{CLUSTER}-bootstrap.{NAMESPACE}.svc.cluster.local:9093"
+SECURED_VOLUMES = 20
+"""The first local PersistentVolume index of this cluster (``local-pv-20``, ``-21``)."""
 
 # Runs in a client pod or on the host: `produce N` then `consume N`, printing one JSON line each; SASL and TLS
 # settings come from the environment (KAFKA_USER, KAFKA_PASSWORD, KAFKA_CA_FILE), unset means none.
@@ -133,7 +135,8 @@ def _ready(body: dict) -> bool:
 def secured(kind_cluster: KindCluster, operator: str) -> dict:
     """The secured cluster Running, the topic and both users Ready; returns the KafkaCluster."""
     kind_cluster.kubectl("create", "namespace", NAMESPACE)
-    kind_cluster.add_volumes(2, first=ZOOKEEPERS + BROKERS + 1)
+    # Volumes of their own: the first cluster's tests take the ones after its own (a spare, a fourth broker's).
+    kind_cluster.add_volumes(2, first=SECURED_VOLUMES)
     started = time.monotonic()
     kind_cluster.apply(resources())
     try:
@@ -152,7 +155,7 @@ def secured(kind_cluster: KindCluster, operator: str) -> dict:
                 what=f"{kind} {name} Ready",
                 interval=2,
             )
-    except AssertionError as exc:
+    except (AssertionError, TimeoutError) as exc:
         raise AssertionError(f"{exc}\n{kind_cluster.diagnostics(NAMESPACE)}") from None
     print(f"secured cluster, topic and users ready in {time.monotonic() - started:.0f} s")
     return kind_cluster.get("kafkacluster", CLUSTER, "-n", NAMESPACE)
