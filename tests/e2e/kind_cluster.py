@@ -87,8 +87,9 @@ class KindCluster:
     def node_exec(self, *args: str, check: bool = True):
         return run(["docker", "exec", self.node, *args], check=check)
 
-    def add_volumes(self, count: int, *, first: int) -> list[str]:
-        """``count`` local PersistentVolumes of the default class, each a fresh (0777) folder on the node."""
+    def add_volumes(self, count: int, *, first: int, storage_class: str = STORAGE_CLASS) -> list[str]:
+        """``count`` local PersistentVolumes (of the default class unless told), each a fresh (0777) folder on the
+        node."""
         names = []
         for i in range(first, first + count):
             name = f"local-pv-{i:02d}"
@@ -104,7 +105,7 @@ class KindCluster:
                         "capacity": {"storage": PV_SIZE},
                         "accessModes": ["ReadWriteOnce"],
                         "persistentVolumeReclaimPolicy": "Retain",
-                        "storageClassName": STORAGE_CLASS,
+                        "storageClassName": storage_class,
                         "local": {"path": path},
                         "nodeAffinity": {
                             "required": {

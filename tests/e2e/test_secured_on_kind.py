@@ -34,6 +34,8 @@ RECORDS = 200
 INTERNAL = f"{CLUSTER}-bootstrap.{NAMESPACE}.svc.cluster.local:9093"
 SECURED_VOLUMES = 20
 """The first local PersistentVolume index of this cluster (``local-pv-20``, ``-21``)."""
+SECURED_STORAGE_CLASS = "kopfka-e2e-secured"
+"""Bound statically: no StorageClass object, so the claims bind to these volumes at once."""
 
 # Runs in a client pod or on the host: `produce N` then `consume N`, printing one JSON line each; SASL and TLS
 # settings come from the environment (KAFKA_USER, KAFKA_PASSWORD, KAFKA_CA_FILE), unset means none.
@@ -84,8 +86,12 @@ def resources() -> list[dict]:
             "brokers": 1,
             "image": BROKER_IMAGE,
             "imagePullPolicy": "Never",
-            "storage": {"size": "1Gi"},
-            "zookeeper": {"replicas": 1, "image": ZOOKEEPER_IMAGE, "storage": {"size": "1Gi"}},
+            "storage": {"size": "1Gi", "storageClassName": SECURED_STORAGE_CLASS},
+            "zookeeper": {
+                "replicas": 1,
+                "image": ZOOKEEPER_IMAGE,
+                "storage": {"size": "1Gi", "storageClassName": SECURED_STORAGE_CLASS},
+            },
             "listeners": [
                 {"name": "tls", "port": 9093, "tls": True, "authentication": "scram-sha-512"},
                 {"name": "external", "port": 9094, "type": "nodeport", "tls": True,
@@ -135,8 +141,9 @@ def _ready(body: dict) -> bool:
 def secured(kind_cluster: KindCluster, operator: str) -> dict:
     """The secured cluster Running, the topic and both users Ready; returns the KafkaCluster."""
     kind_cluster.kubectl("create", "namespace", NAMESPACE)
-    # Volumes of their own: the first cluster's tests take the ones after its own (a spare, a fourth broker's).
-    kind_cluster.add_volumes(2, first=SECURED_VOLUMES)
+    # Volumes of their own class: the first cluster's tests leave a claim Pending for want of a volume (its lost
+    # broker), which would take any new volume of the default class.
+    kind_cluster.add_volumes(2, first=SECURED_VOLUMES, storage_class=SECURED_STORAGE_CLASS)
     started = time.monotonic()
     kind_cluster.apply(resources())
     try:
