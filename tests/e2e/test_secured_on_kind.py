@@ -213,7 +213,8 @@ def client_pod(kind: KindCluster, *args: str, user: str | None) -> dict:
         )
         logs = kind.kubectl("logs", "-n", NAMESPACE, name).stdout
         assert phase == "Succeeded", f"client pod {name} {phase}:\n{logs}"
-        return json.loads(logs.strip().splitlines()[-1])
+        # librdkafka logs to stderr, which the pod's log interleaves with the result line (even after it)
+        return json.loads(next(line for line in reversed(logs.splitlines()) if line.startswith("{")))
     finally:
         kind.kubectl("delete", "pod", "-n", NAMESPACE, name, "--wait=false", check=False)
 
