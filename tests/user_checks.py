@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AclBindingFilter,
     AclOperation,
@@ -23,6 +24,20 @@ Acl = tuple[str, str, str, str, str, str]
 """(resource type, name, pattern type, host, operation, permission), in confluent-kafka's enum names."""
 QUOTA_KEYS = frozenset(SPEC_QUOTA_KEYS.values())
 """Kafka's names of the quotas a KafkaUser sets (the znode also holds the user's SCRAM credentials)."""
+
+
+def described_scram(client: AdminClient, user: str, *, timeout: float) -> dict[str, int]:
+    """DescribeUserScramCredentials: mechanism → iterations; {} for a user without any. ``client`` must stay alive
+    until its futures are done."""
+    futures = client.describe_user_scram_credentials([user], request_timeout=timeout)
+    assert isinstance(futures, dict)  # one future per user named
+    try:
+        description = futures[user].result(timeout)
+    except KafkaException as exc:
+        if exc.args[0].name() == "RESOURCE_NOT_FOUND":
+            return {}
+        raise
+    return {info.mechanism.name: info.iterations for info in description.scram_credential_infos}
 
 
 def described_acls(client: AdminClient, principal: str, *, timeout: float) -> set[Acl]:

@@ -107,16 +107,8 @@ def unique(prefix: str) -> str:
 
 
 def described_scram(secured: Secured, user: str) -> dict[str, int]:
-    """confluent-kafka's own DescribeUserScramCredentials: mechanism → iterations; {} for a user without any."""
-    client = secured.operator_client()  # kept alive until its futures are done
-    futures = client.describe_user_scram_credentials([user], request_timeout=TIMEOUT)
-    try:
-        description = futures[user].result(TIMEOUT)
-    except KafkaException as exc:
-        if exc.args[0].name() == "RESOURCE_NOT_FOUND":
-            return {}
-        raise
-    return {info.mechanism.name: info.iterations for info in description.scram_credential_infos}
+    client = secured.operator_client()
+    return user_checks.described_scram(client, user, timeout=TIMEOUT)
 
 
 def described_acls(secured: Secured, principal: str) -> set[Acl]:

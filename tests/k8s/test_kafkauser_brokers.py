@@ -238,17 +238,8 @@ def event_reasons(kube: LocalKubernetes, namespace: str, name: str) -> list[str]
 
 
 def described_scram(brokers: RealBrokers, user: str) -> dict[str, int]:
-    """DescribeUserScramCredentials: mechanism → iterations; {} for a user without any."""
-    client = brokers.admin_client()  # kept alive until its futures are done
-    futures = client.describe_user_scram_credentials([user], request_timeout=TIMEOUT)
-    assert isinstance(futures, dict)  # one future per user named
-    try:
-        description = futures[user].result(TIMEOUT)
-    except KafkaException as exc:
-        if exc.args[0].name() == "RESOURCE_NOT_FOUND":
-            return {}
-        raise
-    return {info.mechanism.name: info.iterations for info in description.scram_credential_infos}
+    client = brokers.admin_client()
+    return user_checks.described_scram(client, user, timeout=TIMEOUT)
 
 
 def described_acls(brokers: RealBrokers, principal: str) -> set[Acl]:
