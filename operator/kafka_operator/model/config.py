@@ -34,8 +34,9 @@ OPERATOR_KEYS = frozenset(
 )
 
 
-def _operator_key(spec: ClusterSpec, key: str) -> bool:
-    return key in OPERATOR_KEYS or key in listener_properties(spec)
+def _operator_keys(spec: ClusterSpec) -> frozenset[str]:
+    """The fixed operator keys plus this spec's listener, TLS, SASL and authorizer keys."""
+    return OPERATOR_KEYS | listener_properties(spec).keys()
 
 
 def broker_properties(spec: ClusterSpec, *, cluster_domain: str) -> dict[str, str]:
@@ -45,7 +46,8 @@ def broker_properties(spec: ClusterSpec, *, cluster_domain: str) -> dict[str, st
         "offsets.topic.replication.factor": replication,
         "min.insync.replicas": str(min(2, spec.brokers)),
     }
-    props.update({k: v for k, v in spec.config.items() if not _operator_key(spec, k)})
+    owned = _operator_keys(spec)
+    props.update({k: v for k, v in spec.config.items() if k not in owned})
     props.update(listener_properties(spec))
     props.update(
         {
@@ -59,7 +61,8 @@ def broker_properties(spec: ClusterSpec, *, cluster_domain: str) -> dict[str, st
 
 
 def ignored_config_keys(spec: ClusterSpec) -> list[str]:
-    return sorted(k for k in spec.config if _operator_key(spec, k))
+    owned = _operator_keys(spec)
+    return sorted(k for k in spec.config if k in owned)
 
 
 def render_properties(props: dict[str, str], *, header: str = "") -> str:
